@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Trestle",
+    products: [
+        .executable(name: "trestle", targets: ["trestle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+    ],
+    targets: [
+        // System libraries: the only two C dependencies. Only UVLoop imports CLibUV; only HTTP2 imports CNghttp2.
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+
+        // Transport
+        .target(name: "UVLoop", dependencies: ["CLibUV"]),
+        .target(name: "HTTP2", dependencies: ["CNghttp2"]),
+
+        // Channel (pure) and upstream pools
+        .target(name: "Channel"),
+        .target(name: "Upstream", dependencies: ["Channel", "UVLoop", "HTTP2"]),
+
+        // Configuration
+        .target(name: "RouteConfig", dependencies: ["Channel", .product(name: "Yams", package: "Yams")]),
+
+        // The gateway and the executable
+        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP2", "Upstream", "RouteConfig"]),
+        .executableTarget(name: "trestle", dependencies: [
+            "Gateway", "RouteConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ChannelTests", dependencies: ["Channel"]),
+        .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
+    ]
+)

@@ -1,0 +1,41 @@
+/// Byte helpers for ASCII protocol text, shared by the pure parsers of this module.
+enum ASCII {
+    /// Lower-cases one ASCII letter; every other byte is returned unchanged.
+    @inline(__always)
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+
+    /// True when `bytes` equals `lowercaseName` ignoring ASCII case. `lowercaseName` must be
+    /// lower case already.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercaseName: [UInt8]) -> Bool {
+        guard bytes.count == lowercaseName.count else { return false }
+        return hasPrefixIgnoringCase(bytes, lowercaseName)
+    }
+
+    /// True when `bytes` starts with `lowercasePrefix` ignoring ASCII case.
+    static func hasPrefixIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercasePrefix: [UInt8]) -> Bool {
+        guard bytes.count >= lowercasePrefix.count else { return false }
+        for index in 0..<lowercasePrefix.count where lowercased(bytes[index]) != lowercasePrefix[index] {
+            return false
+        }
+        return true
+    }
+
+    /// True when `bytes` ends with `lowercaseSuffix` ignoring ASCII case.
+    static func hasSuffixIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercaseSuffix: [UInt8]) -> Bool {
+        guard bytes.count >= lowercaseSuffix.count else { return false }
+        let start = bytes.count - lowercaseSuffix.count
+        for index in 0..<lowercaseSuffix.count where lowercased(bytes[start + index]) != lowercaseSuffix[index] {
+            return false
+        }
+        return true
+    }
+
+    /// Calls `body` with the UTF-8 bytes of `text`, without copying when the string is native.
+    @inline(__always)
+    static func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var text = text
+        return text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+}

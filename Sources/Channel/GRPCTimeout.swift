@@ -1,0 +1,75 @@
+/// The `grpc-timeout` header (gRPC PROTOCOL-HTTP2.md, "Requests"):
+/// `TimeoutValue TimeoutUnit`, where the value is at most 8 ASCII digits and the unit one of
+/// `H` (hours), `M` (minutes), `S` (seconds), `m` (milliseconds), `u` (microseconds),
+/// `n` (nanoseconds).
+public enum GRPCTimeout {
+    /// The largest value the header may carry: 8 digits.
+    public static let maxValue: UInt64 = 99_999_999
+
+    /// Parses a `grpc-timeout` value into nanoseconds.
+    ///
+    /// Accepts 1 to 8 ASCII digits (leading zeros allowed, `0` allowed: a deadline that has
+    /// already passed) followed by exactly one unit letter; no sign, spaces or other bytes.
+    /// Hours and minutes that exceed `UInt64` nanoseconds saturate at `UInt64.max`.
+    /// Returns nil when the value is malformed; the caller then ends the call (or ignores the
+    /// header, as its policy says).
+    public static func parse(_ value: UnsafeRawBufferPointer) -> UInt64? {
+        let count = value.count
+        guard count >= 2 && count <= 9 else { return nil }
+        guard let unit = nanosecondsPerUnit(value[count - 1]) else { return nil }
+        var amount: UInt64 = 0
+        for index in 0..<(count - 1) {
+            let byte = value[index]
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            amount = amount * 10 + UInt64(byte - UInt8(ascii: "0"))
+        }
+        let (product, overflow) = amount.multipliedReportingOverflow(by: unit)
+        return overflow ? UInt64.max : product
+    }
+
+    /// Parses a `grpc-timeout` value given as a String; see `parse(_:)` on bytes.
+    public static func parse(_ value: String) -> UInt64? {
+        var value = value
+        return value.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Encodes `nanoseconds` as a valid `grpc-timeout` value of at most 8 digits.
+    ///
+    /// Picks the finest unit in which the value fits, rounding up, so that the peer never gets
+    /// less time than remains (a value that does not fit exactly in nanoseconds loses at most one
+    /// unit of the chosen size, always in the peer's favour). `0` encodes as `"1n"`: the value
+    /// must be positive, and one nanosecond expires at once all the same.
+    public static func encode(nanoseconds: UInt64) -> String {
+        if nanoseconds == 0 { return "1n" }
+        for (unit, letter) in units {
+            let amount = nanoseconds / unit + (nanoseconds % unit == 0 ? 0 : 1)
+            if amount <= maxValue {
+                return String(amount) + letter
+            }
+        }
+        // UInt64.max nanoseconds is about 5.1 million hours, which always fits in 8 digits.
+        preconditionFailure("unreachable: every UInt64 fits in hours")
+    }
+
+    /// Finest first.
+    private static let units: [(UInt64, String)] = [
+        (1, "n"),
+        (1_000, "u"),
+        (1_000_000, "m"),
+        (1_000_000_000, "S"),
+        (60_000_000_000, "M"),
+        (3_600_000_000_000, "H"),
+    ]
+
+    private static func nanosecondsPerUnit(_ byte: UInt8) -> UInt64? {
+        switch byte {
+        case UInt8(ascii: "n"): 1
+        case UInt8(ascii: "u"): 1_000
+        case UInt8(ascii: "m"): 1_000_000
+        case UInt8(ascii: "S"): 1_000_000_000
+        case UInt8(ascii: "M"): 60_000_000_000
+        case UInt8(ascii: "H"): 3_600_000_000_000
+        default: nil
+        }
+    }
+}

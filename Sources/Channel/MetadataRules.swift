@@ -1,0 +1,54 @@
+/// Which header names never cross the gateway (DESIGN.md, "Metadata").
+///
+/// One table: the hop-by-hop fields of RFC 9110 §7.6.1 (Connection, Keep-Alive,
+/// Proxy-Connection, TE, Transfer-Encoding, Upgrade) and the framing fields that each hop
+/// recomputes (Content-Length, Host; HTTP2-Settings of an h2c upgrade, RFC 7540 §3.2.1), plus
+/// every name starting with `proxy-` (Proxy-Authorization and Proxy-Authenticate are for the
+/// proxy, never the origin). Names are compared ignoring ASCII case, without allocating.
+///
+/// Not handled here, by the caller: the names that a `Connection` header lists, HTTP/2
+/// pseudo-headers, and `te: trailers`, which gRPC itself requires on every hop.
+public enum MetadataRules {
+    /// Exact names, lower case.
+    static let hopByHopNames: [[UInt8]] = [
+        "connection",
+        "keep-alive",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "host",
+        "http2-settings",
+    ].map { Array($0.utf8) }
+
+    /// Every name with this prefix is hop-by-hop (`proxy-connection`, `proxy-authorization`, …).
+    static let hopByHopPrefix: [UInt8] = Array("proxy-".utf8)
+
+    /// The suffix of binary metadata names, whose values are base64 on the wire.
+    static let binarySuffix: [UInt8] = Array("-bin".utf8)
+
+    /// True when a header of this name must not be forwarded to the next hop.
+    public static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
+        if ASCII.hasPrefixIgnoringCase(name, hopByHopPrefix) { return true }
+        for candidate in hopByHopNames where ASCII.equalsIgnoringCase(name, candidate) {
+            return true
+        }
+        return false
+    }
+
+    /// True when a header of this name must not be forwarded to the next hop.
+    public static func isHopByHop(_ name: String) -> Bool {
+        ASCII.withBytes(name) { isHopByHop($0) }
+    }
+
+    /// True when `name` ends with `-bin` (ignoring ASCII case): binary metadata, whose value is
+    /// base64 on the wire (gRPC PROTOCOL-HTTP2.md, "Binary-Header").
+    public static func isBinary(_ name: UnsafeRawBufferPointer) -> Bool {
+        ASCII.hasSuffixIgnoringCase(name, binarySuffix)
+    }
+
+    /// True when `name` ends with `-bin`; see `isBinary(_:)` on bytes.
+    public static func isBinary(_ name: String) -> Bool {
+        ASCII.withBytes(name) { isBinary($0) }
+    }
+}

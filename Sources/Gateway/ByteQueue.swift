@@ -1,0 +1,63 @@
+/// A growable ring buffer of bytes in transit for one direction of one call: bytes received on
+/// one side, waiting to be framed on the other. Bounded by the HTTP/2 stream window, since the
+/// receiving side's window is opened only for bytes taken out of here. Allocates on first use.
+///
+/// The one copy of a message's bytes on the relay path happens on `append` (the read buffer is
+/// reused by the next read); `read(into:)` writes them straight into the outgoing DATA frame.
+struct ByteQueue: ~Copyable {
+    private var base: UnsafeMutableRawPointer?
+    private var capacity = 0
+    private var head = 0
+    private(set) var count = 0
+
+    init() {}
+
+    deinit { base?.deallocate() }
+
+    var isEmpty: Bool { count == 0 }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        guard n > 0, let src = bytes.baseAddress else { return }
+        if count + n > capacity { grow(to: count + n) }
+        let b = base!
+        let tail = (head + count) % capacity
+        let first = min(n, capacity - tail)
+        (b + tail).copyMemory(from: src, byteCount: first)
+        if first < n { b.copyMemory(from: src + first, byteCount: n - first) }
+        count += n
+    }
+
+    /// Moves exactly `into.count` bytes (≤ count) out of the queue.
+    mutating func read(into dst: UnsafeMutableRawBufferPointer) {
+        let n = dst.count
+        precondition(n <= count)
+        guard n > 0, let b = base, let d = dst.baseAddress else { return }
+        let first = min(n, capacity - head)
+        d.copyMemory(from: b + head, byteCount: first)
+        if first < n { (d + first).copyMemory(from: b, byteCount: n - first) }
+        head = (head + n) % capacity
+        count -= n
+        if count == 0 { head = 0 }
+    }
+
+    mutating func removeAll() {
+        head = 0
+        count = 0
+    }
+
+    private mutating func grow(to needed: Int) {
+        var newCap = max(capacity * 2, 16 * 1024)
+        while newCap < needed { newCap *= 2 }
+        let nb = UnsafeMutableRawPointer.allocate(byteCount: newCap, alignment: 16)
+        if let b = base {
+            let first = min(count, capacity - head)
+            nb.copyMemory(from: b + head, byteCount: first)
+            if first < count { (nb + first).copyMemory(from: b, byteCount: count - first) }
+            b.deallocate()
+        }
+        base = nb
+        capacity = newCap
+        head = 0
+    }
+}

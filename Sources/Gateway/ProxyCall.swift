@@ -1,0 +1,326 @@
+import Channel
+import HTTP2
+import Upstream
+
+/// One native gRPC call relayed from a client stream to an upstream stream: the request head,
+/// the two byte queues in flight (one per direction), and the response's state.
+///
+/// Messages are relayed as DATA bytes, never reframed or buffered whole: each direction's queue
+/// holds at most one stream window, because the sending side's window is opened (`consume`) only
+/// for bytes the other side has put into its own DATA frames. Neither direction waits for the other.
+///
+/// Owned by its server connection (`calls`) until the client stream closes, and by the upstream
+/// connection while the upstream stream is open. Loop-thread only.
+final class ProxyCall: UpstreamStream, DeadlineHolder {
+    /// nil once the client connection is gone.
+    private(set) var conn: ServerConnection?
+    let streamID: Int32
+
+    // Request head, collected from the client's HEADERS.
+    private var requestHeaders = HTTP2Headers(reservingBytes: 256, fields: 12)
+    private var routeIndex = -1
+    private var service: String?
+    private var pathValid = false
+    private var isGRPC = false
+    private var isPost = false
+    private var clientTimeoutNs: UInt64?
+    private var headerProblem: String?
+
+    // Request body: client -> upstream.
+    private var requestQueue = ByteQueue()
+    private var requestEnded = false
+    /// Client bytes received and not yet given back to the client's window.
+    private var downUnconsumed = 0
+
+    // Response: upstream -> client.
+    private var responseHeaders = HTTP2Headers(reservingBytes: 64, fields: 3)
+    private var trailers: HTTP2Headers?
+    private var responseQueue = ByteQueue()
+    private var responseHeadersSent = false
+    /// The response's end is decided (trailers known, or a trailers-only response sent).
+    private var responseEnded = false
+
+    var deadlineMs: UInt64 = 0
+    var deadlineIndex = -1
+
+    init(conn: ServerConnection, streamID: Int32) {
+        self.conn = conn
+        self.streamID = streamID
+    }
+
+    private var worker: Worker? { conn?.worker }
+
+    // MARK: client side: request
+
+    func downstreamHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        if name.first == UInt8(ascii: ":") {
+            if name.elementsEqual(":path".utf8) {
+                routePath(value)
+            } else if name.elementsEqual(":method".utf8) {
+                isPost = value.elementsEqual("POST".utf8)
+            } else if name.elementsEqual(":scheme".utf8) {
+                // The upstream connection is cleartext h2c.
+                requestHeaders.append(":scheme", value: UnsafeRawBufferPointer(staticString: "http"))
+                return
+            }
+            requestHeaders.append(name: name, value: value)
+            return
+        }
+        if name.elementsEqual("content-type".utf8) {
+            isGRPC = value.starts(with: "application/grpc".utf8)
+        } else if name.elementsEqual("grpc-timeout".utf8) {
+            // Replaced by the time remaining when the upstream stream opens.
+            if let ns = GRPCTimeout.parse(value) {
+                clientTimeoutNs = ns
+            } else {
+                headerProblem = "malformed grpc-timeout \"\(String(decoding: value, as: UTF8.self))\""
+            }
+            return
+        } else if name.elementsEqual("te".utf8) {
+            requestHeaders.append(name: name, value: value)
+            return
+        } else if MetadataRules.isHopByHop(name) {
+            return
+        }
+        requestHeaders.append(name: name, value: value)
+    }
+
+    private func routePath(_ value: UnsafeRawBufferPointer) {
+        guard let parts = GRPCPath.split(value) else { return }
+        pathValid = true
+        let svc = UnsafeRawBufferPointer(rebasing: value[parts.service])
+        if let r = worker?.router.route(service: svc) {
+            routeIndex = r
+        } else {
+            service = String(decoding: svc, as: UTF8.self)
+        }
+    }
+
+    /// The request HEADERS are complete: route the call, set its deadline, start the upstream side.
+    func requestHeadersComplete(endStream: Bool) {
+        guard let worker, let conn else { return }
+        requestEnded = endStream
+        if !isGRPC || !isPost {
+            respondTrailersOnly(.invalidArgument,
+                                "this port serves native gRPC: expected POST with content-type application/grpc",
+                                httpStatus: isPost ? "415" : "405")
+            return
+        }
+        if let headerProblem {
+            respondTrailersOnly(.invalidArgument, headerProblem)
+            return
+        }
+        guard pathValid else {
+            respondTrailersOnly(.unimplemented, "malformed :path: expected /package.Service/Method")
+            return
+        }
+        guard routeIndex >= 0 else {
+            respondTrailersOnly(.unimplemented, "unknown service \(service ?? "")")
+            return
+        }
+        let route = worker.routes[routeIndex]
+        let timeoutNs = clientTimeoutNs ?? route.timeoutMs.map { $0 &* 1_000_000 }
+        if let timeoutNs {
+            let ms = (timeoutNs + 999_999) / 1_000_000
+            deadlineMs = conn.loopNow &+ ms
+            worker.deadlines.insert(self)
+        }
+        worker.pools[route.clusterIndex].start(self)
+    }
+
+    func downstreamData(_ bytes: UnsafeRawBufferPointer) {
+        guard let conn else { return }
+        if upstreamDone || responseEnded {
+            // Nobody will take these bytes: give the window back at once.
+            conn.session?.consume(streamID: streamID, bytes.count)
+            return
+        }
+        requestQueue.append(bytes)
+        downUnconsumed += bytes.count
+        resumeRequest()
+    }
+
+    func downstreamRemoteEnded() {
+        guard !requestEnded else { return }
+        requestEnded = true
+        resumeRequest()
+    }
+
+    /// The client stream closed (normally, or reset by the client, or the connection is gone).
+    func downstreamClosed(errorCode: UInt32) {
+        if let session = conn?.session {
+            session.consumeConnection(downUnconsumed)
+        }
+        downUnconsumed = 0
+        requestQueue.removeAll()
+        worker?.deadlines.remove(self)
+        cancelUpstream()
+        conn = nil
+    }
+
+    // MARK: client side: response DATA pull
+
+    func downstreamDataReady(maxLength: Int) -> HTTP2DataReady {
+        let queued = responseQueue.count
+        if queued > 0 {
+            let n = min(queued, maxLength)
+            if n == queued, responseEnded { return .bytes(n, end: submitTrailers()) }
+            return .bytes(n, end: .none)
+        }
+        if responseEnded { return .bytes(0, end: submitTrailers()) }
+        return .deferred
+    }
+
+    private func submitTrailers() -> HTTP2DataEnd {
+        guard let t = trailers, let session = conn?.session else { return .endStream }
+        session.submitTrailer(streamID: streamID, t)
+        trailers = nil
+        return .trailers
+    }
+
+    func downstreamWriteData(into: UnsafeMutableRawBufferPointer) {
+        responseQueue.read(into: into)
+        consumeResponse(into.count)
+    }
+
+    // MARK: upstream side
+
+    override func upstreamRequestHeaders() -> HTTP2Headers {
+        if deadlineMs > 0, let conn {
+            let now = conn.loopNow
+            let remainingMs = deadlineMs > now ? deadlineMs - now : 1
+            requestHeaders.append("grpc-timeout", GRPCTimeout.encode(nanoseconds: remainingMs &* 1_000_000))
+        }
+        defer { requestHeaders = HTTP2Headers() }
+        return requestHeaders
+    }
+
+    override func upstreamRequestHasBody() -> Bool { !(requestEnded && requestQueue.isEmpty) }
+
+    override func upstreamDataReady(maxLength: Int) -> HTTP2DataReady {
+        let queued = requestQueue.count
+        if queued > 0 {
+            let n = min(queued, maxLength)
+            return .bytes(n, end: n == queued && requestEnded ? .endStream : .none)
+        }
+        return requestEnded ? .bytes(0, end: .endStream) : .deferred
+    }
+
+    override func upstreamWriteData(into: UnsafeMutableRawBufferPointer) {
+        requestQueue.read(into: into)
+        downUnconsumed -= into.count
+        if let conn, let session = conn.session {
+            session.consume(streamID: streamID, into.count)
+            conn.scheduleFlush()
+        }
+    }
+
+    override func upstreamHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        if MetadataRules.isHopByHop(name) { return }
+        if responseHeadersReceived {
+            if trailers == nil { trailers = HTTP2Headers(reservingBytes: 64, fields: 3) }
+            trailers!.append(name: name, value: value)
+        } else {
+            responseHeaders.append(name: name, value: value)
+        }
+    }
+
+    override func upstreamHeadersComplete(kind: HTTP2HeadersKind, endStream: Bool) {
+        guard let conn, let session = conn.session, !responseEnded else { return }
+        if kind == .response {
+            if endStream {
+                // Trailers-only: relayed as one HEADERS frame that ends the stream.
+                responseEnded = true
+                worker?.deadlines.remove(self)
+                session.submitResponse(streamID: streamID, responseHeaders, hasBody: false, source: nil)
+            } else {
+                responseHeadersSent = true
+                session.submitResponse(streamID: streamID, responseHeaders, hasBody: true,
+                                       source: Unmanaged.passUnretained(self).toOpaque())
+            }
+            responseHeaders = HTTP2Headers()
+            conn.scheduleFlush()
+        } else if endStream {
+            responseEnded = true
+            worker?.deadlines.remove(self)
+            session.resumeData(streamID: streamID)
+            conn.scheduleFlush()
+        }
+    }
+
+    override func upstreamData(_ bytes: UnsafeRawBufferPointer) {
+        guard let conn, let session = conn.session, !responseEnded else {
+            consumeResponse(bytes.count)
+            return
+        }
+        responseQueue.append(bytes)
+        session.resumeData(streamID: streamID)
+        conn.scheduleFlush()
+    }
+
+    override func upstreamRemoteEnded() {
+        finish(.internalError, "upstream ended the response without grpc-status trailers")
+    }
+
+    override func upstreamClosed(errorCode: UInt32) {
+        guard !responseEnded else { return }
+        if errorCode == 0 {
+            finish(.internalError, "upstream closed the stream without trailers")
+        } else {
+            finish(GRPCStatusCode.fromHTTP2ErrorCode(errorCode),
+                   "upstream reset the stream (HTTP/2 error code \(errorCode))")
+        }
+    }
+
+    override func upstreamFailed(status: GRPCStatusCode, message: String) {
+        finish(status, message)
+    }
+
+    // MARK: deadline
+
+    func deadlineExpired() {
+        let budget = clientTimeoutNs.map { "\(($0 + 999_999) / 1_000_000)ms" } ?? "route timeout"
+        finish(.deadlineExceeded, "deadline exceeded (\(budget))")
+        cancelUpstream()
+    }
+
+    // MARK: ending the response locally
+
+    /// Ends the response with `status`: trailers-only if nothing was sent yet, else trailers after
+    /// the response bytes already queued.
+    private func finish(_ status: GRPCStatusCode, _ message: String) {
+        guard !responseEnded, let conn, let session = conn.session else { return }
+        if !responseHeadersSent {
+            respondTrailersOnly(status, message)
+            return
+        }
+        responseEnded = true
+        worker?.deadlines.remove(self)
+        var t = HTTP2Headers(reservingBytes: 64, fields: 2)
+        t.append("grpc-status", status.decimalText)
+        t.append("grpc-message", GRPCStatusMessage.encode(message))
+        trailers = t
+        session.resumeData(streamID: streamID)
+        conn.scheduleFlush()
+    }
+
+    private func respondTrailersOnly(_ status: GRPCStatusCode, _ message: String, httpStatus: String = "200") {
+        guard !responseEnded, let conn, let session = conn.session else { return }
+        responseEnded = true
+        worker?.deadlines.remove(self)
+        var h = HTTP2Headers(reservingBytes: 96 + message.utf8.count, fields: 4)
+        h.append(":status", httpStatus)
+        h.append("content-type", "application/grpc")
+        h.append("grpc-status", status.decimalText)
+        h.append("grpc-message", GRPCStatusMessage.encode(message))
+        session.submitResponse(streamID: streamID, h, hasBody: false, source: nil)
+        conn.scheduleFlush()
+        cancelUpstream()
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    init(staticString s: StaticString) {
+        self.init(start: s.utf8Start, count: s.utf8CodeUnitCount)
+    }
+}

@@ -1,0 +1,203 @@
+import Channel
+import HTTP2
+import UVLoop
+
+/// One client connection on a worker. Sniffs the first bytes: the HTTP/2 client preface
+/// (h2c with prior knowledge) gets an nghttp2 server session; anything else gets a clear
+/// HTTP/1.1 error until the HTTP/1.1 frontend lands. Owns its calls; loop-thread only.
+final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
+    private enum Mode { case sniffing, http2, rejecting, closed }
+
+    unowned let worker: Worker
+    private let tcp: TCPStream
+    private var mode = Mode.sniffing
+    private var sniffed: [UInt8] = []
+    private(set) var session: HTTP2Session?
+    private var calls: [Int32: ProxyCall] = [:]
+    private var out = OutputBuffer(capacity: 16 * 1024)
+    private var writing = OutputBuffer(capacity: 16 * 1024)
+    var flushScheduled = false
+
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    init(worker: Worker, tcp: TCPStream) {
+        self.worker = worker
+        self.tcp = tcp
+        tcp.delegate = self
+        tcp.startReading()
+    }
+
+    var loopNow: UInt64 { worker.loop.now }
+
+    func scheduleFlush() { worker.flushQueue.schedule(self) }
+
+    // MARK: TCP
+
+    func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
+        switch mode {
+        case .http2:
+            feed(bytes)
+        case .sniffing:
+            sniff(bytes)
+        case .rejecting, .closed:
+            break
+        }
+    }
+
+    private func sniff(_ bytes: UnsafeRawBufferPointer) {
+        let need = Self.preface.count - sniffed.count
+        let take = min(need, bytes.count)
+        sniffed.append(contentsOf: bytes[0 ..< take])
+        if !Self.preface.starts(with: sniffed) {
+            reject()
+            return
+        }
+        guard sniffed.count == Self.preface.count else { return }
+        mode = .http2
+        session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
+        let preface = sniffed
+        sniffed = []
+        preface.withUnsafeBytes { feed($0) }
+        if mode == .http2, take < bytes.count {
+            feed(UnsafeRawBufferPointer(rebasing: bytes[take...]))
+        }
+    }
+
+    private func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard let session else { return }
+        if let err = session.receive(bytes) {
+            worker.log("connection error: \(err)")
+            session.terminate(errorCode: 1)
+            tcp.stopReading()
+        }
+        scheduleFlush()
+    }
+
+    /// Not HTTP/2: answer once, in HTTP/1.1, and close.
+    private func reject() {
+        mode = .rejecting
+        tcp.stopReading()
+        let body = "trestle: this port serves gRPC over HTTP/2 (h2c with prior knowledge); the HTTP/1.1 frontend is not available yet\n"
+        let looksLikeHTTP1 = sniffed.contains(UInt8(ascii: " ")) && sniffed.first.map { $0 >= 0x41 && $0 <= 0x5A } == true
+        let status = looksLikeHTTP1 ? "505 HTTP Version Not Supported" : "400 Bad Request"
+        let response = "HTTP/1.1 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        Array(response.utf8).withUnsafeBytes { out.append($0) }
+        scheduleFlush()
+    }
+
+    func streamEnded(_ stream: TCPStream, error: UVError?) {
+        close()
+    }
+
+    func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
+        writing.reset()
+        if error != nil {
+            close()
+            return
+        }
+        flush()
+    }
+
+    func flush() {
+        guard mode != .closed, !tcp.writeInFlight else { return }
+        if let session {
+            if let err = session.produce(into: out, limit: 256 * 1024) {
+                worker.log("connection error: \(err)")
+                close()
+                return
+            }
+        }
+        if out.count > 0 {
+            swap(&out, &writing)
+            tcp.write(writing.bytes)
+            return
+        }
+        if mode == .rejecting { close(); return }
+        if let session, !session.wantsRead, !session.wantsWrite { close() }
+    }
+
+    /// Graceful shutdown: GOAWAY, then close once the calls in flight are done.
+    func beginDrain() {
+        guard let session, mode == .http2 else {
+            close()
+            return
+        }
+        session.submitGoAway()
+        scheduleFlush()
+    }
+
+    /// Tears the connection down; calls still open lose their client and cancel upstream.
+    func close() {
+        guard mode != .closed else { return }
+        mode = .closed
+        let open = calls
+        calls.removeAll()
+        for (_, call) in open { call.downstreamClosed(errorCode: 8) }
+        session = nil
+        tcp.close()
+        worker.connectionClosed(self)
+    }
+
+    // MARK: HTTP/2 events
+
+    @inline(__always)
+    private func call(_ userData: UnsafeMutableRawPointer?) -> ProxyCall? {
+        guard let userData else { return nil }
+        return Unmanaged<ProxyCall>.fromOpaque(userData).takeUnretainedValue()
+    }
+
+    func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
+        let c = ProxyCall(conn: self, streamID: streamID)
+        calls[streamID] = c
+        session.setStreamUserData(streamID, Unmanaged.passUnretained(c).toOpaque())
+    }
+
+    func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                     name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        call(userData)?.downstreamHeader(name: name, value: value)
+    }
+
+    func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                              kind: HTTP2HeadersKind, endStream: Bool) {
+        guard let c = call(userData) else { return }
+        if kind == .request {
+            c.requestHeadersComplete(endStream: endStream)
+        } else if endStream {
+            c.downstreamRemoteEnded()
+        }
+    }
+
+    func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                   bytes: UnsafeRawBufferPointer) {
+        if let c = call(userData) {
+            c.downstreamData(bytes)
+        } else {
+            session.consume(streamID: streamID, bytes.count)
+        }
+    }
+
+    func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
+        call(userData)?.downstreamRemoteEnded()
+    }
+
+    func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                           errorCode: UInt32) {
+        guard let c = calls.removeValue(forKey: streamID) else { return }
+        c.downstreamClosed(errorCode: errorCode)
+    }
+
+    func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {}
+
+    func http2SettingsReceived(_ session: HTTP2Session) {}
+
+    func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
+                        maxLength: Int) -> HTTP2DataReady {
+        guard let c = call(source) else { return .bytes(0, end: .endStream) }
+        return c.downstreamDataReady(maxLength: maxLength)
+    }
+
+    func http2WriteData(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
+                        into: UnsafeMutableRawBufferPointer) {
+        call(source)?.downstreamWriteData(into: into)
+    }
+}

@@ -1,0 +1,146 @@
+import Channel
+import Glibc
+import HTTP2
+import RouteConfig
+import Upstream
+import UVLoop
+
+/// One worker thread: its own loop, its own listening sockets on the shared ports (SO_REUSEPORT),
+/// its own upstream pools, deadline heap and flush queue. Nothing here is shared with other
+/// workers except the immutable config; nothing on the per-call path takes a lock.
+final class Worker {
+    let index: Int
+    let loop: Loop
+    let config: GatewayConfig
+    let routes: [RouteEntry]
+    let router: ServiceRouter<Int>
+    let serverSettings: HTTP2LocalSettings
+    let flushQueue: FlushQueue
+    let deadlines: DeadlineQueue
+    private(set) var pools: [ClusterPool] = []
+    private var listeners: [TCPListener] = []
+    private var connections: [ObjectIdentifier: ServerConnection] = [:]
+    private var drainWakeup: Wakeup!
+    private var graceTimer: Timer?
+    private(set) var draining = false
+    private var thread = pthread_t()
+
+    /// Creates the loop and binds the listeners on the calling thread, so bind errors are
+    /// reported at startup; `start()` then hands the loop to the worker's own thread.
+    init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>) throws {
+        self.index = index
+        self.config = config
+        self.routes = config.routes
+        self.router = router
+        loop = try Loop()
+        let window = Int32(clamping: config.streamWindowBytes)
+        serverSettings = HTTP2LocalSettings(
+            maxConcurrentStreams: UInt32(clamping: config.maxConcurrentStreams),
+            initialStreamWindow: window,
+            connectionWindow: Int32(clamping: max(Int(window) * 16, 1 << 24)))
+        flushQueue = FlushQueue(loop: loop)
+        deadlines = DeadlineQueue(loop: loop)
+        pools = config.clusters.map { c in
+            ClusterPool(settings: UpstreamClusterSettings(
+                name: c.name,
+                endpoints: c.endpoints.map { ($0.host, $0.port) },
+                connectTimeoutMs: c.connectTimeoutMs,
+                maxConnections: c.maxConnections,
+                maxStreamsPerConnection: c.maxStreamsPerConnection,
+                maxPendingCalls: c.maxPendingCalls,
+                backoffBaseMs: c.backoffBaseMs,
+                backoffMaxMs: c.backoffMaxMs,
+                http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
+                                          connectionWindow: Int32(clamping: max(Int(window) * 16, 1 << 24)))),
+                loop: loop, flushQueue: flushQueue)
+        }
+        for l in config.listeners {
+            guard let addr = ResolvedAddress(ip: l.host, port: l.port) else {
+                throw StartupError("listener \(l): not an IP address")
+            }
+            do {
+                listeners.append(try TCPListener(loop: loop, address: addr, reusePort: true) { [unowned self] l in
+                    self.accept(l)
+                })
+            } catch {
+                throw StartupError("cannot listen on \(l): \(error)")
+            }
+        }
+        drainWakeup = Wakeup(loop: loop) { [unowned self] in self.beginDrain() }
+    }
+
+    private func accept(_ listener: TCPListener) {
+        guard !draining, let tcp = listener.accept() else { return }
+        let c = ServerConnection(worker: self, tcp: tcp)
+        connections[ObjectIdentifier(c)] = c
+    }
+
+    func connectionClosed(_ c: ServerConnection) {
+        connections.removeValue(forKey: ObjectIdentifier(c))
+        if draining && connections.isEmpty { finishDrain() }
+    }
+
+    func log(_ message: String) {
+        writeStderr("trestle[w\(index)]: \(message)\n")
+    }
+
+    // MARK: thread
+
+    func start() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&thread, nil, { arg in
+            Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue().run()
+            return nil
+        }, box)
+    }
+
+    func join() {
+        pthread_join(thread, nil)
+    }
+
+    private func run() {
+        loop.run()
+        loop.closeAllHandles()
+    }
+
+    /// Thread-safe: asks the worker to drain.
+    func requestDrain() { drainWakeup.send() }
+
+    // MARK: shutdown
+
+    /// Stop accepting, GOAWAY every client, let calls in flight finish up to the grace period.
+    private func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        for l in listeners { l.close() }
+        listeners.removeAll()
+        graceTimer = Timer(loop: loop) { [unowned self] in
+            self.log("shutdown grace period over: closing \(self.connections.count) connections")
+            for c in Array(self.connections.values) { c.close() }
+            self.finishDrain()
+        }
+        graceTimer?.start(timeoutMs: config.shutdownGraceMs)
+        for c in Array(connections.values) { c.beginDrain() }
+        if connections.isEmpty { finishDrain() }
+    }
+
+    private var finished = false
+
+    private func finishDrain() {
+        guard !finished else { return }
+        finished = true
+        for p in pools { p.drain() }
+        // Let the last frames go out, then stop; closeAllHandles frees what is left.
+        flushQueue.run()
+        graceTimer?.close()
+        drainWakeup.close()
+        deadlines.close()
+        flushQueue.close()
+        loop.stop()
+    }
+}
+
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

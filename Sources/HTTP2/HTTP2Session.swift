@@ -1,0 +1,372 @@
+import CNghttp2
+
+/// Which kind of header block a HEADERS frame carries.
+public enum HTTP2HeadersKind: Sendable {
+    case request, response, trailers
+}
+
+/// What a stream's data source has ready when nghttp2 asks for DATA.
+public enum HTTP2DataReady {
+    /// Nothing yet; `resumeData` when there is.
+    case deferred
+    /// `count` bytes are ready (at most maxLength); `http2WriteData` will be asked for exactly them.
+    /// `end`: none, end the stream with this frame, or end the DATA and send trailers — in that
+    /// case the delegate has already called `submitTrailer` on this stream during this call.
+    case bytes(Int, end: HTTP2DataEnd)
+}
+
+public enum HTTP2DataEnd {
+    case none, endStream, trailers
+}
+
+/// Events out of one HTTP/2 session, and the pull side of its streams' DATA.
+/// Every method runs inside an nghttp2 callback on the loop thread: never call `receive` or
+/// `produce` on the same session from here; submitting frames (any session) is allowed.
+/// `userData` is what was attached to the stream (`setStreamUserData` / `submitRequest`), or nil.
+public protocol HTTP2SessionDelegate: AnyObject {
+    /// A peer-initiated stream begins (server: a request's HEADERS).
+    func http2StreamOpened(_ session: HTTP2Session, streamID: Int32)
+    func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                     name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
+    func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                              kind: HTTP2HeadersKind, endStream: Bool)
+    func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                   bytes: UnsafeRawBufferPointer)
+    /// The peer ended its side of the stream with a DATA frame.
+    func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?)
+    func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                           errorCode: UInt32)
+    func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32)
+    func http2SettingsReceived(_ session: HTTP2Session)
+    func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
+                        maxLength: Int) -> HTTP2DataReady
+    /// Fill `into` with exactly the bytes announced by the last `.bytes(n, …)` for this stream.
+    func http2WriteData(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
+                        into: UnsafeMutableRawBufferPointer)
+}
+
+/// Settings this side announces.
+public struct HTTP2LocalSettings: Sendable {
+    public var maxConcurrentStreams: UInt32
+    public var initialStreamWindow: Int32
+    public var connectionWindow: Int32
+    public var maxFrameSize: UInt32
+
+    public init(maxConcurrentStreams: UInt32 = 1000, initialStreamWindow: Int32 = 1 << 20,
+                connectionWindow: Int32 = 1 << 26, maxFrameSize: UInt32 = 16384) {
+        self.maxConcurrentStreams = maxConcurrentStreams
+        self.initialStreamWindow = initialStreamWindow
+        self.connectionWindow = connectionWindow
+        self.maxFrameSize = maxFrameSize
+    }
+}
+
+public struct HTTP2Error: Error, Sendable, CustomStringConvertible {
+    public let code: Int32
+    public var description: String {
+        guard let p = nghttp2_strerror(code) else { return "nghttp2 error \(code)" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: strlen(p)), as: UTF8.self)
+    }
+}
+
+/// One HTTP/2 session (server or client) over nghttp2: bytes in (`receive`), events out (delegate),
+/// frames out (`produce` into an `OutputBuffer`). No sockets. Loop-thread only.
+///
+/// Flow control is manual (NGHTTP2_OPT_NO_AUTO_WINDOW_UPDATE): window updates go out only for
+/// bytes the application `consume`s, i.e. bytes the other side of the proxy has taken.
+public final class HTTP2Session {
+    public enum Role: Sendable { case server, client }
+
+    let raw: OpaquePointer
+    public let role: Role
+    /// The connection that owns this session; it outlives the session.
+    unowned(unsafe) let delegate: HTTP2SessionDelegate
+    /// Set only during `produce`: where DATA frames written without copy go.
+    private var producing: OutputBuffer?
+    private var dispatching = false
+
+    public init(role: Role, delegate: HTTP2SessionDelegate, settings: HTTP2LocalSettings) {
+        self.role = role
+        self.delegate = delegate
+        var option: OpaquePointer?
+        nghttp2_option_new(&option)
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        nghttp2_option_set_peer_max_concurrent_streams(option, 100)
+        var session: OpaquePointer?
+        let callbacks = HTTP2Session.callbacks.pointer
+        // `self` is not fully initialised yet: user_data is set right after.
+        if role == .server {
+            nghttp2_session_server_new2(&session, callbacks, nil, option)
+        } else {
+            nghttp2_session_client_new2(&session, callbacks, nil, option)
+        }
+        nghttp2_option_del(option)
+        raw = session!
+        nghttp2_session_set_user_data(raw, Unmanaged.passUnretained(self).toOpaque())
+
+        var iv: [nghttp2_settings_entry] = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                                   value: UInt32(settings.initialStreamWindow)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue),
+                                   value: settings.maxFrameSize),
+        ]
+        if role == .server {
+            iv.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                                             value: settings.maxConcurrentStreams))
+        } else {
+            iv.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0))
+        }
+        nghttp2_submit_settings(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), iv, iv.count)
+        nghttp2_session_set_local_window_size(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, settings.connectionWindow)
+    }
+
+    deinit {
+        // Does not call on_stream_close: the owner must have released its streams (C-INTEROP.md).
+        nghttp2_session_del(raw)
+    }
+
+    // MARK: input and output
+
+    /// Feeds bytes read from the socket. Returns an error when the connection must be closed
+    /// (after a final `produce`, which may carry a GOAWAY).
+    public func receive(_ bytes: UnsafeRawBufferPointer) -> HTTP2Error? {
+        precondition(!dispatching, "re-entrant receive")
+        dispatching = true
+        defer { dispatching = false }
+        let n = nghttp2_session_mem_recv(raw, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        return n < 0 ? HTTP2Error(code: Int32(n)) : nil
+    }
+
+    /// Serializes pending frames into `out` until nothing is left or `out` holds `limit` bytes.
+    public func produce(into out: OutputBuffer, limit: Int) -> HTTP2Error? {
+        precondition(!dispatching, "re-entrant produce")
+        dispatching = true
+        producing = out
+        defer { producing = nil; dispatching = false }
+        while out.count < limit {
+            var p: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(raw, &p)
+            if n < 0 { return HTTP2Error(code: Int32(n)) }
+            if n == 0 { break }
+            out.append(UnsafeRawBufferPointer(start: p, count: n))
+        }
+        return nil
+    }
+
+    public var wantsRead: Bool { nghttp2_session_want_read(raw) != 0 }
+    public var wantsWrite: Bool { nghttp2_session_want_write(raw) != 0 }
+
+    // MARK: streams
+
+    public func setStreamUserData(_ streamID: Int32, _ data: UnsafeMutableRawPointer?) {
+        nghttp2_session_set_stream_user_data(raw, streamID, data)
+    }
+
+    /// Client: opens a stream. Returns the stream ID, or a negative nghttp2 error
+    /// (NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE when the connection has used all its IDs).
+    public func submitRequest(_ headers: HTTP2Headers, source: UnsafeMutableRawPointer, endStream: Bool = false) -> Int32 {
+        headers.withNV { nv, n in
+            if endStream {
+                return nghttp2_submit_request(raw, nil, nv, n, nil, source)
+            }
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: source),
+                                                 read_callback: HTTP2Session.readCallback)
+            return nghttp2_submit_request(raw, nil, nv, n, &provider, source)
+        }
+    }
+
+    /// Server: sends response headers; with `hasBody` DATA is pulled from the delegate with `source`,
+    /// without it the HEADERS frame ends the stream (a trailers-only gRPC response).
+    @discardableResult
+    public func submitResponse(streamID: Int32, _ headers: HTTP2Headers, hasBody: Bool,
+                               source: UnsafeMutableRawPointer?) -> Int32 {
+        headers.withNV { nv, n in
+            if !hasBody {
+                return nghttp2_submit_response(raw, streamID, nv, n, nil)
+            }
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: source),
+                                                 read_callback: HTTP2Session.readCallback)
+            return nghttp2_submit_response(raw, streamID, nv, n, &provider)
+        }
+    }
+
+    /// Trailers. Call from `http2DataReady` when returning `.bytes(_, end: .trailers)`.
+    @discardableResult
+    public func submitTrailer(streamID: Int32, _ headers: HTTP2Headers) -> Int32 {
+        headers.withNV { nv, n in nghttp2_submit_trailer(raw, streamID, nv, n) }
+    }
+
+    /// A deferred data source has something again.
+    public func resumeData(streamID: Int32) {
+        nghttp2_session_resume_data(raw, streamID)
+    }
+
+    public func resetStream(streamID: Int32, errorCode: UInt32) {
+        nghttp2_submit_rst_stream(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)
+    }
+
+    /// Opens the peer's window for `count` bytes of this stream that the application has taken.
+    public func consume(streamID: Int32, _ count: Int) {
+        guard count > 0 else { return }
+        if nghttp2_session_consume(raw, streamID, count) != 0 {
+            // The stream is gone: its bytes still count against the connection window.
+            nghttp2_session_consume_connection(raw, count)
+        }
+    }
+
+    /// Gives back connection window for bytes of a stream that closed before they were taken.
+    public func consumeConnection(_ count: Int) {
+        guard count > 0 else { return }
+        nghttp2_session_consume_connection(raw, count)
+    }
+
+    /// Graceful shutdown, server side: GOAWAY with the last stream this side processed.
+    public func submitGoAway(errorCode: UInt32 = 0) {
+        let last = nghttp2_session_get_last_proc_stream_id(raw)
+        nghttp2_submit_goaway(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode, nil, 0)
+    }
+
+    /// Tears the connection down with GOAWAY(errorCode); nothing more is read.
+    public func terminate(errorCode: UInt32) {
+        nghttp2_session_terminate_session(raw, errorCode)
+    }
+
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 until its SETTINGS arrive).
+    public var remoteMaxConcurrentStreams: UInt32 {
+        nghttp2_session_get_remote_settings(raw, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+    }
+
+    /// How many more streams this side may open (client): bounded by the peer's setting and stream IDs.
+    public var streamsAvailable: Int {
+        let next = nghttp2_session_get_next_stream_id(raw)
+        if next > Int32.max - 2 || next <= 0 { return 0 }
+        return Int(nghttp2_session_get_remote_settings(raw, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
+    }
+
+    public var nextStreamIDAvailable: Bool {
+        let next = nghttp2_session_get_next_stream_id(raw)
+        return next > 0 && next < Int32.max - 2
+    }
+
+    // MARK: the callback table: built once per process; each entry is a thin trampoline.
+
+    final class CallbackTable: @unchecked Sendable {
+        let pointer: OpaquePointer
+        init() {
+            var cbs: OpaquePointer?
+            nghttp2_session_callbacks_new(&cbs)
+            pointer = cbs!
+            nghttp2_session_callbacks_set_on_begin_headers_callback(pointer) { _, frame, ud in
+                guard let frame, let ud else { return 0 }
+                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
+                if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
+                   frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+                    s.delegate.http2StreamOpened(s, streamID: frame.pointee.hd.stream_id)
+                }
+                return 0
+            }
+            nghttp2_session_callbacks_set_on_header_callback(pointer) { session, frame, name, nlen, value, vlen, _, ud in
+                guard let frame, let ud else { return 0 }
+                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
+                let id = frame.pointee.hd.stream_id
+                s.delegate.http2Header(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                                       name: UnsafeRawBufferPointer(start: name, count: nlen),
+                                       value: UnsafeRawBufferPointer(start: value, count: vlen))
+                return 0
+            }
+            nghttp2_session_callbacks_set_on_frame_recv_callback(pointer) { session, frame, ud in
+                guard let frame, let ud else { return 0 }
+                Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue().frameReceived(frame)
+                return 0
+            }
+            nghttp2_session_callbacks_set_on_data_chunk_recv_callback(pointer) { session, _, id, data, len, ud in
+                guard let ud else { return 0 }
+                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
+                s.delegate.http2Data(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                                     bytes: UnsafeRawBufferPointer(start: data, count: len))
+                return 0
+            }
+            nghttp2_session_callbacks_set_on_stream_close_callback(pointer) { session, id, code, ud in
+                guard let ud else { return 0 }
+                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
+                s.delegate.http2StreamClosed(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                                             errorCode: code)
+                return 0
+            }
+            nghttp2_session_callbacks_set_send_data_callback(pointer) { _, frame, framehd, length, source, ud in
+                guard let frame, let framehd, let ud else { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+                return Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
+                    .sendData(frame, header: framehd, length: length, source: source?.pointee.ptr)
+            }
+        }
+    }
+
+    static let callbacks = CallbackTable()
+
+    static let readCallback: nghttp2_data_source_read_callback = { _, id, _, length, flags, source, ud in
+        guard let ud, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+        let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
+        switch s.delegate.http2DataReady(s, streamID: id, source: source?.pointee.ptr, maxLength: length) {
+        case .deferred:
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        case let .bytes(n, end):
+            var f: UInt32 = n > 0 ? NGHTTP2_DATA_FLAG_NO_COPY.rawValue : 0
+            switch end {
+            case .none: break
+            case .endStream: f |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            case .trailers: f |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+            }
+            flags.pointee = f
+            return n
+        }
+    }
+
+    private func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) {
+        let hd = frame.pointee.hd
+        let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        switch Int(hd.type) {
+        case Int(NGHTTP2_HEADERS.rawValue):
+            let kind: HTTP2HeadersKind
+            switch frame.pointee.headers.cat {
+            case NGHTTP2_HCAT_REQUEST: kind = .request
+            case NGHTTP2_HCAT_RESPONSE: kind = .response
+            default: kind = .trailers
+            }
+            delegate.http2HeadersComplete(self, streamID: hd.stream_id,
+                                          userData: nghttp2_session_get_stream_user_data(raw, hd.stream_id),
+                                          kind: kind, endStream: endStream)
+        case Int(NGHTTP2_DATA.rawValue):
+            if endStream {
+                delegate.http2RemoteEnded(self, streamID: hd.stream_id,
+                                          userData: nghttp2_session_get_stream_user_data(raw, hd.stream_id))
+            }
+        case Int(NGHTTP2_GOAWAY.rawValue):
+            delegate.http2GoAway(self, lastStreamID: frame.pointee.goaway.last_stream_id,
+                                 errorCode: frame.pointee.goaway.error_code)
+        case Int(NGHTTP2_SETTINGS.rawValue):
+            if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 {
+                delegate.http2SettingsReceived(self)
+            }
+        default:
+            break
+        }
+    }
+
+    private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, header: UnsafePointer<UInt8>,
+                          length: Int, source: UnsafeMutableRawPointer?) -> Int32 {
+        guard let out = producing else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
+        out.append(UnsafeRawBufferPointer(start: header, count: 9))
+        let padlen = frame.pointee.data.padlen
+        if padlen > 0 {
+            out.claim(1).storeBytes(of: UInt8(padlen - 1), as: UInt8.self)
+        }
+        if length > 0 {
+            delegate.http2WriteData(self, streamID: frame.pointee.hd.stream_id, source: source, into: out.claim(length))
+        }
+        if padlen > 1 {
+            let pad = out.claim(padlen - 1)
+            pad.initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        return 0
+    }
+}

@@ -1,0 +1,41 @@
+import Yams
+
+/// `listeners` and `admin`: the sockets the gateway binds.
+extension ConfigParser {
+    static let listenerKeys = ["address"]
+
+    /// `listeners: [{address: IP:PORT}, ...]`: at least one, no address twice.
+    /// Returns the addresses and, parallel to them, their nodes.
+    mutating func parseListeners(_ node: Node) -> ([SocketAddress], [Node]) {
+        guard let items = sequence(node, for: "\"listeners\"") else { return ([], []) }
+        guard !items.isEmpty else {
+            report(node, "no listeners: add at least one {address: IP:PORT} under \"listeners\"")
+            return ([], [])
+        }
+        var addresses: [SocketAddress] = []
+        var nodes: [Node] = []
+        for (index, item) in items.enumerated() {
+            let what = "listener \(index + 1)"
+            guard let mapping = mapping(item, for: what) else { continue }
+            let fields = fields(of: mapping, section: "in \(what)", allowed: Self.listenerKeys)
+            guard let addressNode = required("address", in: fields),
+                let address = address(addressNode, for: "\"address\"", requireIP: "listener")
+            else { continue }
+            if let first = addresses.firstIndex(of: address) {
+                report(addressNode, "duplicate listener address \(address) (first at line \(nodes[first].mark?.line ?? 1))")
+                continue
+            }
+            addresses.append(address)
+            nodes.append(addressNode)
+        }
+        return (addresses, nodes)
+    }
+
+    /// `admin: {address: IP:PORT}`.
+    mutating func parseAdmin(_ node: Node) -> SocketAddress? {
+        guard let mapping = mapping(node, for: "\"admin\"") else { return nil }
+        let fields = fields(of: mapping, section: "in admin", allowed: Self.listenerKeys)
+        guard let addressNode = required("address", in: fields) else { return nil }
+        return address(addressNode, for: "\"address\"", requireIP: "admin")
+    }
+}

@@ -1,0 +1,70 @@
+import Channel
+import Yams
+
+/// `routes`: which services go to which cluster.
+extension ConfigParser {
+    static let routeKeys = ["service", "cluster", "timeout"]
+
+    /// `routes: [{service: PATTERN, cluster: NAME, timeout: DURATION}, ...]`: at least one,
+    /// patterns unique, clusters defined. `clusterIndex` is nil when the clusters section was
+    /// missing or unreadable: then no route is checked against it (that error is reported).
+    mutating func parseRoutes(_ node: Node, clusterIndex: [String: Int]?) -> [RouteEntry] {
+        guard let items = sequence(node, for: "\"routes\"") else { return [] }
+        guard !items.isEmpty else {
+            report(node, "no routes: add at least one under \"routes\" (nothing unmatched is forwarded)")
+            return []
+        }
+        var routes: [RouteEntry] = []
+        var patternLines: [ServicePattern: Int] = [:]
+        for (index, item) in items.enumerated() {
+            guard let mapping = mapping(item, for: "route \(index + 1)") else { continue }
+            let section = Node.mapping(mapping).firstValue(forKey: "service")?.scalarText.map { "in route \"\($0)\"" } ?? "in route \(index + 1)"
+            let fields = fields(of: mapping, section: section, allowed: Self.routeKeys)
+
+            var pattern: ServicePattern?
+            if let serviceNode = required("service", in: fields),
+                let text = scalar(serviceNode, expected: "a service name or pattern", for: "\"service\"")
+            {
+                switch ServicePattern.parse(text) {
+                case .failure(let error):
+                    report(serviceNode, error.description)
+                case .success(let parsed):
+                    if let firstLine = patternLines[parsed] {
+                        report(serviceNode, "duplicate route for \"\(parsed)\" (first defined at line \(firstLine))")
+                    } else {
+                        patternLines[parsed] = serviceNode.mark?.line ?? 1
+                        pattern = parsed
+                    }
+                }
+            }
+
+            var cluster: (name: String, index: Int)?
+            if let clusterNode = required("cluster", in: fields),
+                let name = scalar(clusterNode, expected: "a cluster name", for: "\"cluster\"")
+            {
+                if let clusterIndex {
+                    if let index = clusterIndex[name] {
+                        cluster = (name, index)
+                    } else {
+                        var message = "cluster \"\(name)\" is not defined"
+                        if let suggestion = Suggestion.closest(to: name, in: clusterIndex.keys.sorted()) {
+                            message += "; did you mean \"\(suggestion)\"?"
+                        }
+                        report(clusterNode, message)
+                    }
+                }
+            }
+
+            var timeoutMs: UInt64?
+            if let timeoutNode = fields["timeout"] {
+                timeoutMs = milliseconds(timeoutNode, key: "timeout", allowZero: false)
+            }
+
+            if let pattern, let cluster {
+                routes.append(
+                    RouteEntry(service: pattern, cluster: cluster.name, clusterIndex: cluster.index, timeoutMs: timeoutMs))
+            }
+        }
+        return routes
+    }
+}

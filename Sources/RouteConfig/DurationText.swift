@@ -1,0 +1,92 @@
+/// Durations in the routes file: `<decimal><unit>`, units `ns`, `us`, `ms`, `s`, `m`, `h`
+/// (`30s`, `250ms`, `1.5s`). A bare number is an error: a unit is always written.
+public enum DurationText {
+    /// Why a duration could not be parsed; `description` is the routes-file message,
+    /// e.g. `invalid duration "30": a unit is needed (ns, us, ms, s, m or h), like "30s"`.
+    public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        public var text: String
+        public var reason: String
+
+        public init(text: String, reason: String) {
+            self.text = text
+            self.reason = reason
+        }
+
+        public var description: String {
+            "invalid duration \"\(text)\": \(reason)"
+        }
+    }
+
+    /// Parses a duration into nanoseconds. Digits of a fraction finer than a nanosecond are
+    /// dropped; a value above `UInt64.max` nanoseconds (about 584 years) is an error.
+    public static func parseNanoseconds(_ text: String) -> Result<UInt64, ParseError> {
+        func fail(_ reason: String) -> Result<UInt64, ParseError> {
+            .failure(ParseError(text: text, reason: reason))
+        }
+        let bytes = Array(text.utf8)
+        var index = 0
+        var whole: UInt64 = 0
+        var wholeDigits = 0
+        var overflow = false
+        while index < bytes.count, let digit = decimalDigit(bytes[index]) {
+            let (times10, o1) = whole.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(digit)
+            overflow = overflow || o1 || o2
+            whole = sum
+            wholeDigits += 1
+            index += 1
+        }
+        var fraction: UInt64 = 0
+        var fractionScale: UInt64 = 1
+        if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var fractionDigits = 0
+            while index < bytes.count, let digit = decimalDigit(bytes[index]) {
+                // 18 digits keep the fraction exact below 1 ns of an hour; later ones only drop.
+                if fractionScale < 1_000_000_000_000_000_000 {
+                    fraction = fraction * 10 + digit
+                    fractionScale *= 10
+                }
+                fractionDigits += 1
+                index += 1
+            }
+            guard fractionDigits > 0 else { return fail(expectedForm) }
+        }
+        guard wholeDigits > 0 else { return fail(expectedForm) }
+        let number = String(decoding: bytes[0..<index], as: UTF8.self)
+        let unitText = String(decoding: bytes[index...], as: UTF8.self)
+        guard !unitText.isEmpty else {
+            return fail("a unit is needed (ns, us, ms, s, m or h), like \"\(number)s\"")
+        }
+        guard let unit = nanosecondsPerUnit[unitText] else {
+            return fail("unknown unit \"\(unitText)\" (use ns, us, ms, s, m or h)")
+        }
+        let (wholeNanoseconds, o3) = whole.multipliedReportingOverflow(by: unit)
+        // fraction / fractionScale < 1, so fraction * unit / fractionScale < unit: it fits.
+        let product = fraction.multipliedFullWidth(by: unit)
+        let (fractionNanoseconds, _) = fractionScale.dividingFullWidth(product)
+        let (total, o4) = wholeNanoseconds.addingReportingOverflow(fractionNanoseconds)
+        guard !(overflow || o3 || o4) else { return fail("too large") }
+        return .success(total)
+    }
+
+    /// Whole milliseconds, rounding up: a configured time is never cut short.
+    public static func milliseconds(roundingUp nanoseconds: UInt64) -> UInt64 {
+        nanoseconds / 1_000_000 + (nanoseconds % 1_000_000 == 0 ? 0 : 1)
+    }
+
+    private static let expectedForm = "expected a number and a unit, like \"30s\" or \"250ms\""
+
+    private static let nanosecondsPerUnit: [String: UInt64] = [
+        "ns": 1,
+        "us": 1_000,
+        "ms": 1_000_000,
+        "s": 1_000_000_000,
+        "m": 60_000_000_000,
+        "h": 3_600_000_000_000,
+    ]
+
+    private static func decimalDigit(_ byte: UInt8) -> UInt64? {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? UInt64(byte - UInt8(ascii: "0")) : nil
+    }
+}

@@ -1,0 +1,60 @@
+import Channel
+
+/// A routes file, parsed and checked: an immutable snapshot that every worker reads and a
+/// reload replaces whole. Build one with `ConfigLoader`.
+public struct GatewayConfig: Sendable {
+    public static let defaultShutdownGraceMs: UInt64 = 10_000
+    public static let defaultMaxConcurrentStreams = 1000
+    public static let defaultStreamWindowBytes = 1 << 20
+    /// RFC 9113 §6.9.2: the initial window is at least the default and below 2^31.
+    public static let streamWindowRange = 65_535...Int(Int32.max)
+
+    /// The path the config was read from (as given), for messages.
+    public var file: String
+    /// Key `listeners: [{address: ...}]`: at least one, each an IP literal and port.
+    public var listeners: [SocketAddress]
+    /// Key `admin: {address: ...}`: where /metrics, /healthz and /readyz answer; nil: nowhere.
+    public var admin: SocketAddress?
+    /// Key `workers`: 1...256, or `auto` (the default) for the number of online CPUs.
+    public var workers: Int
+    /// Key `descriptors`: FileDescriptorSet files, resolved relative to the config file's folder.
+    public var descriptors: [String]
+    public var clusters: [ClusterConfig]
+    /// In file order; `makeRouter()` applies the precedence.
+    public var routes: [RouteEntry]
+    /// Key `shutdown_grace`: how long calls in flight may finish after a stop signal.
+    public var shutdownGraceMs: UInt64
+    /// Key `max_concurrent_streams`: SETTINGS_MAX_CONCURRENT_STREAMS sent to each client connection.
+    public var maxConcurrentStreams: Int
+    /// Key `stream_window`: the HTTP/2 stream window offered on both sides, in bytes.
+    public var streamWindowBytes: Int
+
+    public init(
+        file: String,
+        listeners: [SocketAddress],
+        admin: SocketAddress? = nil,
+        workers: Int,
+        descriptors: [String] = [],
+        clusters: [ClusterConfig],
+        routes: [RouteEntry],
+        shutdownGraceMs: UInt64 = GatewayConfig.defaultShutdownGraceMs,
+        maxConcurrentStreams: Int = GatewayConfig.defaultMaxConcurrentStreams,
+        streamWindowBytes: Int = GatewayConfig.defaultStreamWindowBytes
+    ) {
+        self.file = file
+        self.listeners = listeners
+        self.admin = admin
+        self.workers = workers
+        self.descriptors = descriptors
+        self.clusters = clusters
+        self.routes = routes
+        self.shutdownGraceMs = shutdownGraceMs
+        self.maxConcurrentStreams = maxConcurrentStreams
+        self.streamWindowBytes = streamWindowBytes
+    }
+
+    /// Compiles the routes: service name -> index into `routes`. Build once per config.
+    public func makeRouter() -> ServiceRouter<Int> {
+        ServiceRouter(routes.enumerated().map { (pattern: $0.element.service, target: $0.offset) })
+    }
+}

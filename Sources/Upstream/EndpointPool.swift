@@ -1,0 +1,177 @@
+import Channel
+import HTTP2
+import UVLoop
+
+/// The connections of one worker to one endpoint, and the calls waiting for room on them.
+/// A call goes on an open connection with room; else it waits in a bounded queue while a new
+/// connection is opened (up to `maxConnections`); a full queue is RESOURCE_EXHAUSTED.
+final class EndpointPool {
+    unowned let cluster: ClusterPool
+    let host: String
+    let port: UInt16
+    private let literal: ResolvedAddress?
+    private var resolved: ResolvedAddress?
+    private var resolving = false
+    private(set) var connections: [UpstreamConnection] = []
+    /// FIFO of waiting calls; `head` is the first live index.
+    private var waiting: [UpstreamStream?] = []
+    private var head = 0
+    private(set) var waitingCount = 0
+    /// Backoff after a failed connect: no new connection before `retryAt` (loop ms).
+    private(set) var retryAt: UInt64 = 0
+    private var backoffMs: UInt64 = 0
+    private(set) var lastError: String?
+
+    init(cluster: ClusterPool, host: String, port: UInt16) {
+        self.cluster = cluster
+        self.host = host
+        self.port = port
+        literal = ResolvedAddress(ip: host, port: port)
+    }
+
+    var name: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    var isBackingOff: Bool { retryAt > cluster.loop.now }
+
+    func start(_ call: UpstreamStream) {
+        for c in connections where c.state == .ready && c.room > 0 {
+            c.open(call)
+            return
+        }
+        if waitingCount >= cluster.settings.maxPendingCalls {
+            call.upstreamDone = true
+            call.upstreamFailed(status: .resourceExhausted,
+                                message: "upstream cluster \(cluster.settings.name): \(waitingCount) calls already waiting for \(name)")
+            return
+        }
+        call.waitingIn = self
+        waiting.append(call)
+        waitingCount += 1
+        openConnectionsIfNeeded()
+    }
+
+    func removeWaiting(_ call: UpstreamStream) {
+        call.waitingIn = nil
+        for i in head ..< waiting.count where waiting[i] === call {
+            waiting[i] = nil
+            waitingCount -= 1
+            break
+        }
+        compact()
+    }
+
+    private func compact() {
+        while head < waiting.count, waiting[head] == nil { head += 1 }
+        if head == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 64, head * 2 > waiting.count {
+            waiting.removeFirst(head)
+            head = 0
+        }
+    }
+
+    private func popWaiting() -> UpstreamStream? {
+        while head < waiting.count {
+            let c = waiting[head]
+            waiting[head] = nil
+            head += 1
+            if let c {
+                waitingCount -= 1
+                c.waitingIn = nil
+                compact()
+                return c
+            }
+        }
+        compact()
+        return nil
+    }
+
+    /// Opens connections while the waiting calls exceed the room of connections being opened.
+    private func openConnectionsIfNeeded() {
+        guard waitingCount > 0, !isBackingOff else { return }
+        var incoming = 0
+        for c in connections where c.state == .connecting { incoming += cluster.settings.maxStreamsPerConnection }
+        while waitingCount > incoming, connections.count < cluster.settings.maxConnections {
+            guard let address = literal ?? resolved else {
+                resolve()
+                return
+            }
+            connections.append(UpstreamConnection(pool: self, address: address))
+            incoming += cluster.settings.maxStreamsPerConnection
+        }
+    }
+
+    /// Host names are resolved on demand and re-resolved after a connect failure.
+    private func resolve() {
+        guard !resolving else { return }
+        resolving = true
+        Resolver.resolve(loop: cluster.loop, host: host, port: port) { [self] result in
+            resolving = false
+            switch result {
+            case let .success(addrs):
+                resolved = addrs[0]
+                openConnectionsIfNeeded()
+            case let .failure(err):
+                failAttempt("cannot resolve \(host): \(err)")
+            }
+        }
+    }
+
+    /// Moves waiting calls onto connections with room.
+    private func dispatchWaiting() {
+        for c in connections where c.state == .ready {
+            while waitingCount > 0, c.room > 0, let call = popWaiting() {
+                c.open(call)
+            }
+        }
+        openConnectionsIfNeeded()
+    }
+
+    // MARK: connection events
+
+    func connectionReady(_ c: UpstreamConnection) {
+        backoffMs = 0
+        retryAt = 0
+        dispatchWaiting()
+    }
+
+    func connectionFailed(_ c: UpstreamConnection, reason: String) {
+        connections.removeAll { $0 === c }
+        if literal == nil { resolved = nil }
+        failAttempt(reason)
+    }
+
+    private func failAttempt(_ reason: String) {
+        lastError = reason
+        let s = cluster.settings
+        backoffMs = backoffMs == 0 ? s.backoffBaseMs : min(backoffMs * 2, s.backoffMaxMs)
+        retryAt = cluster.loop.now + backoffMs
+        // Calls that were waiting for this endpoint try another one, or fail with UNAVAILABLE.
+        if connections.contains(where: { $0.state == .connecting || $0.state == .ready }) { return }
+        var moved: [UpstreamStream] = []
+        while let call = popWaiting() { moved.append(call) }
+        for call in moved { cluster.retry(call, after: self, reason: reason) }
+    }
+
+    func connectionDraining(_ c: UpstreamConnection) {
+        dispatchWaiting()
+    }
+
+    func streamClosed(on c: UpstreamConnection) {
+        if waitingCount > 0 { dispatchWaiting() }
+        if c.state == .draining, c.streams.isEmpty { c.scheduleFlush() }
+    }
+
+    func connectionClosed(_ c: UpstreamConnection) {
+        connections.removeAll { $0 === c }
+        if waitingCount > 0 { dispatchWaiting() }
+    }
+
+    /// Shutdown: no new streams; connections close once idle.
+    func drain() {
+        for c in connections { c.drain() }
+    }
+
+    var activeStreams: Int { connections.reduce(0) { $0 + $1.streams.count } }
+}

@@ -1,0 +1,227 @@
+import Channel
+import HTTP2
+import UVLoop
+
+/// One multiplexed HTTP/2 (h2c, prior knowledge) connection to one endpoint, owned by its
+/// endpoint pool on one worker. It owns the streams it carries (nghttp2 gets unretained
+/// pointers) and fails them all with UNAVAILABLE if the connection is lost.
+final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushable {
+    enum State { case connecting, ready, draining, closed }
+
+    unowned let pool: EndpointPool
+    private(set) var state = State.connecting
+    var session: HTTP2Session!
+    private var tcp: TCPStream?
+    private var connectTimer: Timer?
+    private(set) var streams: [Int32: UpstreamStream] = [:]
+    private var out = OutputBuffer()
+    private var writing = OutputBuffer()
+    var flushScheduled = false
+    let address: ResolvedAddress
+
+    init(pool: EndpointPool, address: ResolvedAddress) {
+        self.pool = pool
+        self.address = address
+        session = HTTP2Session(role: .client, delegate: self, settings: pool.cluster.settings.http2)
+        let timeout = pool.cluster.settings.connectTimeoutMs
+        connectTimer = Timer(loop: pool.cluster.loop) { [unowned self] in
+            self.connectFailed("connect timeout after \(timeout)ms")
+        }
+        connectTimer?.start(timeoutMs: timeout)
+        tcp = TCPStream.connect(loop: pool.cluster.loop, to: address, delegate: self)
+    }
+
+    /// Streams this connection may still open.
+    var room: Int {
+        guard state == .ready || state == .connecting, session.nextStreamIDAvailable else { return 0 }
+        let limit = min(Int(session.remoteMaxConcurrentStreams), pool.cluster.settings.maxStreamsPerConnection)
+        return max(0, limit - streams.count)
+    }
+
+    /// Opens a stream for `call`. Precondition: room > 0 and state == .ready.
+    func open(_ call: UpstreamStream) {
+        let source = Unmanaged.passUnretained(call).toOpaque()
+        let headers = call.upstreamRequestHeaders()
+        let id = session.submitRequest(headers, source: source, endStream: !call.upstreamRequestHasBody())
+        if id <= 0 {
+            call.upstreamDone = true
+            call.upstreamFailed(status: .unavailable, message: "upstream \(address): cannot open a stream (nghttp2 error \(id))")
+            return
+        }
+        call.upstreamStreamID = id
+        call.connection = self
+        streams[id] = call
+        scheduleFlush()
+    }
+
+    func scheduleFlush() {
+        pool.cluster.flushQueue.schedule(self)
+    }
+
+    // MARK: TCP
+
+    func streamConnected(_ stream: TCPStream, error: UVError?) {
+        guard state == .connecting else { return }
+        if let error {
+            connectFailed("connect to \(address) failed: \(error)")
+            return
+        }
+        connectTimer?.close()
+        connectTimer = nil
+        state = .ready
+        stream.startReading()
+        pool.connectionReady(self)
+        scheduleFlush()
+    }
+
+    private func connectFailed(_ reason: String) {
+        guard state == .connecting else { return }
+        connectTimer?.close()
+        connectTimer = nil
+        state = .closed
+        tcp?.close()
+        tcp = nil
+        pool.connectionFailed(self, reason: reason)
+    }
+
+    func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
+        if let err = session.receive(bytes) {
+            lost("upstream \(address) protocol error: \(err)")
+            return
+        }
+        scheduleFlush()
+    }
+
+    func streamEnded(_ stream: TCPStream, error: UVError?) {
+        lost(error.map { "upstream connection to \(address) lost: \($0)" }
+             ?? "upstream \(address) closed the connection")
+    }
+
+    func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
+        writing.reset()
+        if let error {
+            lost("upstream connection to \(address) lost: \(error)")
+            return
+        }
+        flush()
+    }
+
+    func flush() {
+        guard let tcp, state != .closed, state != .connecting else { return }
+        if tcp.writeInFlight { return }
+        if let err = session.produce(into: out, limit: 256 * 1024) {
+            lost("upstream \(address): \(err)")
+            return
+        }
+        if out.count > 0 {
+            swap(&out, &writing)
+            tcp.write(writing.bytes)
+            return
+        }
+        if state == .draining && streams.isEmpty {
+            close()
+        }
+    }
+
+    /// The connection is gone: every stream on it ends with UNAVAILABLE.
+    private func lost(_ reason: String) {
+        guard state != .closed else { return }
+        state = .closed
+        tcp?.close()
+        tcp = nil
+        let failed = streams
+        streams.removeAll()
+        for (_, call) in failed {
+            call.connection = nil
+            guard !call.upstreamDone else { continue }
+            call.upstreamDone = true
+            call.upstreamFailed(status: .unavailable, message: reason)
+        }
+        pool.connectionClosed(self)
+    }
+
+    /// Closes when idle (draining) or at shutdown.
+    func close() {
+        lost("upstream connection to \(address) closed by the gateway")
+    }
+
+    /// No new streams; in-flight ones finish.
+    func drain() {
+        if state == .ready || state == .connecting {
+            state = state == .connecting ? .closed : .draining
+        }
+        if state == .closed { lost("gateway shutting down") } else { scheduleFlush() }
+    }
+
+    // MARK: HTTP/2 events
+
+    @inline(__always)
+    private func call(_ userData: UnsafeMutableRawPointer?) -> UpstreamStream? {
+        guard let userData else { return nil }
+        let c = Unmanaged<UpstreamStream>.fromOpaque(userData).takeUnretainedValue()
+        return c.upstreamDone ? nil : c
+    }
+
+    func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {}
+
+    func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                     name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        call(userData)?.upstreamHeader(name: name, value: value)
+    }
+
+    func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                              kind: HTTP2HeadersKind, endStream: Bool) {
+        guard let c = call(userData) else { return }
+        if kind == .response { c.responseHeadersReceived = true }
+        c.upstreamHeadersComplete(kind: kind, endStream: endStream)
+    }
+
+    func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                   bytes: UnsafeRawBufferPointer) {
+        guard let c = call(userData) else {
+            session.consume(streamID: streamID, bytes.count)
+            return
+        }
+        c.unconsumedResponse += bytes.count
+        c.upstreamData(bytes)
+    }
+
+    func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
+        call(userData)?.upstreamRemoteEnded()
+    }
+
+    func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
+                           errorCode: UInt32) {
+        guard let c = streams.removeValue(forKey: streamID) else { return }
+        // Bytes never taken still count against the connection window (C-INTEROP.md pitfall).
+        session.consumeConnection(c.unconsumedResponse)
+        c.unconsumedResponse = 0
+        c.connection = nil
+        if !c.upstreamDone {
+            c.upstreamDone = true
+            c.upstreamClosed(errorCode: errorCode)
+        }
+        pool.streamClosed(on: self)
+    }
+
+    func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {
+        if state == .ready { state = .draining }
+        pool.connectionDraining(self)
+    }
+
+    func http2SettingsReceived(_ session: HTTP2Session) {
+        pool.connectionReady(self)
+    }
+
+    func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
+                        maxLength: Int) -> HTTP2DataReady {
+        guard let c = call(source) else { return .bytes(0, end: .endStream) }
+        return c.upstreamDataReady(maxLength: maxLength)
+    }
+
+    func http2WriteData(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
+                        into: UnsafeMutableRawBufferPointer) {
+        guard let source else { return }
+        Unmanaged<UpstreamStream>.fromOpaque(source).takeUnretainedValue().upstreamWriteData(into: into)
+    }
+}

@@ -1,0 +1,64 @@
+// Command line only: everything else lives in the Gateway module (C-INTEROP.md: no callbacks in
+// top-level code, which is MainActor-isolated).
+import ArgumentParser
+import Gateway
+import RouteConfig
+
+struct Trestle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trestle",
+        abstract: "A gRPC gateway: native gRPC proxy routed by service name, on libuv and nghttp2.",
+        subcommands: [Serve.self, Check.self, DemoUpstreamCommand.self])
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the gateway.")
+    @Option(name: .long, help: "The routes file (YAML).") var config: String
+
+    func run() throws {
+        let cfg: GatewayConfig
+        do { cfg = try ConfigLoader.load(path: config) } catch {
+            printErrors(error)
+            throw ExitCode(2)
+        }
+        let rc = GatewayServer.run(config: cfg)
+        if rc != 0 { throw ExitCode(rc) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check",
+        abstract: "Validate a routes file; prints FILE:LINE:COLUMN: message for each error.")
+    @Option(name: .long, help: "The routes file (YAML).") var config: String
+
+    func run() throws {
+        do {
+            let cfg = try ConfigLoader.load(path: config)
+            print("\(config): ok (\(cfg.listeners.count) listeners, \(cfg.clusters.count) clusters, \(cfg.routes.count) routes)")
+        } catch {
+            printErrors(error)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct DemoUpstreamCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo-upstream",
+        abstract: "Run the demo gRPC service trestle.demo.v1.Echo alone (a fast upstream for tests and benchmarks).")
+    @Option(name: .long, help: "Address to listen on, host:port.") var listen: String = "127.0.0.1:50051"
+    @Option(name: .long, help: "Worker threads.") var workers: Int = 1
+
+    func run() throws {
+        guard let addr = SocketAddress(parsing: listen) else {
+            throw ValidationError("invalid --listen address \"\(listen)\": expected host:port")
+        }
+        let rc = DemoUpstream.run(host: addr.host, port: addr.port, workers: workers)
+        if rc != 0 { throw ExitCode(rc) }
+    }
+}
+
+func printErrors(_ errors: ConfigErrors) {
+    for d in errors.diagnostics { printStderr(d.description) }
+}
+
+Trestle.main()
