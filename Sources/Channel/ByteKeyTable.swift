@@ -49,9 +49,13 @@ struct ByteKeyTable: Sendable {
     /// The value stored for exactly these bytes, or nil. Does not allocate.
     func lookup(_ key: UnsafeRawBufferPointer) -> Int? {
         let hash = ByteKeyTable.fnv1a(key)
-        var index = Int(truncatingIfNeeded: hash) & mask
+        let mask = self.mask
+        let start = Int(truncatingIfNeeded: hash) & mask
+        // No mutable state is captured by these closures (a captured `var` would be boxed on
+        // the heap in unoptimised builds).
         return keyBytes.withUnsafeBufferPointer { stored -> Int? in
             slots.withUnsafeBufferPointer { slots -> Int? in
+                var index = start
                 while true {
                     let slot = slots[index]
                     if slot.value < 0 { return nil }

@@ -1,6 +1,6 @@
 /// gRPC length-prefixed message framing (PROTOCOL-HTTP2.md, "Length-Prefixed-Message"):
 /// a Compressed-Flag byte (0 or 1), a 4-byte big-endian Message-Length, then the message.
-public enum GRPCFrame {
+public enum GRPCFrame: Sendable {
     /// The size of the prefix: flag byte plus 32-bit length.
     public static let headerSize = 5
 

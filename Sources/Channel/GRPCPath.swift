@@ -1,6 +1,6 @@
 /// The `:path` of a gRPC call: `/` Service-Name `/` Method-Name (gRPC PROTOCOL-HTTP2.md,
 /// "Requests"), e.g. `/trestle.demo.v1.Echo/Get`.
-public enum GRPCPath {
+public enum GRPCPath: Sendable {
     /// Splits `path` into the byte ranges of the service and the method within it.
     ///
     /// Returns nil unless the path starts with `/`, holds exactly one more `/`, both parts are

@@ -1,6 +1,6 @@
 /// The `grpc-message` header's percent-encoding (gRPC PROTOCOL-HTTP2.md, "Responses":
 /// `Status-Message → Percent-Encoded`).
-public enum GRPCStatusMessage {
+public enum GRPCStatusMessage: Sendable {
     /// Percent-encodes `message`: its UTF-8 bytes outside 0x20...0x7E, and `%` itself, become
     /// `%XX` with uppercase hex digits; every other byte is kept.
     public static func encode(_ message: String) -> String {

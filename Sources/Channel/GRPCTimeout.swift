@@ -2,7 +2,7 @@
 /// `TimeoutValue TimeoutUnit`, where the value is at most 8 ASCII digits and the unit one of
 /// `H` (hours), `M` (minutes), `S` (seconds), `m` (milliseconds), `u` (microseconds),
 /// `n` (nanoseconds).
-public enum GRPCTimeout {
+public enum GRPCTimeout: Sendable {
     /// The largest value the header may carry: 8 digits.
     public static let maxValue: UInt64 = 99_999_999
 

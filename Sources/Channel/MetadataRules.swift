@@ -8,7 +8,7 @@
 ///
 /// Not handled here, by the caller: the names that a `Connection` header lists, HTTP/2
 /// pseudo-headers, and `te: trailers`, which gRPC itself requires on every hop.
-public enum MetadataRules {
+public enum MetadataRules: Sendable {
     /// Exact names, lower case.
     static let hopByHopNames: [[UInt8]] = [
         "connection",
@@ -29,8 +29,18 @@ public enum MetadataRules {
 
     /// True when a header of this name must not be forwarded to the next hop.
     public static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
-        if ASCII.hasPrefixIgnoringCase(name, hopByHopPrefix) { return true }
-        for candidate in hopByHopNames where ASCII.equalsIgnoringCase(name, candidate) {
+        // Runs for every header of every call: dispatch on the length first, so most names are
+        // rejected without a comparison.
+        let n = name.count
+        if n >= 6, ASCII.hasPrefixIgnoringCase(name, hopByHopPrefix) { return true }
+        switch n {
+        case 2, 4, 7, 10, 14, 17:
+            break
+        default:
+            return false
+        }
+        let names = hopByHopNames
+        for index in names.indices where names[index].count == n && ASCII.equalsIgnoringCase(name, names[index]) {
             return true
         }
         return false

@@ -39,6 +39,9 @@ public struct ServiceRouter<Target: Sendable>: Sendable {
 
     /// The target for the service name `service` (the bytes between the slashes of `:path`),
     /// or nil when no route takes it. Does not allocate.
+    // Pre-specialised for the gateway's route table (targets are route indices), so the
+    // per-request lookup is not a generic call through value witnesses.
+    @_specialize(exported: true, where Target == Int)
     public func route(service: UnsafeRawBufferPointer) -> Target? {
         if let index = exact.lookup(service) { return targets[index] }
         if prefixes.count > 0 {

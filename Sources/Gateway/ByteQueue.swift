@@ -47,7 +47,7 @@ struct ByteQueue: ~Copyable {
     }
 
     private mutating func grow(to needed: Int) {
-        var newCap = max(capacity * 2, 16 * 1024)
+        var newCap = max(capacity * 2, 1024)
         while newCap < needed { newCap *= 2 }
         let nb = UnsafeMutableRawPointer.allocate(byteCount: newCap, alignment: 16)
         if let b = base {

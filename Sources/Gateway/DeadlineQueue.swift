@@ -1,17 +1,11 @@
 import UVLoop
 
-/// Something with a deadline in the worker's deadline heap.
-protocol DeadlineHolder: AnyObject {
-    var deadlineMs: UInt64 { get }
-    /// Position in the heap, -1 when not in it.
-    var deadlineIndex: Int { get set }
-    func deadlineExpired()
-}
-
 /// One timer per worker over a binary min-heap of call deadlines (loop milliseconds), with
 /// O(log n) removal when a call ends first. Replaces a uv_timer per call.
+/// Holders are the calls themselves (`deadlineMs`, `deadlineIndex`, `deadlineExpired()`), a
+/// concrete type so that heap moves are plain pointer moves.
 final class DeadlineQueue {
-    private var heap: [DeadlineHolder] = []
+    private var heap: [ProxyCall] = []
     private let loop: Loop
     private var timer: Timer!
     private var armedFor: UInt64 = .max
@@ -22,14 +16,14 @@ final class DeadlineQueue {
         timer.unref()
     }
 
-    func insert(_ h: DeadlineHolder) {
+    func insert(_ h: ProxyCall) {
         h.deadlineIndex = heap.count
         heap.append(h)
         up(heap.count - 1)
         arm()
     }
 
-    func remove(_ h: DeadlineHolder) {
+    func remove(_ h: ProxyCall) {
         let i = h.deadlineIndex
         guard i >= 0, i < heap.count, heap[i] === h else { return }
         h.deadlineIndex = -1

@@ -67,7 +67,7 @@ final class DemoStream {
 enum DemoMethod { case echo, unknown }
 
 final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
-    unowned let server: DemoServer
+    unowned(unsafe) let server: DemoServer
     let tcp: TCPStream
     var session: HTTP2Session!
     var streams: [Int32: DemoStream] = [:]
@@ -131,7 +131,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
 
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                      name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard let s = stream(userData), name.elementsEqual(":path".utf8) else { return }
+        guard let s = stream(userData), name.equals(":path") else { return }
         if Self.echoPaths.contains(where: { value.elementsEqual($0) }) { s.method = .echo }
     }
 
@@ -142,7 +142,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
             if endStream { s.ended = true; session.resumeData(streamID: streamID) }
             return
         }
-        var h = HTTP2Headers(reservingBytes: 96, fields: 4)
+        let h = HTTP2Headers(reservingBytes: 96, fields: 4)
         h.append(":status", "200")
         h.append("content-type", "application/grpc")
         switch s.method {
@@ -187,7 +187,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
         guard let s = stream(source) else { return .bytes(0, end: .endStream) }
         let n = min(s.queue.count, maxLength)
         if n == s.queue.count, s.ended {
-            var t = HTTP2Headers(reservingBytes: 16, fields: 1)
+            let t = HTTP2Headers(reservingBytes: 16, fields: 1)
             t.append("grpc-status", "0")
             session.submitTrailer(streamID: streamID, t)
             return .bytes(n, end: .trailers)

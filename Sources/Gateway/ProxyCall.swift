@@ -1,4 +1,5 @@
 import Channel
+import Glibc
 import HTTP2
 import Upstream
 
@@ -11,13 +12,15 @@ import Upstream
 ///
 /// Owned by its server connection (`calls`) until the client stream closes, and by the upstream
 /// connection while the upstream stream is open. Loop-thread only.
-final class ProxyCall: UpstreamStream, DeadlineHolder {
-    /// nil once the client connection is gone.
-    private(set) var conn: ServerConnection?
+final class ProxyCall: UpstreamStream {
+    /// nil once the client connection is gone. Unowned: the connection outlives its calls' link
+    /// to it (it clears this in `downstreamClosed` for every call before it goes away).
+    private(set) unowned(unsafe) var conn: ServerConnection?
+    unowned(unsafe) let worker: Worker
     let streamID: Int32
 
     // Request head, collected from the client's HEADERS.
-    private var requestHeaders = HTTP2Headers(reservingBytes: 256, fields: 12)
+    private let requestHeaders = HTTP2Headers(reservingBytes: 384, fields: 12)
     private var routeIndex = -1
     private var service: String?
     private var pathValid = false
@@ -33,7 +36,7 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
     private var downUnconsumed = 0
 
     // Response: upstream -> client.
-    private var responseHeaders = HTTP2Headers(reservingBytes: 64, fields: 3)
+    private let responseHeaders = HTTP2Headers(reservingBytes: 64, fields: 3)
     private var trailers: HTTP2Headers?
     private var responseQueue = ByteQueue()
     private var responseHeadersSent = false
@@ -45,20 +48,19 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
 
     init(conn: ServerConnection, streamID: Int32) {
         self.conn = conn
+        self.worker = conn.worker
         self.streamID = streamID
     }
-
-    private var worker: Worker? { conn?.worker }
 
     // MARK: client side: request
 
     func downstreamHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         if name.first == UInt8(ascii: ":") {
-            if name.elementsEqual(":path".utf8) {
+            if name.equals(":path") {
                 routePath(value)
-            } else if name.elementsEqual(":method".utf8) {
-                isPost = value.elementsEqual("POST".utf8)
-            } else if name.elementsEqual(":scheme".utf8) {
+            } else if name.equals(":method") {
+                isPost = value.equals("POST")
+            } else if name.equals(":scheme") {
                 // The upstream connection is cleartext h2c.
                 requestHeaders.append(":scheme", value: UnsafeRawBufferPointer(staticString: "http"))
                 return
@@ -66,9 +68,9 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
             requestHeaders.append(name: name, value: value)
             return
         }
-        if name.elementsEqual("content-type".utf8) {
-            isGRPC = value.starts(with: "application/grpc".utf8)
-        } else if name.elementsEqual("grpc-timeout".utf8) {
+        if name.equals("content-type") {
+            isGRPC = value.hasPrefix("application/grpc")
+        } else if name.equals("grpc-timeout") {
             // Replaced by the time remaining when the upstream stream opens.
             if let ns = GRPCTimeout.parse(value) {
                 clientTimeoutNs = ns
@@ -76,7 +78,7 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
                 headerProblem = "malformed grpc-timeout \"\(String(decoding: value, as: UTF8.self))\""
             }
             return
-        } else if name.elementsEqual("te".utf8) {
+        } else if name.equals("te") {
             requestHeaders.append(name: name, value: value)
             return
         } else if MetadataRules.isHopByHop(name) {
@@ -89,7 +91,7 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
         guard let parts = GRPCPath.split(value) else { return }
         pathValid = true
         let svc = UnsafeRawBufferPointer(rebasing: value[parts.service])
-        if let r = worker?.router.route(service: svc) {
+        if let r = worker.router.route(service: svc) {
             routeIndex = r
         } else {
             service = String(decoding: svc, as: UTF8.self)
@@ -98,7 +100,7 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
 
     /// The request HEADERS are complete: route the call, set its deadline, start the upstream side.
     func requestHeadersComplete(endStream: Bool) {
-        guard let worker, let conn else { return }
+        guard let conn else { return }
         requestEnded = endStream
         if !isGRPC || !isPost {
             respondTrailersOnly(.invalidArgument,
@@ -153,7 +155,7 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
         }
         downUnconsumed = 0
         requestQueue.removeAll()
-        worker?.deadlines.remove(self)
+        worker.deadlines.remove(self)
         cancelUpstream()
         conn = nil
     }
@@ -191,7 +193,6 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
             let remainingMs = deadlineMs > now ? deadlineMs - now : 1
             requestHeaders.append("grpc-timeout", GRPCTimeout.encode(nanoseconds: remainingMs &* 1_000_000))
         }
-        defer { requestHeaders = HTTP2Headers() }
         return requestHeaders
     }
 
@@ -231,18 +232,17 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
             if endStream {
                 // Trailers-only: relayed as one HEADERS frame that ends the stream.
                 responseEnded = true
-                worker?.deadlines.remove(self)
+                worker.deadlines.remove(self)
                 session.submitResponse(streamID: streamID, responseHeaders, hasBody: false, source: nil)
             } else {
                 responseHeadersSent = true
                 session.submitResponse(streamID: streamID, responseHeaders, hasBody: true,
                                        source: Unmanaged.passUnretained(self).toOpaque())
             }
-            responseHeaders = HTTP2Headers()
             conn.scheduleFlush()
         } else if endStream {
             responseEnded = true
-            worker?.deadlines.remove(self)
+            worker.deadlines.remove(self)
             session.resumeData(streamID: streamID)
             conn.scheduleFlush()
         }
@@ -295,8 +295,8 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
             return
         }
         responseEnded = true
-        worker?.deadlines.remove(self)
-        var t = HTTP2Headers(reservingBytes: 64, fields: 2)
+        worker.deadlines.remove(self)
+        let t = HTTP2Headers(reservingBytes: 64, fields: 2)
         t.append("grpc-status", status.decimalText)
         t.append("grpc-message", GRPCStatusMessage.encode(message))
         trailers = t
@@ -307,8 +307,8 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
     private func respondTrailersOnly(_ status: GRPCStatusCode, _ message: String, httpStatus: String = "200") {
         guard !responseEnded, let conn, let session = conn.session else { return }
         responseEnded = true
-        worker?.deadlines.remove(self)
-        var h = HTTP2Headers(reservingBytes: 96 + message.utf8.count, fields: 4)
+        worker.deadlines.remove(self)
+        let h = HTTP2Headers(reservingBytes: 96 + message.utf8.count, fields: 4)
         h.append(":status", httpStatus)
         h.append("content-type", "application/grpc")
         h.append("grpc-status", status.decimalText)
@@ -322,5 +322,16 @@ final class ProxyCall: UpstreamStream, DeadlineHolder {
 extension UnsafeRawBufferPointer {
     init(staticString s: StaticString) {
         self.init(start: s.utf8Start, count: s.utf8CodeUnitCount)
+    }
+
+    /// Exact byte equality with an ASCII literal, without generic iteration (per-header hot path).
+    @inline(__always)
+    func equals(_ s: StaticString) -> Bool {
+        count == s.utf8CodeUnitCount && (count == 0 || memcmp(baseAddress!, s.utf8Start, count) == 0)
+    }
+
+    @inline(__always)
+    func hasPrefix(_ s: StaticString) -> Bool {
+        count >= s.utf8CodeUnitCount && memcmp(baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0
     }
 }

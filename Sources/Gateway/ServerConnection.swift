@@ -8,7 +8,7 @@ import UVLoop
 final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     private enum Mode { case sniffing, http2, rejecting, closed }
 
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker
     private let tcp: TCPStream
     private var mode = Mode.sniffing
     private var sniffed: [UInt8] = []

@@ -1,60 +1,107 @@
 import CNghttp2
 
-/// A compact header list: every name and value in one byte array, with offsets.
-/// Two allocations per block however many fields; names and values are raw bytes (HTTP/2
-/// header fields are octets, RFC 9113 §8.2), never Strings on the per-request path.
-public struct HTTP2Headers: Sendable {
-    public private(set) var bytes: [UInt8] = []
+/// A compact header list: every name and value in one byte buffer, with offsets in a second.
+/// Names and values are raw bytes (HTTP/2 fields are octets, RFC 9113 §8.2), never Strings on
+/// the per-request path; appending is a memcpy.
+///
+/// A class, not a value: a block is built by one owner, submitted (nghttp2 copies it), and
+/// dropped or `reset()` for reuse. Loop-thread only.
+public final class HTTP2Headers {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var used = 0
     /// Four entries per field: name start, name length, value start, value length.
-    private var offsets: [Int32] = []
+    private var offsets: UnsafeMutablePointer<Int32>
+    private var offsetCapacity: Int
+    public private(set) var count = 0
 
-    public init() {}
-
-    public init(reservingBytes: Int, fields: Int) {
-        bytes.reserveCapacity(reservingBytes)
-        offsets.reserveCapacity(fields * 4)
+    public init(reservingBytes: Int = 128, fields: Int = 4) {
+        capacity = max(reservingBytes, 16)
+        base = .allocate(byteCount: capacity, alignment: 8)
+        offsetCapacity = max(fields, 2) * 4
+        offsets = .allocate(capacity: offsetCapacity)
     }
 
-    public var count: Int { offsets.count / 4 }
-    public var isEmpty: Bool { offsets.isEmpty }
-
-    public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        let ns = bytes.count
-        bytes.append(contentsOf: name)
-        let vs = bytes.count
-        bytes.append(contentsOf: value)
-        offsets.append(Int32(ns)); offsets.append(Int32(name.count))
-        offsets.append(Int32(vs)); offsets.append(Int32(value.count))
+    deinit {
+        base.deallocate()
+        offsets.deallocate()
     }
 
-    public mutating func append(_ name: String, _ value: String) {
+    public var isEmpty: Bool { count == 0 }
+
+    /// Empties the list, keeping its storage.
+    public func reset() {
+        used = 0
+        count = 0
+    }
+
+    public func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let need = used + name.count + value.count
+        if need > capacity { growBytes(need) }
+        if (count + 1) * 4 > offsetCapacity { growOffsets() }
+        let ns = used
+        if name.count > 0 { (base + ns).copyMemory(from: name.baseAddress!, byteCount: name.count) }
+        let vs = ns + name.count
+        if value.count > 0 { (base + vs).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        used = need
+        let o = offsets + count * 4
+        o[0] = Int32(ns); o[1] = Int32(name.count); o[2] = Int32(vs); o[3] = Int32(value.count)
+        count += 1
+    }
+
+    public func append(_ name: String, _ value: String) {
         var n = name, v = value
         n.withUTF8 { nb in v.withUTF8 { vb in append(name: UnsafeRawBufferPointer(nb), value: UnsafeRawBufferPointer(vb)) } }
     }
 
-    public mutating func append(_ name: StaticString, _ value: StaticString) {
+    public func append(_ name: StaticString, _ value: StaticString) {
         append(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount),
                value: UnsafeRawBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
     }
 
-    public mutating func append(_ name: StaticString, value: UnsafeRawBufferPointer) {
+    public func append(_ name: StaticString, value: UnsafeRawBufferPointer) {
         append(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: value)
+    }
+
+    public func append(_ name: StaticString, _ value: String) {
+        var v = value
+        v.withUTF8 { append(name, value: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends every field of `other`.
+    public func append(contentsOf other: HTTP2Headers) {
+        other.forEach { append(name: $0, value: $1) }
+    }
+
+    private func growBytes(_ need: Int) {
+        var c = capacity * 2
+        while c < need { c *= 2 }
+        let nb = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
+        nb.copyMemory(from: base, byteCount: used)
+        base.deallocate()
+        base = nb
+        capacity = c
+    }
+
+    private func growOffsets() {
+        let c = offsetCapacity * 2
+        let no = UnsafeMutablePointer<Int32>.allocate(capacity: c)
+        no.update(from: offsets, count: count * 4)
+        offsets.deallocate()
+        offsets = no
+        offsetCapacity = c
     }
 
     /// Calls `body` with each field's name and value, in order. The pointers are valid only during the call.
     public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
-        bytes.withUnsafeBytes { all in
-            var i = 0
-            while i < offsets.count {
-                let n = UnsafeRawBufferPointer(rebasing: all[Int(offsets[i]) ..< Int(offsets[i] + offsets[i + 1])])
-                let v = UnsafeRawBufferPointer(rebasing: all[Int(offsets[i + 2]) ..< Int(offsets[i + 2] + offsets[i + 3])])
-                body(n, v)
-                i += 4
-            }
+        for f in 0 ..< count {
+            let o = offsets + f * 4
+            body(UnsafeRawBufferPointer(start: base + Int(o[0]), count: Int(o[1])),
+                 UnsafeRawBufferPointer(start: base + Int(o[2]), count: Int(o[3])))
         }
     }
 
-    /// The value of the first field named `name` (exact bytes, lower case), as a String. For tests and slow paths.
+    /// The value of the first field named `name` (exact bytes), as a String. For tests and slow paths.
     public func value(_ name: String) -> String? {
         var found: String?
         let key = Array(name.utf8)
@@ -67,24 +114,15 @@ public struct HTTP2Headers: Sendable {
     /// Builds the nghttp2_nv array on the stack; nghttp2 copies names and values on submit.
     func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
         let n = count
-        return bytes.withUnsafeBytes { all in
-            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(n, 1)) { nv in
-                let base = UnsafeMutablePointer(mutating: all.baseAddress?.assumingMemoryBound(to: UInt8.self))
-                    ?? UnsafeMutablePointer(mutating: emptyByte)
-                for f in 0 ..< n {
-                    let o = f * 4
-                    nv[f] = nghttp2_nv(name: base + Int(offsets[o]), value: base + Int(offsets[o + 2]),
-                                       namelen: Int(offsets[o + 1]), valuelen: Int(offsets[o + 3]),
-                                       flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-                }
-                return body(UnsafePointer(nv.baseAddress), n)
+        return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(n, 1)) { nv in
+            let b = base.assumingMemoryBound(to: UInt8.self)
+            for f in 0 ..< n {
+                let o = offsets + f * 4
+                nv[f] = nghttp2_nv(name: b + Int(o[0]), value: b + Int(o[2]),
+                                   namelen: Int(o[1]), valuelen: Int(o[3]),
+                                   flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
             }
+            return body(UnsafePointer(nv.baseAddress), n)
         }
     }
 }
-
-nonisolated(unsafe) private let emptyByte: UnsafeMutablePointer<UInt8> = {
-    let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
-    p.pointee = 0
-    return p
-}()

@@ -258,45 +258,50 @@ public final class HTTP2Session {
             pointer = cbs!
             nghttp2_session_callbacks_set_on_begin_headers_callback(pointer) { _, frame, ud in
                 guard let frame, let ud else { return 0 }
-                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
                 if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
                    frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
-                    s.delegate.http2StreamOpened(s, streamID: frame.pointee.hd.stream_id)
+                    Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef {
+                        $0.delegate.http2StreamOpened($0, streamID: frame.pointee.hd.stream_id)
+                    }
                 }
                 return 0
             }
             nghttp2_session_callbacks_set_on_header_callback(pointer) { session, frame, name, nlen, value, vlen, _, ud in
                 guard let frame, let ud else { return 0 }
-                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
                 let id = frame.pointee.hd.stream_id
-                s.delegate.http2Header(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
-                                       name: UnsafeRawBufferPointer(start: name, count: nlen),
-                                       value: UnsafeRawBufferPointer(start: value, count: vlen))
+                Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef { s in
+                    s.delegate.http2Header(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                                           name: UnsafeRawBufferPointer(start: name, count: nlen),
+                                           value: UnsafeRawBufferPointer(start: value, count: vlen))
+                }
                 return 0
             }
             nghttp2_session_callbacks_set_on_frame_recv_callback(pointer) { session, frame, ud in
                 guard let frame, let ud else { return 0 }
-                Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue().frameReceived(frame)
+                Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef { $0.frameReceived(frame) }
                 return 0
             }
             nghttp2_session_callbacks_set_on_data_chunk_recv_callback(pointer) { session, _, id, data, len, ud in
                 guard let ud else { return 0 }
-                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
-                s.delegate.http2Data(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
-                                     bytes: UnsafeRawBufferPointer(start: data, count: len))
+                Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef { s in
+                    s.delegate.http2Data(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                                         bytes: UnsafeRawBufferPointer(start: data, count: len))
+                }
                 return 0
             }
             nghttp2_session_callbacks_set_on_stream_close_callback(pointer) { session, id, code, ud in
                 guard let ud else { return 0 }
-                let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
-                s.delegate.http2StreamClosed(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
-                                             errorCode: code)
+                Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef { s in
+                    s.delegate.http2StreamClosed(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                                                 errorCode: code)
+                }
                 return 0
             }
             nghttp2_session_callbacks_set_send_data_callback(pointer) { _, frame, framehd, length, source, ud in
                 guard let frame, let framehd, let ud else { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
-                return Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
-                    .sendData(frame, header: framehd, length: length, source: source?.pointee.ptr)
+                return Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef {
+                    $0.sendData(frame, header: framehd, length: length, source: source?.pointee.ptr)
+                }
             }
         }
     }
@@ -305,8 +310,10 @@ public final class HTTP2Session {
 
     static let readCallback: nghttp2_data_source_read_callback = { _, id, _, length, flags, source, ud in
         guard let ud, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
-        let s = Unmanaged<HTTP2Session>.fromOpaque(ud).takeUnretainedValue()
-        switch s.delegate.http2DataReady(s, streamID: id, source: source?.pointee.ptr, maxLength: length) {
+        let ready = Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef {
+            $0.delegate.http2DataReady($0, streamID: id, source: source?.pointee.ptr, maxLength: length)
+        }
+        switch ready {
         case .deferred:
             return Int(NGHTTP2_ERR_DEFERRED.rawValue)
         case let .bytes(n, end):

@@ -1,6 +1,6 @@
 /// Byte sizes in the routes file: a whole number with an optional unit, `B`, `KiB`, `MiB`,
 /// `GiB` (powers of 1024) or `KB`, `MB`, `GB` (powers of 1000): `65535`, `256KiB`, `1MiB`.
-public enum ByteSizeText {
+public enum ByteSizeText: Sendable {
     /// Why a size could not be parsed; `description` is the routes-file message,
     /// e.g. `invalid size "1.5MiB": expected a whole number with an optional unit, like "256KiB"`.
     public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -12,7 +12,7 @@ import Yams
 /// Pure apart from reading the file: no descriptor is opened and no host name resolved here.
 /// Safe to call from any thread (a reload parses off the workers' loops, then hands the
 /// immutable result over).
-public enum ConfigLoader {
+public enum ConfigLoader: Sendable {
     /// Reads and parses the file at `path`. A file that cannot be read gives one diagnostic at
     /// 1:1 saying why (`cannot read the file: No such file or directory`).
     public static func load(path: String) throws(ConfigErrors) -> GatewayConfig {
@@ -57,7 +57,11 @@ public enum ConfigLoader {
     /// `invalid YAML: while scanning a simple key, could not find expected ':'`.
     static func syntaxDiagnostic(_ error: any Error, yaml: String, file: String) -> ConfigDiagnostic {
         func diagnostic(_ mark: Mark, _ context: YamlError.Context?, _ problem: String) -> ConfigDiagnostic {
-            let what = context.map { "\($0.text), \(problem)" } ?? problem
+            var what = context.map { "\($0.text), \(problem)" } ?? problem
+            if context?.text == "while scanning an alias" {
+                // The likely cause in a routes file: `service: *` for the catch-all route.
+                what += " (a bare * starts a YAML alias: write \"*\" in quotes)"
+            }
             return ConfigDiagnostic(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(what)")
         }
         guard let error = error as? YamlError else {

@@ -1,6 +1,6 @@
 /// Durations in the routes file: `<decimal><unit>`, units `ns`, `us`, `ms`, `s`, `m`, `h`
 /// (`30s`, `250ms`, `1.5s`). A bare number is an error: a unit is always written.
-public enum DurationText {
+public enum DurationText: Sendable {
     /// Why a duration could not be parsed; `description` is the routes-file message,
     /// e.g. `invalid duration "30": a unit is needed (ns, us, ms, s, m or h), like "30s"`.
     public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {

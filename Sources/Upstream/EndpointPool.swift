@@ -6,7 +6,7 @@ import UVLoop
 /// A call goes on an open connection with room; else it waits in a bounded queue while a new
 /// connection is opened (up to `maxConnections`); a full queue is RESOURCE_EXHAUSTED.
 final class EndpointPool {
-    unowned let cluster: ClusterPool
+    unowned(unsafe) let cluster: ClusterPool
     let host: String
     let port: UInt16
     private let literal: ResolvedAddress?

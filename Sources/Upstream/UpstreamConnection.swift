@@ -8,7 +8,7 @@ import UVLoop
 final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushable {
     enum State { case connecting, ready, draining, closed }
 
-    unowned let pool: EndpointPool
+    unowned(unsafe) let pool: EndpointPool
     private(set) var state = State.connecting
     var session: HTTP2Session!
     private var tcp: TCPStream?

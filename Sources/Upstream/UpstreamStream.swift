@@ -10,7 +10,8 @@ import HTTP2
 open class UpstreamStream {
     /// The HTTP/2 stream on the upstream connection; 0 until attached.
     public internal(set) var upstreamStreamID: Int32 = 0
-    var connection: UpstreamConnection?
+    /// Unowned: a connection clears this on every stream it carries before it goes away.
+    unowned(unsafe) var connection: UpstreamConnection?
     /// Set while the call waits in an endpoint's queue for room on a connection.
     var waitingIn: EndpointPool?
     /// Response bytes received and not yet given back with `consumeResponse`.

@@ -1,0 +1,151 @@
+import Channel
+import RouteConfig
+import Testing
+
+@Suite struct ConfigLoaderTests {
+    static let fullFile = """
+        listeners:
+          - address: 127.0.0.1:8080
+          - address: "[::1]:8081"
+        admin:
+          address: 0.0.0.0:9901
+        workers: 4
+        descriptors:
+          - demo.pb
+          - /abs/other.pb
+        shutdown_grace: 1.5s
+        max_concurrent_streams: 500
+        stream_window: 256KiB
+        clusters:
+          - name: echo
+            endpoints: [127.0.0.1:50051, "[::1]:50052", upstream.internal:50053]
+            connect_timeout: 250ms
+            max_connections: 2
+            max_streams_per_connection: 50
+            max_pending: 0
+            backoff_base: 50ms
+            backoff_max: 1m
+          - name: billing
+            endpoints:
+              - 10.0.0.1:443
+        routes:
+          - service: trestle.demo.v1.Echo
+            cluster: echo
+            timeout: 30s
+          - service: acme.billing.*
+            cluster: billing
+          - service: "*"
+            cluster: echo
+        """
+
+    @Test func fullFileParses() throws {
+        let config = try ConfigLoader.parse(yaml: Self.fullFile, file: "conf/routes.yaml")
+        #expect(config.file == "conf/routes.yaml")
+        #expect(config.listeners == [SocketAddress(host: "127.0.0.1", port: 8080), SocketAddress(host: "::1", port: 8081)])
+        #expect(config.admin == SocketAddress(host: "0.0.0.0", port: 9901))
+        #expect(config.workers == 4)
+        #expect(config.descriptors == ["conf/demo.pb", "/abs/other.pb"])
+        #expect(config.shutdownGraceMs == 1_500)
+        #expect(config.maxConcurrentStreams == 500)
+        #expect(config.streamWindowBytes == 262_144)
+
+        #expect(config.clusters.count == 2)
+        let echo = config.clusters[0]
+        #expect(echo.name == "echo")
+        #expect(echo.endpoints.map(\.description) == ["127.0.0.1:50051", "[::1]:50052", "upstream.internal:50053"])
+        #expect(echo.connectTimeoutMs == 250)
+        #expect(echo.maxConnections == 2)
+        #expect(echo.maxStreamsPerConnection == 50)
+        #expect(echo.maxPendingCalls == 0)
+        #expect(echo.backoffBaseMs == 50)
+        #expect(echo.backoffMaxMs == 60_000)
+
+        let billing = config.clusters[1]
+        #expect(billing.name == "billing")
+        #expect(billing.endpoints == [SocketAddress(host: "10.0.0.1", port: 443)])
+        #expect(billing.connectTimeoutMs == 2_000)
+        #expect(billing.maxConnections == 8)
+        #expect(billing.maxStreamsPerConnection == 100)
+        #expect(billing.maxPendingCalls == 1024)
+        #expect(billing.backoffBaseMs == 100)
+        #expect(billing.backoffMaxMs == 10_000)
+
+        #expect(config.routes.map(\.service) == [.exact("trestle.demo.v1.Echo"), .prefix("acme.billing"), .any])
+        #expect(config.routes.map(\.cluster) == ["echo", "billing", "echo"])
+        #expect(config.routes.map(\.clusterIndex) == [0, 1, 0])
+        #expect(config.routes.map(\.timeoutMs) == [30_000, nil, nil])
+
+        let router = config.makeRouter()
+        #expect(router.route(service: "trestle.demo.v1.Echo") == 0)
+        #expect(router.route(service: "acme.billing.Ledger") == 1)
+        #expect(router.route(service: "acme.billingx.Ledger") == 2)
+    }
+
+    @Test func minimalFileGetsDefaults() throws {
+        let config = try ConfigLoader.parse(
+            yaml: listenerHead + """
+                clusters: [{name: c, endpoints: ["localhost:1"]}]
+                routes: [{service: a.B, cluster: c}]
+                """, file: "routes.yaml")
+        #expect(config.admin == nil)
+        #expect(config.workers >= 1 && config.workers <= 256)
+        #expect(config.descriptors == [])
+        #expect(config.shutdownGraceMs == 10_000)
+        #expect(config.maxConcurrentStreams == 1000)
+        #expect(config.streamWindowBytes == 1_048_576)
+        #expect(config.routes[0].timeoutMs == nil)
+    }
+
+    @Test(arguments: [("auto", nil), ("1", 1), ("256", 256)] as [(String, Int?)])
+    func workers(text: String, expected: Int?) throws {
+        let config = try ConfigLoader.parse(
+            yaml: listenerHead + """
+                workers: \(text)
+                clusters: [{name: c, endpoints: ["localhost:1"]}]
+                routes: [{service: a.B, cluster: c}]
+                """, file: "r.yaml")
+        if let expected {
+            #expect(config.workers == expected)
+        } else {
+            #expect(config.workers >= 1 && config.workers <= 256)
+        }
+    }
+
+    @Test(arguments: [
+        ("routes.yaml", "demo.pb", "demo.pb"),
+        ("routes/demo.yaml", "demo.pb", "routes/demo.pb"),
+        ("/etc/trestle/routes.yaml", "pb/a.pb", "/etc/trestle/pb/a.pb"),
+        ("/etc/trestle/routes.yaml", "/opt/a.pb", "/opt/a.pb"),
+    ])
+    func descriptorsResolveAgainstTheConfigFolder(file: String, path: String, resolved: String) throws {
+        let config = try ConfigLoader.parse(
+            yaml: listenerHead + """
+                descriptors: [\(path)]
+                clusters: [{name: c, endpoints: ["localhost:1"]}]
+                routes: [{service: a.B, cluster: c}]
+                """, file: file)
+        #expect(config.descriptors == [resolved])
+    }
+
+    @Test func unreadableFile() {
+        #expect(throws: ConfigErrors.self) { try ConfigLoader.load(path: "/nonexistent/routes.yaml") }
+        do {
+            _ = try ConfigLoader.load(path: "/nonexistent/routes.yaml")
+        } catch {
+            #expect(error.diagnostics == [
+                ConfigDiagnostic(file: "/nonexistent/routes.yaml", line: 1, column: 1,
+                                 message: "cannot read the file: No such file or directory")
+            ])
+            #expect(error.description == "/nonexistent/routes.yaml:1:1: cannot read the file: No such file or directory")
+        }
+    }
+
+    @Test func directoryIsUnreadable() {
+        do {
+            _ = try ConfigLoader.load(path: "/")
+            Issue.record("loaded a directory")
+        } catch {
+            #expect(error.description == "/:1:1: cannot read the file: Is a directory")
+        }
+    }
+}
