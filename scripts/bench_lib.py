@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Measurement half of scripts/bench (which starts and stops the servers).
+
+  bench_lib.py run   --upstream PORT:PID --trestle PORT:PID --nghttpx PORT:PID ... -- NGHTTPX-CMD
+  bench_lib.py bidi  PORT MIB                                                       one grpcio Chat stream
+
+Process CPU is utime+stime from /proc/PID/stat (fields 14, 15) summed over the process and all its
+descendants; peak RSS is VmHWM from /proc/PID/status summed the same way.
+"""
+import argparse, json, math, os, re, shlex, signal, statistics, subprocess, sys, time
+
+TICK = os.sysconf("SC_CLK_TCK")
+ECHO = "/trestle.demo.v1.Echo/Echo"
+CHAT = "/trestle.demo.v1.Echo/Chat"
+GRPC_HEADERS = ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+
+
+# ---- /proc ---------------------------------------------------------------------------------------
+
+def tree(pid):
+    """pid and all its descendants (nghttpx forks a worker process)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except OSError:
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += parents.get(p, [])
+    return out
+
+
+def cpu_seconds(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()  # rest[0] is field 3
+            total += int(rest[11]) + int(rest[12])          # fields 14 utime, 15 stime (all threads)
+        except OSError:
+            pass
+    return total / TICK
+
+
+def peak_rss_mib(pid):
+    kib = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                kib += int(re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M).group(1))
+        except (OSError, AttributeError):
+            pass
+    return kib / 1024
+
+
+def reset_peak_rss(pid):
+    """Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0)."""
+    for p in tree(pid):
+        with open(f"/proc/{p}/clear_refs", "w") as f:
+            f.write("5")
+
+
+# ---- unary (h2load) ------------------------------------------------------------------------------
+
+def percentile(sorted_values, p):
+    return sorted_values[max(0, math.ceil(p * len(sorted_values)) - 1)]
+
+
+def h2load(port, n, body, log, timeout):
+    cmd = ["h2load", "-n", str(n), "-c16", "-m16", "-t1", "-d", body, *GRPC_HEADERS,
+           f"--log-file={log}", f"http://127.0.0.1:{port}{ECHO}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
+    rps = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
+    ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
+    xx = re.search(r"status codes: (\d+) 2xx", out)
+    if not (rps and ok and xx):
+        raise RuntimeError(f"unexpected h2load output:\n{out}")
+    with open(log) as f:
+        rows = [line.split("\t") for line in f if line.strip()]
+    lat = sorted(int(r[2]) / 1000 for r in rows if r[1] == "200")
+    run = {"req_per_s": float(rps.group(1)), "succeeded": int(ok.group(1)), "status_2xx": int(xx.group(1)),
+           "p50_ms": percentile(lat, 0.50) if lat else None, "p99_ms": percentile(lat, 0.99) if lat else None}
+    run["all_ok"] = run["succeeded"] == n and run["status_2xx"] == n and len(lat) == n
+    return run, shlex.join(cmd)
+
+
+def grpc_status_ok(port, body):
+    """h2load cannot see trailers: check one call with nghttp that grpc-status is 0."""
+    out = subprocess.run(["nghttp", "-v", "-d", body, *GRPC_HEADERS, f"http://127.0.0.1:{port}{ECHO}"],
+                         capture_output=True, text=True, timeout=30).stdout
+    return re.search(r"^\[.*\] recv \(stream_id=\d+\) grpc-status: 0$", out, re.M) is not None
+
+
+def unary(targets, upstream_pid, a, errors):
+    runs = {t: [] for t in targets}
+    for t, (port, pid) in targets.items():
+        if not grpc_status_ok(port, a.body):
+            errors.append(f"{t}: a single Echo call did not end with grpc-status 0")
+        h2load(port, 2000, a.body, os.path.join(a.logdir, "warmup.log"), 60)  # connections, caches, pools
+    for r in range(a.runs):
+        for t, (port, pid) in targets.items():  # interleaved: direct, trestle, nghttpx, direct, ...
+            c0p, c0u = cpu_seconds(pid) if pid else 0, cpu_seconds(upstream_pid)
+            run, cmd = h2load(port, a.requests, a.body, os.path.join(a.logdir, f"h2load-{t}-{r}.log"), a.timeout)
+            c1p, c1u = cpu_seconds(pid) if pid else 0, cpu_seconds(upstream_pid)
+            run["proxy_cpu_us_per_req"] = (c1p - c0p) * 1e6 / a.requests if pid else None
+            run["upstream_cpu_us_per_req"] = (c1u - c0u) * 1e6 / a.requests
+            runs[t].append(run)
+            if not run["all_ok"]:
+                errors.append(f"{t} run {r}: {run['succeeded']} succeeded, {run['status_2xx']} 2xx of {a.requests}")
+            print(f"  {t:8} run {r + 1}/{a.runs}: {run['req_per_s']:9.0f} req/s  p99 {run['p99_ms']} ms",
+                  file=sys.stderr)
+    out = {}
+    for t, (port, pid) in targets.items():
+        med = lambda k: statistics.median(x[k] for x in runs[t]) if runs[t][0][k] is not None else None
+        out[t] = {k: med(k) for k in ("req_per_s", "p50_ms", "p99_ms", "proxy_cpu_us_per_req",
+                                      "upstream_cpu_us_per_req")}
+        out[t]["peak_rss_mib"] = peak_rss_mib(pid) if pid else None
+        out[t]["runs"] = runs[t]
+    return out, cmd  # the last run's command line, for the record
+
+
+# ---- bidi (grpcio) -------------------------------------------------------------------------------
+
+def bidi_client(port, mib):
+    """Runs in its own process (grpcio and fork do not mix): mib x 1 MiB EchoRequests full duplex."""
+    import grpc
+    payload = b"x" * (1 << 20)
+    length, varint = len(payload), b""
+    while length >= 0x80:
+        varint, length = varint + bytes([length & 0x7F | 0x80]), length >> 7
+    message = b"\x0a" + varint + bytes([length]) + payload  # EchoRequest{message: field 1, string}
+    options = [("grpc.max_send_message_length", 8 << 20), ("grpc.max_receive_message_length", 8 << 20)]
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        chat = channel.stream_stream(CHAT, request_serializer=None, response_deserializer=None)
+        start = time.monotonic()
+        call = chat(iter([message] * mib), timeout=600)
+        received = sum(len(m) for m in call)  # reads while grpcio's thread writes
+        elapsed = time.monotonic() - start
+        ok = call.code() == grpc.StatusCode.OK and received == len(message) * mib
+    sent_mb = len(message) * mib / 1e6
+    print(json.dumps({"ok": ok, "seconds": elapsed, "mb_per_s": sent_mb / elapsed,  # each way
+                      "received_bytes": received, "sent_bytes": len(message) * mib}))
+
+
+def bidi(targets, a, errors):
+    out = {}
+    for t, (port, pid) in targets.items():
+        if pid:
+            reset_peak_rss(pid)
+        p = subprocess.run([sys.executable, __file__, "bidi", str(port), str(a.bidi_mib)],
+                           capture_output=True, text=True, timeout=a.timeout + 60)
+        try:
+            res = json.loads(p.stdout)
+        except ValueError:
+            res = {"ok": False, "seconds": None, "mb_per_s": None}
+            errors.append(f"{t} bidi: client failed: {p.stderr.strip()[-2000:]}")
+        if not res["ok"] and p.stdout:
+            errors.append(f"{t} bidi: stream did not complete: {res}")
+        res["peak_rss_mib"] = peak_rss_mib(pid) if pid else None
+        out[t] = res
+        print(f"  {t:8} bidi: {res['mb_per_s'] or 0:7.1f} MB/s", file=sys.stderr)
+    return out
+
+
+# ---- report --------------------------------------------------------------------------------------
+
+def fmt(v, spec):
+    return format("-", ">" + spec.split(".")[0]) if v is None else format(v, spec)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def report(res):
+    u, b, g = res["unary"], res["bidi"], res["goals"]
+    lines = [f"Unary Echo: h2load -c16 -m16 -t1, {res['requests']} requests x {res['runs']} runs "
+             f"(interleaved), medians",
+             f"{'target':9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'proxy µs/req':>14}{'upstream µs/req':>17}"
+             f"{'proxy peak RSS MiB':>20}"]
+    for t, r in u.items():
+        lines.append(f"{t:9}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
+                     f"{fmt(r['proxy_cpu_us_per_req'], '14.1f')}{fmt(r['upstream_cpu_us_per_req'], '17.1f')}"
+                     f"{fmt(r['peak_rss_mib'], '20.1f')}")
+    lines += ["", f"Bidi Chat: {res['bidi_mib']} x 1 MiB messages full duplex, one stream (grpcio client)",
+              f"{'target':9}{'seconds':>10}{'MB/s':>9}{'proxy peak RSS MiB':>20}  (MB/s each way)"]
+    for t, r in b.items():
+        lines.append(f"{t:9}{fmt(r['seconds'], '10.2f')}{fmt(r['mb_per_s'], '9.1f')}{fmt(r['peak_rss_mib'], '20.1f')}")
+    lines += ["", "Goals"]
+    for name, r in g.items():
+        verdict = "-" if r["goal"] is None else ("met" if r["met"] else "MISSED")
+        lines.append(f"  {name:34}{fmt(r['value'], '8.2f')}   {r['goal'] or '':10}{verdict}")
+    return "\n".join(lines)
+
+
+def goals(u, b):
+    def goal(value, op, limit):
+        met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        return {"value": value, "goal": f"{op} {limit}", "met": met}
+    g = {"trestle/nghttpx CPU µs per request": goal(ratio(u["trestle"]["proxy_cpu_us_per_req"],
+                                                          u["nghttpx"]["proxy_cpu_us_per_req"]), "<=", 0.8),
+         "trestle/nghttpx req/s": goal(ratio(u["trestle"]["req_per_s"], u["nghttpx"]["req_per_s"]), ">=", 0.9),
+         "trestle/direct req/s": {"value": ratio(u["trestle"]["req_per_s"], u["direct"]["req_per_s"]),
+                                  "goal": None, "met": None},
+         "trestle bidi peak RSS MiB": goal(b["trestle"]["peak_rss_mib"], "<=", 64)}
+    return g
+
+
+def main():
+    if sys.argv[1:2] == ["bidi"]:
+        return bidi_client(int(sys.argv[2]), int(sys.argv[3]))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # subprocess.run then kills its child
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["run"])
+    for t in ("upstream", "trestle", "nghttpx"):
+        ap.add_argument(f"--{t}", required=True, help="PORT:PID")
+    ap.add_argument("--requests", type=int, required=True)
+    ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--bidi-mib", type=int, required=True)
+    ap.add_argument("--body", required=True)
+    ap.add_argument("--logdir", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per h2load run or bidi stream")
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    a = ap.parse_args(argv[:split])
+    a.nghttpx_cmd = argv[split + 1:]  # after --: the nghttpx command line, for the record
+    pp = lambda s: tuple(int(x) for x in s.split(":"))
+    up_port, up_pid = pp(a.upstream)
+    targets = {"direct": (up_port, None), "trestle": pp(a.trestle), "nghttpx": pp(a.nghttpx)}
+    errors = []
+    print("unary:", file=sys.stderr)
+    u, h2load_cmd = unary(targets, up_pid, a, errors)
+    print("bidi:", file=sys.stderr)
+    b = bidi(targets, a, errors)
+    res = {"requests": a.requests, "runs": a.runs, "bidi_mib": a.bidi_mib, "cpus": os.cpu_count(),
+           "commands": {"h2load": h2load_cmd, "nghttpx": shlex.join(a.nghttpx_cmd)}, "unary": u, "bidi": b,
+           "goals": goals(u, b), "errors": errors}
+    with open(a.json, "w") as f:
+        json.dump(res, f, indent=2)
+    print(report(res))
+    for e in errors:
+        print(f"ERROR: {e}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
