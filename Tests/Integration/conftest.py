@@ -1,0 +1,123 @@
+"""Fixtures for the integration tests: the trestle gateway as a process between grpcio clients and
+grpcio upstream servers. TRESTLE_BIN names the binary (default .build/release/trestle);
+TRESTLE_DIRECT=1 runs the tests against the upstream alone, to check the tests themselves."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+PROTO_ROOT = Path("/usr/share/grpc-proto")  # Debian's grpc-proto
+PROTOS = ("test.proto", "messages.proto", "empty.proto")
+
+
+def _generate_stubs():
+    """grpc/testing/*.proto -> _gen/testing_stubs/*_pb2*.py. The protos are copied under another
+    folder first: their Python package would otherwise be `grpc.testing`, inside grpcio's own."""
+    gen = HERE / "_gen"
+    shutil.rmtree(gen, ignore_errors=True)
+    staged = gen / "proto" / "testing_stubs"
+    staged.mkdir(parents=True)
+    for name in PROTOS:
+        text = (PROTO_ROOT / "grpc" / "testing" / name).read_text()
+        (staged / name).write_text(text.replace('import "grpc/testing/', 'import "testing_stubs/'))
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{gen / 'proto'}",
+                    f"--python_out={gen}", f"--grpc_python_out={gen}",
+                    *(f"testing_stubs/{name}" for name in PROTOS)], check=True)
+
+
+_generate_stubs()
+
+import harness  # noqa: E402  (imports the stubs just generated)
+from testing_stubs import test_pb2_grpc  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    if harness.DIRECT:
+        skip = pytest.mark.skip(reason="TRESTLE_DIRECT=1: only meaningful through the gateway")
+        for item in items:
+            if item.get_closest_marker("gateway_only"):
+                item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report shows what the gateway and upstream processes printed."""
+    report = (yield).get_result()
+    if report.failed:
+        for process in getattr(item, "processes", []):
+            report.sections.append((f"output of {process.name}", process.output() or "(nothing)"))
+
+
+@pytest.fixture
+def upstream():
+    """upstream() starts an in-process grpc.testing.TestService; .port, .service (the servicer)."""
+    started = []
+
+    def start():
+        started.append(harness.InProcessUpstream())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def upstream_process(request):
+    """upstream_process() starts the TestService as a separate process (which a test may kill -9)."""
+    started = []
+
+    def start():
+        started.append(harness.ProcessUpstream())
+        request.node.processes = getattr(request.node, "processes", []) + [started[-1]]
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+@pytest.fixture
+def gateway(request, tmp_path):
+    """gateway(config) writes the routes file, starts `trestle serve`, waits for its ready line and
+    returns it (.pid, .port, .proc, .output()); teardown SIGTERMs it and asserts a clean exit.
+    With TRESTLE_DIRECT=1 it returns the first upstream's port instead."""
+    started = []
+
+    def start(config):
+        if harness.DIRECT:
+            return harness.DirectTarget(config)
+        started.append(harness.Gateway(config, tmp_path))
+        request.node.processes = getattr(request.node, "processes", []) + [started[-1]]
+        return started[-1]
+
+    yield start
+    failures = []
+    for gw in started:
+        try:
+            gw.stop()
+        except AssertionError as error:
+            failures.append(str(error))
+    assert not failures, "\n".join(failures)
+
+
+class Relay:
+    """One upstream, the gateway in front of it, and a client channel to the gateway."""
+
+    def __init__(self, upstream, gateway, channel):
+        self.upstream = upstream
+        self.service = upstream.service
+        self.gateway = gateway
+        self.channel = channel
+        self.stub = test_pb2_grpc.TestServiceStub(channel)
+
+
+@pytest.fixture
+def relay(upstream, gateway):
+    up = upstream()
+    gw = gateway(harness.routes([up.port]))
+    with harness.channel(gw.port) as ch:
+        yield Relay(up, gw, ch)

@@ -1,0 +1,181 @@
+"""Processes and helpers the integration tests share: the gateway, upstream servers, channels, ports."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import yaml
+
+import interop_server
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+TRESTLE_BIN = Path(os.environ.get("TRESTLE_BIN", REPO / ".build" / "release" / "trestle"))
+DIRECT = os.environ.get("TRESTLE_DIRECT") == "1"  # no gateway: clients call the upstream itself
+
+READY_TIMEOUT = 15.0  # seconds for `trestle: ready` (or `listening PORT`) to appear
+STOP_TIMEOUT = 15.0   # seconds for a process to exit after SIGTERM (the test configs use 5 s of grace)
+
+CHANNEL_OPTIONS = interop_server.OPTIONS + [
+    ("grpc.use_local_subchannel_pool", 1),  # no connection shared between tests
+    ("grpc.enable_retries", 0),             # see the gateway's own answers, never a retry's
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def routes(endpoints, *, workers=2, route_timeout="30s", shutdown_grace="5s", **cluster):
+    """A routes file (as a dict) with one listener on a free port, sending grpc.testing.TestService
+    to one cluster of the given upstream ports; keyword arguments override cluster settings."""
+    return {
+        "listeners": [{"address": f"127.0.0.1:{free_port()}"}],
+        "workers": workers,
+        "shutdown_grace": shutdown_grace,
+        "clusters": [{
+            "name": "testing",
+            "endpoints": [f"127.0.0.1:{port}" for port in endpoints],
+            "connect_timeout": "2s",
+            "max_connections": 8,
+            "max_streams_per_connection": 100,
+            "max_pending": 1024,
+            **cluster,
+        }],
+        "routes": [{"service": "grpc.testing.TestService", "cluster": "testing",
+                    "timeout": route_timeout}],
+    }
+
+
+def write_routes(config, path):
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def channel(port):
+    return grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS)
+
+
+class Process:
+    """A child process whose merged stdout/stderr is read line by line, all the time, by a thread,
+    so that the pipe never fills; `output()` is everything it printed so far."""
+
+    def __init__(self, name, argv, ready_prefix):
+        self.name = name
+        self._lines = []
+        self._ready_line = None
+        self._eof = False
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._reader = threading.Thread(target=self._drain, args=(ready_prefix,), daemon=True)
+        self._reader.start()
+        self.ready_line = self._wait_ready(ready_prefix)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _drain(self, ready_prefix):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            with self._cond:
+                self._lines.append(line)
+                if self._ready_line is None and line.startswith(ready_prefix):
+                    self._ready_line = line.strip()
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _wait_ready(self, ready_prefix):
+        with self._cond:
+            self._cond.wait_for(lambda: self._ready_line or self._eof, READY_TIMEOUT)
+            line = self._ready_line
+        if line is None:
+            self.kill()
+            raise AssertionError(f"{self.name} did not print {ready_prefix!r} within {READY_TIMEOUT}s "
+                                 f"(exit code {self.proc.returncode}); output:\n{self.output()}")
+        return line
+
+    def output(self):
+        with self._cond:
+            return "".join(self._lines)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._reader.join(5)
+
+    def stop(self):
+        """SIGTERM; assert that it exits, with code 0, within STOP_TIMEOUT (killed after that)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"{self.name} still running {STOP_TIMEOUT}s after SIGTERM; "
+                                 f"killed. Output:\n{self.output()}")
+        self._reader.join(5)
+        assert code == 0, f"{self.name} exited with {code} after SIGTERM; output:\n{self.output()}"
+
+
+class Gateway(Process):
+    def __init__(self, config, tmp_path):
+        address = config["listeners"][0]["address"]
+        self.port = int(address.rsplit(":", 1)[1])
+        self.config_path = write_routes(config, tmp_path / f"routes-{self.port}.yaml")
+        if not os.access(TRESTLE_BIN, os.X_OK):
+            raise AssertionError(f"no trestle binary at {TRESTLE_BIN}: build it (swift build -c release "
+                                 f"--product trestle), set TRESTLE_BIN, or set TRESTLE_DIRECT=1")
+        super().__init__(f"trestle ({address})",
+                         [TRESTLE_BIN, "serve", "--config", self.config_path], "trestle: ready")
+
+    def vm_hwm_kib(self):
+        """Peak resident set size of the gateway process, in KiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmHWM in /proc/PID/status")
+
+
+class DirectTarget:
+    """TRESTLE_DIRECT=1: stands in for the gateway, pointing clients at the first upstream."""
+
+    def __init__(self, config):
+        self.port = int(config["clusters"][0]["endpoints"][0].rsplit(":", 1)[1])
+        self.pid = None
+
+
+class InProcessUpstream:
+    def __init__(self):
+        self.server, self.port, self.service = interop_server.serve()
+
+    def stop(self):
+        self.server.stop(grace=0).wait(10)
+
+
+class ProcessUpstream(Process):
+    def __init__(self):
+        super().__init__("upstream", [sys.executable, HERE / "interop_server.py", "--port", "0"],
+                         "listening ")
+        self.port = int(self.ready_line.split()[1])
+
+
+def status_of(call):
+    """(code, details, seconds) of a call that must fail: `call` is a no-argument function."""
+    start = time.monotonic()
+    try:
+        call()
+    except grpc.RpcError as error:
+        return error.code(), error.details(), time.monotonic() - start
+    raise AssertionError("the call succeeded; it was expected to fail")
