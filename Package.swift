@@ -21,7 +21,9 @@ let package = Package(
 
         // Transport
         .target(name: "UVLoop", dependencies: ["CLibUV"], swiftSettings: hotPath),
-        .target(name: "HTTP2", dependencies: ["CNghttp2"], swiftSettings: hotPath),
+        // Per-thread free lists for nghttp2's own allocations (plain C, no dependency).
+        .target(name: "CFreeList"),
+        .target(name: "HTTP2", dependencies: ["CNghttp2", "CFreeList"], swiftSettings: hotPath),
 
         // Channel (pure) and upstream pools
         .target(name: "Channel", swiftSettings: hotPath),

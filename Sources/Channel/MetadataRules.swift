@@ -9,7 +9,7 @@
 /// Not handled here, by the caller: the names that a `Connection` header lists, HTTP/2
 /// pseudo-headers, and `te: trailers`, which gRPC itself requires on every hop.
 public enum MetadataRules: Sendable {
-    /// Exact names, lower case.
+    /// Exact names, lower case. `isHopByHop` indexes this table by position: keep the order.
     static let hopByHopNames: [[UInt8]] = [
         "connection",
         "keep-alive",
@@ -29,21 +29,29 @@ public enum MetadataRules: Sendable {
 
     /// True when a header of this name must not be forwarded to the next hop.
     public static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
-        // Runs for every header of every call: dispatch on the length first, so most names are
-        // rejected without a comparison.
+        // Runs for every header of every call: dispatch on the first letter and the length, so
+        // almost every name is settled without a comparison.
+        guard let first = name.first else { return false }
         let n = name.count
-        if n >= 6, ASCII.hasPrefixIgnoringCase(name, hopByHopPrefix) { return true }
-        switch n {
-        case 2, 4, 7, 10, 14, 17:
-            break
+        switch ASCII.lowercased(first) {
+        case UInt8(ascii: "c"):
+            return (n == 10 && ASCII.equalsIgnoringCase(name, hopByHopNames[0]))
+                || (n == 14 && ASCII.equalsIgnoringCase(name, hopByHopNames[5]))
+        case UInt8(ascii: "k"):
+            return n == 10 && ASCII.equalsIgnoringCase(name, hopByHopNames[1])
+        case UInt8(ascii: "t"):
+            return (n == 2 && ASCII.equalsIgnoringCase(name, hopByHopNames[2]))
+                || (n == 17 && ASCII.equalsIgnoringCase(name, hopByHopNames[3]))
+        case UInt8(ascii: "u"):
+            return n == 7 && ASCII.equalsIgnoringCase(name, hopByHopNames[4])
+        case UInt8(ascii: "h"):
+            return (n == 4 && ASCII.equalsIgnoringCase(name, hopByHopNames[6]))
+                || (n == 14 && ASCII.equalsIgnoringCase(name, hopByHopNames[7]))
+        case UInt8(ascii: "p"):
+            return n >= 6 && ASCII.hasPrefixIgnoringCase(name, hopByHopPrefix)
         default:
             return false
         }
-        let names = hopByHopNames
-        for index in names.indices where names[index].count == n && ASCII.equalsIgnoringCase(name, names[index]) {
-            return true
-        }
-        return false
     }
 
     /// True when a header of this name must not be forwarded to the next hop.

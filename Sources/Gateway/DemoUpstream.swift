@@ -115,6 +115,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
         guard !closed else { return }
         closed = true
         streams.removeAll()
+        session = nil
         tcp.close()
         server.connections.removeValue(forKey: ObjectIdentifier(self))
     }

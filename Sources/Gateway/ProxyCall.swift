@@ -20,7 +20,7 @@ final class ProxyCall: UpstreamStream {
     let streamID: Int32
 
     // Request head, collected from the client's HEADERS.
-    private let requestHeaders = HTTP2Headers(reservingBytes: 384, fields: 12)
+    private let requestHeaders: HTTP2Headers
     private var routeIndex = -1
     private var service: String?
     private var pathValid = false
@@ -36,12 +36,18 @@ final class ProxyCall: UpstreamStream {
     private var downUnconsumed = 0
 
     // Response: upstream -> client.
-    private let responseHeaders = HTTP2Headers(reservingBytes: 64, fields: 3)
+    private var responseHeaders: HTTP2Headers?
     private var trailers: HTTP2Headers?
     private var responseQueue = ByteQueue()
     private var responseHeadersSent = false
     /// The response's end is decided (trailers known, or a trailers-only response sent).
     private var responseEnded = false
+
+    /// Links in the server connection's list of open calls (intrusive; the list holds the strong
+    /// references).
+    var nextOnConnection: ProxyCall?
+    unowned(unsafe) var prevOnConnection: ProxyCall?
+    var onConnectionList = false
 
     var deadlineMs: UInt64 = 0
     var deadlineIndex = -1
@@ -50,6 +56,14 @@ final class ProxyCall: UpstreamStream {
         self.conn = conn
         self.worker = conn.worker
         self.streamID = streamID
+        requestHeaders = conn.worker.headerPool.take()
+    }
+
+    deinit {
+        let pool = worker.headerPool
+        pool.give(requestHeaders)
+        if let responseHeaders { pool.give(responseHeaders) }
+        if let trailers { pool.give(trailers) }
     }
 
     // MARK: client side: request
@@ -177,6 +191,7 @@ final class ProxyCall: UpstreamStream {
         guard let t = trailers, let session = conn?.session else { return .endStream }
         session.submitTrailer(streamID: streamID, t)
         trailers = nil
+        worker.headerPool.give(t)
         return .trailers
     }
 
@@ -219,16 +234,19 @@ final class ProxyCall: UpstreamStream {
     override func upstreamHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         if MetadataRules.isHopByHop(name) { return }
         if responseHeadersReceived {
-            if trailers == nil { trailers = HTTP2Headers(reservingBytes: 64, fields: 3) }
+            if trailers == nil { trailers = worker.headerPool.take() }
             trailers!.append(name: name, value: value)
         } else {
-            responseHeaders.append(name: name, value: value)
+            if responseHeaders == nil { responseHeaders = worker.headerPool.take() }
+            responseHeaders!.append(name: name, value: value)
         }
     }
 
     override func upstreamHeadersComplete(kind: HTTP2HeadersKind, endStream: Bool) {
         guard let conn, let session = conn.session, !responseEnded else { return }
         if kind == .response {
+            let responseHeaders = self.responseHeaders ?? worker.headerPool.take()
+            self.responseHeaders = responseHeaders
             if endStream {
                 // Trailers-only: relayed as one HEADERS frame that ends the stream.
                 responseEnded = true
@@ -296,7 +314,8 @@ final class ProxyCall: UpstreamStream {
         }
         responseEnded = true
         worker.deadlines.remove(self)
-        let t = HTTP2Headers(reservingBytes: 64, fields: 2)
+        let t = trailers ?? worker.headerPool.take()
+        t.reset()
         t.append("grpc-status", status.decimalText)
         t.append("grpc-message", GRPCStatusMessage.encode(message))
         trailers = t
@@ -308,7 +327,8 @@ final class ProxyCall: UpstreamStream {
         guard !responseEnded, let conn, let session = conn.session else { return }
         responseEnded = true
         worker.deadlines.remove(self)
-        let h = HTTP2Headers(reservingBytes: 96 + message.utf8.count, fields: 4)
+        let h = worker.headerPool.take()
+        defer { worker.headerPool.give(h) }
         h.append(":status", httpStatus)
         h.append("content-type", "application/grpc")
         h.append("grpc-status", status.decimalText)

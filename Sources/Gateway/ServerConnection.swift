@@ -13,7 +13,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     private var mode = Mode.sniffing
     private var sniffed: [UInt8] = []
     private(set) var session: HTTP2Session?
-    private var calls: [Int32: ProxyCall] = [:]
+    /// Open calls, as an intrusive list through `ProxyCall.nextOnConnection`.
+    private var firstCall: ProxyCall?
     private var out = OutputBuffer(capacity: 16 * 1024)
     private var writing = OutputBuffer(capacity: 16 * 1024)
     var flushScheduled = false
@@ -130,12 +131,21 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func close() {
         guard mode != .closed else { return }
         mode = .closed
-        let open = calls
-        calls.removeAll()
-        for (_, call) in open { call.downstreamClosed(errorCode: 8) }
+        while let call = firstCall {
+            unlink(call)
+            call.downstreamClosed(errorCode: 8)
+        }
         session = nil
         tcp.close()
         worker.connectionClosed(self)
+    }
+
+    private func unlink(_ c: ProxyCall) {
+        c.onConnectionList = false
+        if let p = c.prevOnConnection { p.nextOnConnection = c.nextOnConnection } else { firstCall = c.nextOnConnection }
+        c.nextOnConnection?.prevOnConnection = c.prevOnConnection
+        c.nextOnConnection = nil
+        c.prevOnConnection = nil
     }
 
     // MARK: HTTP/2 events
@@ -148,13 +158,20 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
         let c = ProxyCall(conn: self, streamID: streamID)
-        calls[streamID] = c
+        c.nextOnConnection = firstCall
+        firstCall?.prevOnConnection = c
+        c.onConnectionList = true
+        firstCall = c
         session.setStreamUserData(streamID, Unmanaged.passUnretained(c).toOpaque())
     }
 
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                      name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        call(userData)?.downstreamHeader(name: name, value: value)
+        guard let userData else { return }
+        // The call is owned by the call list for as long as nghttp2 knows the stream: no retain needed.
+        Unmanaged<ProxyCall>.fromOpaque(userData)._withUnsafeGuaranteedRef {
+            $0.downstreamHeader(name: name, value: value)
+        }
     }
 
     func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
@@ -182,7 +199,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
-        guard let c = calls.removeValue(forKey: streamID) else { return }
+        guard let c = call(userData), c.onConnectionList else { return }
+        unlink(c)
         c.downstreamClosed(errorCode: errorCode)
     }
 

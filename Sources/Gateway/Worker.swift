@@ -13,10 +13,11 @@ final class Worker {
     let loop: Loop
     let config: GatewayConfig
     let routes: [RouteEntry]
-    let router: ServiceRouter<Int>
+    let router: RouteTable
     let serverSettings: HTTP2LocalSettings
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
+    let headerPool = HeaderBlockPool()
     private(set) var pools: [ClusterPool] = []
     private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
@@ -31,7 +32,7 @@ final class Worker {
         self.index = index
         self.config = config
         self.routes = config.routes
-        self.router = router
+        self.router = RouteTable(router)
         loop = try Loop()
         let window = Int32(clamping: config.streamWindowBytes)
         serverSettings = HTTP2LocalSettings(

@@ -1,30 +1,36 @@
 import CNghttp2
 
-/// A compact header list: every name and value in one byte buffer, with offsets in a second.
+/// A compact header list: every name, value and offset in one buffer.
 /// Names and values are raw bytes (HTTP/2 fields are octets, RFC 9113 §8.2), never Strings on
 /// the per-request path; appending is a memcpy.
 ///
 /// A class, not a value: a block is built by one owner, submitted (nghttp2 copies it), and
 /// dropped or `reset()` for reuse. Loop-thread only.
 public final class HTTP2Headers {
+    /// One allocation: name and value bytes grow up from the start, field records (name start,
+    /// name length, value start, value length as Int32) grow down from the end.
     private var base: UnsafeMutableRawPointer
     private var capacity: Int
     private var used = 0
-    /// Four entries per field: name start, name length, value start, value length.
-    private var offsets: UnsafeMutablePointer<Int32>
-    private var offsetCapacity: Int
     public private(set) var count = 0
 
-    public init(reservingBytes: Int = 128, fields: Int = 4) {
-        capacity = max(reservingBytes, 16)
+    private static let recordSize = 16
+
+    public init(reservingBytes: Int = 256, fields: Int = 8) {
+        capacity = max(reservingBytes + fields * HTTP2Headers.recordSize, 64)
         base = .allocate(byteCount: capacity, alignment: 8)
-        offsetCapacity = max(fields, 2) * 4
-        offsets = .allocate(capacity: offsetCapacity)
     }
 
     deinit {
         base.deallocate()
-        offsets.deallocate()
+    }
+
+    /// Bytes of storage held (for pools that drop blocks a burst made large).
+    public var storageSize: Int { capacity }
+
+    @inline(__always)
+    private func record(_ f: Int) -> UnsafeMutablePointer<Int32> {
+        (base + capacity - (f + 1) * HTTP2Headers.recordSize).assumingMemoryBound(to: Int32.self)
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -37,14 +43,13 @@ public final class HTTP2Headers {
 
     public func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let need = used + name.count + value.count
-        if need > capacity { growBytes(need) }
-        if (count + 1) * 4 > offsetCapacity { growOffsets() }
+        if need + (count + 1) * HTTP2Headers.recordSize > capacity { grow(need + (count + 1) * HTTP2Headers.recordSize) }
         let ns = used
         if name.count > 0 { (base + ns).copyMemory(from: name.baseAddress!, byteCount: name.count) }
         let vs = ns + name.count
         if value.count > 0 { (base + vs).copyMemory(from: value.baseAddress!, byteCount: value.count) }
         used = need
-        let o = offsets + count * 4
+        let o = record(count)
         o[0] = Int32(ns); o[1] = Int32(name.count); o[2] = Int32(vs); o[3] = Int32(value.count)
         count += 1
     }
@@ -73,29 +78,22 @@ public final class HTTP2Headers {
         other.forEach { append(name: $0, value: $1) }
     }
 
-    private func growBytes(_ need: Int) {
+    private func grow(_ need: Int) {
         var c = capacity * 2
         while c < need { c *= 2 }
         let nb = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
         nb.copyMemory(from: base, byteCount: used)
+        let records = count * HTTP2Headers.recordSize
+        (nb + c - records).copyMemory(from: base + capacity - records, byteCount: records)
         base.deallocate()
         base = nb
         capacity = c
     }
 
-    private func growOffsets() {
-        let c = offsetCapacity * 2
-        let no = UnsafeMutablePointer<Int32>.allocate(capacity: c)
-        no.update(from: offsets, count: count * 4)
-        offsets.deallocate()
-        offsets = no
-        offsetCapacity = c
-    }
-
     /// Calls `body` with each field's name and value, in order. The pointers are valid only during the call.
     public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
         for f in 0 ..< count {
-            let o = offsets + f * 4
+            let o = record(f)
             body(UnsafeRawBufferPointer(start: base + Int(o[0]), count: Int(o[1])),
                  UnsafeRawBufferPointer(start: base + Int(o[2]), count: Int(o[3])))
         }
@@ -117,7 +115,7 @@ public final class HTTP2Headers {
         return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(n, 1)) { nv in
             let b = base.assumingMemoryBound(to: UInt8.self)
             for f in 0 ..< n {
-                let o = offsets + f * 4
+                let o = record(f)
                 nv[f] = nghttp2_nv(name: b + Int(o[0]), value: b + Int(o[2]),
                                    namelen: Int(o[1]), valuelen: Int(o[3]),
                                    flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))

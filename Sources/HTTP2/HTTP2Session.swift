@@ -1,3 +1,4 @@
+import CFreeList
 import CNghttp2
 
 /// Which kind of header block a HEADERS frame carries.
@@ -79,8 +80,9 @@ public final class HTTP2Session {
 
     let raw: OpaquePointer
     public let role: Role
-    /// The connection that owns this session; it outlives the session.
-    unowned(unsafe) let delegate: HTTP2SessionDelegate
+    /// The connection that owns this session. Held strongly (a `let`, so calls through it need
+    /// no retain); the owner breaks the cycle by dropping the session when it closes.
+    let delegate: HTTP2SessionDelegate
     /// Set only during `produce`: where DATA frames written without copy go.
     private var producing: OutputBuffer?
     private var dispatching = false
@@ -95,10 +97,13 @@ public final class HTTP2Session {
         var session: OpaquePointer?
         let callbacks = HTTP2Session.callbacks.pointer
         // `self` is not fully initialised yet: user_data is set right after.
+        // nghttp2's own allocations go through per-thread free lists (see the CNghttp2 shim).
+        var mem = nghttp2_mem(mem_user_data: nil, malloc: trestle_freelist_malloc, free: trestle_freelist_free,
+                              calloc: trestle_freelist_calloc, realloc: trestle_freelist_realloc)
         if role == .server {
-            nghttp2_session_server_new2(&session, callbacks, nil, option)
+            nghttp2_session_server_new3(&session, callbacks, nil, option, &mem)
         } else {
-            nghttp2_session_client_new2(&session, callbacks, nil, option)
+            nghttp2_session_client_new3(&session, callbacks, nil, option, &mem)
         }
         nghttp2_option_del(option)
         raw = session!

@@ -160,7 +160,7 @@ final class EndpointPool {
 
     func streamClosed(on c: UpstreamConnection) {
         if waitingCount > 0 { dispatchWaiting() }
-        if c.state == .draining, c.streams.isEmpty { c.scheduleFlush() }
+        if c.state == .draining, c.streamCount == 0 { c.scheduleFlush() }
     }
 
     func connectionClosed(_ c: UpstreamConnection) {
@@ -173,5 +173,5 @@ final class EndpointPool {
         for c in connections { c.drain() }
     }
 
-    var activeStreams: Int { connections.reduce(0) { $0 + $1.streams.count } }
+    var activeStreams: Int { connections.reduce(0) { $0 + $1.streamCount } }
 }

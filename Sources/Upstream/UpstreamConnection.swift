@@ -13,7 +13,9 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     var session: HTTP2Session!
     private var tcp: TCPStream?
     private var connectTimer: Timer?
-    private(set) var streams: [Int32: UpstreamStream] = [:]
+    /// The open streams, as an intrusive list through `UpstreamStream.nextOnConnection`.
+    private var firstStream: UpstreamStream?
+    private(set) var streamCount = 0
     private var out = OutputBuffer()
     private var writing = OutputBuffer()
     var flushScheduled = false
@@ -33,9 +35,9 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     /// Streams this connection may still open.
     var room: Int {
-        guard state == .ready || state == .connecting, session.nextStreamIDAvailable else { return 0 }
+        guard state == .ready || state == .connecting, let session, session.nextStreamIDAvailable else { return 0 }
         let limit = min(Int(session.remoteMaxConcurrentStreams), pool.cluster.settings.maxStreamsPerConnection)
-        return max(0, limit - streams.count)
+        return max(0, limit - streamCount)
     }
 
     /// Opens a stream for `call`. Precondition: room > 0 and state == .ready.
@@ -50,12 +52,31 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         }
         call.upstreamStreamID = id
         call.connection = self
-        streams[id] = call
+        link(call)
         scheduleFlush()
     }
 
     func scheduleFlush() {
         pool.cluster.flushQueue.schedule(self)
+    }
+
+    private func link(_ s: UpstreamStream) {
+        s.nextOnConnection = firstStream
+        firstStream?.prevOnConnection = s
+        s.prevOnConnection = nil
+        s.onConnectionList = true
+        firstStream = s
+        streamCount += 1
+    }
+
+    private func unlink(_ s: UpstreamStream) {
+        guard s.onConnectionList else { return }
+        s.onConnectionList = false
+        if let p = s.prevOnConnection { p.nextOnConnection = s.nextOnConnection } else { firstStream = s.nextOnConnection }
+        s.nextOnConnection?.prevOnConnection = s.prevOnConnection
+        s.nextOnConnection = nil
+        s.prevOnConnection = nil
+        streamCount -= 1
     }
 
     // MARK: TCP
@@ -81,6 +102,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         state = .closed
         tcp?.close()
         tcp = nil
+        session = nil  // breaks the session -> delegate cycle
         pool.connectionFailed(self, reason: reason)
     }
 
@@ -118,7 +140,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
             tcp.write(writing.bytes)
             return
         }
-        if state == .draining && streams.isEmpty {
+        if state == .draining && streamCount == 0 {
             close()
         }
     }
@@ -129,14 +151,14 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         state = .closed
         tcp?.close()
         tcp = nil
-        let failed = streams
-        streams.removeAll()
-        for (_, call) in failed {
+        while let call = firstStream {
+            unlink(call)
             call.connection = nil
             guard !call.upstreamDone else { continue }
             call.upstreamDone = true
             call.upstreamFailed(status: .unavailable, message: reason)
         }
+        session = nil  // breaks the session -> delegate cycle; the streams are released above
         pool.connectionClosed(self)
     }
 
@@ -192,7 +214,10 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
-        guard let c = streams.removeValue(forKey: streamID) else { return }
+        guard let userData else { return }
+        let c = Unmanaged<UpstreamStream>.fromOpaque(userData).takeUnretainedValue()
+        guard c.onConnectionList else { return }
+        unlink(c)
         // Bytes never taken still count against the connection window (C-INTEROP.md pitfall).
         session.consumeConnection(c.unconsumedResponse)
         c.unconsumedResponse = 0

@@ -12,6 +12,11 @@ open class UpstreamStream {
     public internal(set) var upstreamStreamID: Int32 = 0
     /// Unowned: a connection clears this on every stream it carries before it goes away.
     unowned(unsafe) var connection: UpstreamConnection?
+    /// Links in the carrying connection's list of open streams (intrusive: no table entry and
+    /// no hashing per stream). The connection's list holds the strong references.
+    var nextOnConnection: UpstreamStream?
+    unowned(unsafe) var prevOnConnection: UpstreamStream?
+    var onConnectionList = false
     /// Set while the call waits in an endpoint's queue for room on a connection.
     var waitingIn: EndpointPool?
     /// Response bytes received and not yet given back with `consumeResponse`.
