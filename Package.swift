@@ -41,5 +41,7 @@ let package = Package(
 
         .testTarget(name: "ChannelTests", dependencies: ["Channel"]),
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "UVLoop", "HTTP2", "Channel", "RouteConfig"]),
     ]
 )
