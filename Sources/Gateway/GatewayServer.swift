@@ -22,17 +22,45 @@ public enum GatewayServer {
             return 1
         }
         signal(SIGPIPE, SIG_IGN)
+        var admin: AdminServer?
+        if let a = config.admin {
+            do {
+                guard let addr = ResolvedAddress(ip: a.host, port: a.port) else {
+                    throw StartupError("admin address \(a) is not an IP address")
+                }
+                admin = try AdminServer(loop: main, address: addr, workers: workers)
+            } catch {
+                writeStderr("trestle: cannot listen on admin address \(a): \(error)\n")
+                return 1
+            }
+        }
         var signals: [Signal] = []
         let onSignal: (Int32) -> Void = { signum in
             writeStderr("trestle: signal \(signum): draining (grace \(config.shutdownGraceMs)ms)\n")
+            admin?.draining = true   // /readyz answers 503 until the workers are gone
             for w in workers { w.requestDrain() }
             for s in signals { s.close() }
         }
         signals.append(Signal(loop: main, signal: SIGTERM, onSignal))
         signals.append(Signal(loop: main, signal: SIGINT, onSignal))
-        for w in workers { w.start() }
+        // Each worker signals here when its loop has ended; the last one closes what keeps the
+        // main loop alive, so `main.run()` returns and the threads are joined.
+        var exited = 0
+        var exitWakeup: Wakeup!
+        exitWakeup = Wakeup(loop: main) {
+            exited = workers.filter(\.hasExited).count
+            guard exited == workers.count else { return }
+            admin?.close()
+            for s in signals { s.close() }
+            exitWakeup.close()
+        }
+        for w in workers {
+            w.onExit = exitWakeup
+            w.start()
+        }
         let addrs = config.listeners.map(\.description).joined(separator: ",")
-        writeStderr("trestle: ready listeners=\(addrs) workers=\(workers.count)\n")
+        let adminText = config.admin.map { " admin=\($0)" } ?? ""
+        writeStderr("trestle: ready listeners=\(addrs)\(adminText) workers=\(workers.count)\n")
         onReady?()
         main.run()
         for w in workers { w.join() }

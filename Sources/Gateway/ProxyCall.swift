@@ -49,6 +49,9 @@ final class ProxyCall: UpstreamStream {
     unowned(unsafe) var prevOnConnection: ProxyCall?
     var onConnectionList = false
 
+    /// The call's final gRPC status as relayed or decided here; 255 until known.
+    private var finalStatus: UInt8 = 255
+
     var deadlineMs: UInt64 = 0
     var deadlineIndex = -1
 
@@ -57,6 +60,9 @@ final class ProxyCall: UpstreamStream {
         self.worker = conn.worker
         self.streamID = streamID
         requestHeaders = conn.worker.headerPool.take()
+        let counters = conn.worker.counters
+        counters.add(counters.callsStarted)
+        counters.add(counters.callsActive, 1)
     }
 
     deinit {
@@ -164,6 +170,8 @@ final class ProxyCall: UpstreamStream {
 
     /// The client stream closed (normally, or reset by the client, or the connection is gone).
     func downstreamClosed(errorCode: UInt32) {
+        // A stream that closed before any status was decided was cancelled by the client.
+        worker.counters.finished(status: finalStatus != 255 ? finalStatus : (errorCode != 0 ? 1 : 17))
         if let session = conn?.session {
             session.consumeConnection(downUnconsumed)
         }
@@ -233,6 +241,9 @@ final class ProxyCall: UpstreamStream {
 
     override func upstreamHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         if MetadataRules.isHopByHop(name) { return }
+        if name.equals("grpc-status"), let code = GRPCStatusCode(decimalText: value) {
+            finalStatus = code.rawValue
+        }
         if responseHeadersReceived {
             if trailers == nil { trailers = worker.headerPool.take() }
             trailers!.append(name: name, value: value)
@@ -312,6 +323,7 @@ final class ProxyCall: UpstreamStream {
             respondTrailersOnly(status, message)
             return
         }
+        finalStatus = status.rawValue
         responseEnded = true
         worker.deadlines.remove(self)
         let t = trailers ?? worker.headerPool.take()
@@ -326,6 +338,7 @@ final class ProxyCall: UpstreamStream {
     private func respondTrailersOnly(_ status: GRPCStatusCode, _ message: String, httpStatus: String = "200") {
         guard !responseEnded, let conn, let session = conn.session else { return }
         responseEnded = true
+        finalStatus = status.rawValue
         worker.deadlines.remove(self)
         let h = worker.headerPool.take()
         defer { worker.headerPool.give(h) }

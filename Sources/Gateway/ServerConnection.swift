@@ -26,6 +26,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         self.tcp = tcp
         tcp.delegate = self
         tcp.startReading()
+        worker.counters.add(worker.counters.downstreamConnections, 1)
     }
 
     var loopNow: UInt64 { worker.loop.now }
@@ -137,6 +138,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         }
         session = nil
         tcp.close()
+        worker.counters.add(worker.counters.downstreamConnections, -1)
         worker.connectionClosed(self)
     }
 

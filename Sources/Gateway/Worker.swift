@@ -2,6 +2,7 @@ import Channel
 import Glibc
 import HTTP2
 import RouteConfig
+import Synchronization
 import Upstream
 import UVLoop
 
@@ -18,6 +19,8 @@ final class Worker {
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
     let headerPool = HeaderBlockPool()
+    /// Written by this worker only; read by the admin endpoint.
+    let counters = CallCounters()
     private(set) var pools: [ClusterPool] = []
     private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
@@ -25,6 +28,11 @@ final class Worker {
     private var graceTimer: Timer?
     private(set) var draining = false
     private var thread = pthread_t()
+    /// Sent (from this worker's thread) when its loop has ended; set before `start()`.
+    var onExit: Wakeup?
+    private let exitedFlag = Atomic<Bool>(false)
+    /// Thread-safe.
+    var hasExited: Bool { exitedFlag.load(ordering: .acquiring) }
 
     /// Creates the loop and binds the listeners on the calling thread, so bind errors are
     /// reported at startup; `start()` then hands the loop to the worker's own thread.
@@ -53,7 +61,7 @@ final class Worker {
                 backoffMaxMs: c.backoffMaxMs,
                 http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
                                           connectionWindow: Int32(clamping: max(Int(window) * 16, 1 << 24)))),
-                loop: loop, flushQueue: flushQueue)
+                loop: loop, flushQueue: flushQueue, counters: counters)
         }
         for l in config.listeners {
             guard let addr = ResolvedAddress(ip: l.host, port: l.port) else {
@@ -102,6 +110,8 @@ final class Worker {
     private func run() {
         loop.run()
         loop.closeAllHandles()
+        exitedFlag.store(true, ordering: .releasing)
+        onExit?.send()
     }
 
     /// Thread-safe: asks the worker to drain.

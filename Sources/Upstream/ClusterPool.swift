@@ -9,11 +9,13 @@ public final class ClusterPool {
     public let settings: UpstreamClusterSettings
     let loop: Loop
     let flushQueue: FlushQueue
+    let counters: CallCounters
     private var endpoints: [EndpointPool] = []
     private var next = 0
 
-    public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue) {
+    public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters) {
         self.settings = settings
+        self.counters = counters
         self.loop = loop
         self.flushQueue = flushQueue
         endpoints = settings.endpoints.map { EndpointPool(cluster: self, host: $0.host, port: $0.port) }

@@ -90,6 +90,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         connectTimer?.close()
         connectTimer = nil
         state = .ready
+        pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, 1)
         stream.startReading()
         pool.connectionReady(self)
         scheduleFlush()
@@ -103,6 +104,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         tcp?.close()
         tcp = nil
         session = nil  // breaks the session -> delegate cycle
+        pool.cluster.counters.add(pool.cluster.counters.upstreamConnectFailures)
         pool.connectionFailed(self, reason: reason)
     }
 
@@ -148,6 +150,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     /// The connection is gone: every stream on it ends with UNAVAILABLE.
     private func lost(_ reason: String) {
         guard state != .closed else { return }
+        if state != .connecting { pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, -1) }
         state = .closed
         tcp?.close()
         tcp = nil

@@ -1,0 +1,37 @@
+import Synchronization
+
+/// One worker's counters: written only by that worker's thread, read by the admin endpoint on
+/// another. Each is an atomic with relaxed ordering, updated by a plain load and store (single
+/// writer: no read-modify-write, no lock prefix, no sharing of cache lines between workers'
+/// hot paths beyond this object). Sums over workers are taken when scraped.
+public final class CallCounters: Sendable {
+    /// Calls by final gRPC status code (0...16); index 17 counts unknown codes.
+    public let byStatus: InlineArray<18, Atomic<UInt64>>
+    public let callsStarted = Atomic<UInt64>(0)
+    public let callsActive = Atomic<Int64>(0)
+    public let downstreamConnections = Atomic<Int64>(0)
+    public let upstreamConnections = Atomic<Int64>(0)
+    public let upstreamConnectFailures = Atomic<UInt64>(0)
+
+    public init() {
+        byStatus = InlineArray { _ in Atomic<UInt64>(0) }
+    }
+
+    @inline(__always)
+    public func add(_ counter: borrowing Atomic<UInt64>, _ n: UInt64 = 1) {
+        counter.store(counter.load(ordering: .relaxed) &+ n, ordering: .relaxed)
+    }
+
+    @inline(__always)
+    public func add(_ gauge: borrowing Atomic<Int64>, _ n: Int64) {
+        gauge.store(gauge.load(ordering: .relaxed) &+ n, ordering: .relaxed)
+    }
+
+    /// Counts a finished call by its status code (255: unknown).
+    @inline(__always)
+    public func finished(status: UInt8) {
+        let i = Int(min(status, 17))
+        byStatus[i].store(byStatus[i].load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        add(callsActive, -1)
+    }
+}

@@ -1,0 +1,91 @@
+"""The admin endpoint: /healthz, /readyz (503 while draining), /metrics counting calls by status."""
+import re
+import signal
+import subprocess
+import threading
+
+import grpc
+import pytest
+
+import harness
+from testing_stubs import messages_pb2, test_pb2_grpc
+
+pytestmark = pytest.mark.gateway_only
+WAIT = 5
+HOLD = [("x-test-hold", "1")]
+
+
+def curl(port, path, *args):
+    """(HTTP status, body) of one request with curl, a client this project did not write."""
+    out = subprocess.run(["curl", "-s", "--max-time", str(WAIT), "-o", "-", "-w", "\n%{http_code}",
+                          *args, f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, text=True, timeout=WAIT * 2, check=True).stdout
+    body, _, code = out.rpartition("\n")
+    return int(code), body
+
+
+def metric(body, name, labels=""):
+    match = re.search(rf"^{re.escape(name + labels)} (\d+)$", body, re.M)
+    assert match, f"{name}{labels} missing from /metrics:\n{body}"
+    return int(match.group(1))
+
+
+def admin_routes(up_port, **kw):
+    config = harness.routes([up_port], **kw)
+    config["admin"] = {"address": f"127.0.0.1:{harness.free_port()}"}
+    return config, int(config["admin"]["address"].rsplit(":", 1)[1])
+
+
+def test_admin_healthz_and_metrics_count_calls_by_status(upstream, gateway):
+    up = upstream()
+    config, admin = admin_routes(up.port)
+    gw = gateway(config)
+    assert curl(admin, "/healthz") == (200, "ok\n")
+    assert curl(admin, "/readyz") == (200, "ready\n")
+    with harness.channel(gw.port) as ch:
+        stub = test_pb2_grpc.TestServiceStub(ch)
+        for _ in range(5):
+            stub.UnaryCall(messages_pb2.SimpleRequest(response_size=1), timeout=WAIT)
+        failing = messages_pb2.SimpleRequest(response_status=messages_pb2.EchoStatus(code=9, message="no"))
+        with pytest.raises(grpc.RpcError) as error:
+            stub.UnaryCall(failing, timeout=WAIT)
+        assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        unknown = ch.unary_unary("/no.Such/Thing")
+        with pytest.raises(grpc.RpcError) as error:
+            unknown(b"", timeout=WAIT)
+        assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    status, body = curl(admin, "/metrics")
+    assert status == 200
+    assert metric(body, "trestle_calls_started_total") == 7
+    assert metric(body, "trestle_calls_total", '{code="OK"}') == 5
+    assert metric(body, "trestle_calls_total", '{code="FAILED_PRECONDITION"}') == 1
+    assert metric(body, "trestle_calls_total", '{code="UNIMPLEMENTED"}') == 1
+    assert metric(body, "trestle_calls_active") == 0
+    assert metric(body, "trestle_upstream_connections") >= 1
+    assert metric(body, "trestle_workers") == 2
+    assert curl(admin, "/nope")[0] == 404
+    assert curl(admin, "/metrics", "-X", "POST")[0] == 405
+
+
+def test_admin_readyz_fails_while_draining(upstream, gateway):
+    up = upstream()
+    config, admin = admin_routes(up.port, workers=1, shutdown_grace="10s")
+    gw = gateway(config)
+    record = up.service.record("drain-ready")
+    with harness.channel(gw.port) as ch:
+        future = test_pb2_grpc.TestServiceStub(ch).UnaryCall.future(
+            messages_pb2.SimpleRequest(response_size=1), metadata=[("x-test-id", "drain-ready"), *HOLD],
+            timeout=20)
+        assert record.arrived.wait(WAIT), "the call never reached the upstream"
+        assert metric(curl(admin, "/metrics")[1], "trestle_calls_active") == 1
+        gw.proc.send_signal(signal.SIGTERM)
+        # The signal is handled on the gateway's own thread: poll /readyz a bounded number of times.
+        for _ in range(50):
+            status, body = curl(admin, "/readyz")
+            if status == 503:
+                break
+            threading.Event().wait(0.02)
+        assert (status, body) == (503, "draining\n")
+        record.release.set()
+        assert future.result(timeout=WAIT)
+    assert gw.proc.wait(15) == 0
