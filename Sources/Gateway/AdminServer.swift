@@ -139,7 +139,7 @@ final class AdminConnection: TCPStreamDelegate {
         let head = "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n"
         Array(head.utf8).withUnsafeBytes { out.append($0) }
         if let body { Array(body.utf8).withUnsafeBytes { out.append($0) } }
-        tcp.write(out.bytes)
+        if tcp.write(out.bytes) { close() }  // else closed when the write completes
     }
 
     func streamEnded(_ stream: TCPStream, error: UVError?) { close() }

@@ -102,13 +102,14 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
 
     func flush() {
         guard !closed, !tcp.writeInFlight else { return }
-        if session.produce(into: out, limit: 256 * 1024) != nil { close(); return }
-        if out.count > 0 {
+        while true {
+            if session.produce(into: out, limit: 256 * 1024) != nil { close(); return }
+            guard out.count > 0 else { break }
             swap(&out, &writing)
-            tcp.write(writing.bytes)
-        } else if !session.wantsRead && !session.wantsWrite {
-            close()
+            guard tcp.write(writing.bytes) else { return }
+            writing.reset()
         }
+        if !session.wantsRead && !session.wantsWrite { close() }
     }
 
     private func close() {

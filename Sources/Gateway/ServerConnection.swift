@@ -102,17 +102,17 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func flush() {
         guard mode != .closed, !tcp.writeInFlight else { return }
-        if let session {
-            if let err = session.produce(into: out, limit: 256 * 1024) {
+        while true {
+            if let session, let err = session.produce(into: out, limit: 256 * 1024) {
                 worker.log("connection error: \(err)")
                 close()
                 return
             }
-        }
-        if out.count > 0 {
+            guard out.count > 0 else { break }
             swap(&out, &writing)
-            tcp.write(writing.bytes)
-            return
+            // Written at once: produce more; else wait for the completion, which flushes again.
+            guard tcp.write(writing.bytes) else { return }
+            writing.reset()
         }
         if mode == .rejecting { close(); return }
         if let session, !session.wantsRead, !session.wantsWrite { close() }

@@ -95,13 +95,21 @@ public final class TCPStream: LoopClosable {
         uv_read_stop(asStream(handle))
     }
 
-    /// Writes `bytes`, which must stay valid and unchanged until `streamWriteCompleted`.
-    /// Precondition: no write in flight.
-    public func write(_ bytes: UnsafeRawBufferPointer) {
+    /// Writes `bytes`. First tries the socket directly (uv_try_write): when everything fits,
+    /// returns true and no completion follows — the caller may reuse the buffer at once. Otherwise
+    /// the rest is queued (uv_write), returns false, and `streamWriteCompleted` follows; until
+    /// then `bytes` must stay valid and unchanged. Precondition: no write in flight.
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         precondition(!writeInFlight, "one write in flight per stream")
-        guard !isClosed else { return }
-        var buf = uv_buf_init(UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self)),
-                              UInt32(bytes.count))
+        guard !isClosed, bytes.count > 0 else { return true }
+        let start = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self))
+        var buf = uv_buf_init(start, UInt32(bytes.count))
+        let n = uv_try_write(asStream(handle), &buf, 1)
+        if n == Int32(bytes.count) { return true }
+        if n > 0 { buf = uv_buf_init(start + Int(n), UInt32(bytes.count - Int(n))) }
+        // EAGAIN or a partial write: queue the rest. Any other error is reported by uv_write's
+        // callback, in order, like a failure of the queued write.
         writeInFlight = true
         let rc = uv_write(writeReq, asStream(handle), &buf, 1) { req, status in
             guard let req, let data = req.pointee.data else { return }
@@ -114,6 +122,7 @@ public final class TCPStream: LoopClosable {
             writeInFlight = false
             delegate?.streamWriteCompleted(self, error: UVError(rc))
         }
+        return false
     }
 
     /// Closes the socket. A write in flight is cancelled. Idempotent.

@@ -133,14 +133,16 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     func flush() {
         guard let tcp, state != .closed, state != .connecting else { return }
         if tcp.writeInFlight { return }
-        if let err = session.produce(into: out, limit: 256 * 1024) {
-            lost("upstream \(address): \(err)")
-            return
-        }
-        if out.count > 0 {
+        while true {
+            if let err = session.produce(into: out, limit: 256 * 1024) {
+                lost("upstream \(address): \(err)")
+                return
+            }
+            guard out.count > 0 else { break }
             swap(&out, &writing)
-            tcp.write(writing.bytes)
-            return
+            // Written at once: produce more; else wait for the completion, which flushes again.
+            guard tcp.write(writing.bytes) else { return }
+            writing.reset()
         }
         if state == .draining && streamCount == 0 {
             close()
