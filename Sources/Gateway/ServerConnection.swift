@@ -18,6 +18,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     private var out = OutputBuffer(capacity: 16 * 1024)
     private var writing = OutputBuffer(capacity: 16 * 1024)
     var flushScheduled = false
+    /// Closes a connection that has not sent a complete client preface in time (slowloris).
+    private var prefaceTimer: Timer?
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -27,6 +29,17 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         tcp.delegate = self
         tcp.startReading()
         worker.counters.add(worker.counters.downstreamConnections, 1)
+        let timeout = worker.config.prefaceTimeoutMs
+        prefaceTimer = Timer(loop: worker.loop) { [unowned self] in
+            self.worker.log("closing a connection that sent no complete client preface in \(timeout)ms")
+            self.close()
+        }
+        prefaceTimer?.start(timeoutMs: timeout)
+    }
+
+    private func stopPrefaceTimer() {
+        prefaceTimer?.close()
+        prefaceTimer = nil
     }
 
     var loopNow: UInt64 { worker.loop.now }
@@ -55,6 +68,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             return
         }
         guard sniffed.count == Self.preface.count else { return }
+        stopPrefaceTimer()
         mode = .http2
         session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
         let preface = sniffed
@@ -77,6 +91,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     /// Not HTTP/2: answer once, in HTTP/1.1, and close.
     private func reject() {
+        stopPrefaceTimer()
         mode = .rejecting
         tcp.stopReading()
         let body = "trestle: this port serves gRPC over HTTP/2 (h2c with prior knowledge); the HTTP/1.1 frontend is not available yet\n"
@@ -131,6 +146,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// Tears the connection down; calls still open lose their client and cancel upstream.
     func close() {
         guard mode != .closed else { return }
+        stopPrefaceTimer()
         mode = .closed
         while let call = firstCall {
             unlink(call)

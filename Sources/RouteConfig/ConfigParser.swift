@@ -7,7 +7,7 @@ import Yams
 struct ConfigParser {
     static let topLevelKeys = [
         "listeners", "admin", "workers", "descriptors", "clusters", "routes",
-        "shutdown_grace", "max_concurrent_streams", "stream_window",
+        "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout",
     ]
 
     let file: String
@@ -58,6 +58,7 @@ struct ConfigParser {
         let maxStreams = top["max_concurrent_streams"].flatMap {
             integer($0, key: "max_concurrent_streams", range: 1...Int(Int32.max))
         }
+        let prefaceTimeout = top["preface_timeout"].flatMap { milliseconds($0, key: "preface_timeout", allowZero: false) }
         let window = top["stream_window"].flatMap {
             size($0, key: "stream_window", range: GatewayConfig.streamWindowRange)
         }
@@ -75,7 +76,7 @@ struct ConfigParser {
         }
 
         guard diagnostics.isEmpty else { return nil }
-        return GatewayConfig(
+        var config = GatewayConfig(
             file: file,
             listeners: listeners,
             admin: admin,
@@ -86,6 +87,8 @@ struct ConfigParser {
             shutdownGraceMs: shutdownGrace ?? GatewayConfig.defaultShutdownGraceMs,
             maxConcurrentStreams: maxStreams ?? GatewayConfig.defaultMaxConcurrentStreams,
             streamWindowBytes: window ?? GatewayConfig.defaultStreamWindowBytes)
+        config.prefaceTimeoutMs = prefaceTimeout ?? GatewayConfig.defaultPrefaceTimeoutMs
+        return config
     }
 
     /// `workers`: an integer 1...256 or `auto`.

@@ -6,6 +6,7 @@ public struct GatewayConfig: Sendable {
     public static let defaultShutdownGraceMs: UInt64 = 10_000
     public static let defaultMaxConcurrentStreams = 1000
     public static let defaultStreamWindowBytes = 1 << 20
+    public static let defaultPrefaceTimeoutMs: UInt64 = 10_000
     /// RFC 9113 §6.9.2: the initial window is at least the default and below 2^31.
     public static let streamWindowRange = 65_535...Int(Int32.max)
 
@@ -28,6 +29,9 @@ public struct GatewayConfig: Sendable {
     public var maxConcurrentStreams: Int
     /// Key `stream_window`: the HTTP/2 stream window offered on both sides, in bytes.
     public var streamWindowBytes: Int
+    /// Key `preface_timeout`: a client connection that has not sent a complete HTTP/2 preface
+    /// (or HTTP/1.1 request start) by then is closed (slowloris).
+    public var prefaceTimeoutMs: UInt64 = GatewayConfig.defaultPrefaceTimeoutMs
 
     public init(
         file: String,
