@@ -3,24 +3,12 @@
 public enum ByteSizeText: Sendable {
     /// Why a size could not be parsed; `description` is the routes-file message,
     /// e.g. `invalid size "1.5MiB": expected a whole number with an optional unit, like "256KiB"`.
-    public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
-        public var text: String
-        public var reason: String
-
-        public init(text: String, reason: String) {
-            self.text = text
-            self.reason = reason
-        }
-
-        public var description: String {
-            "invalid size \"\(text)\": \(reason)"
-        }
-    }
+    public typealias ParseError = ValueParseError
 
     /// Parses a size into bytes.
     public static func parseBytes(_ text: String) -> Result<Int, ParseError> {
         func fail(_ reason: String) -> Result<Int, ParseError> {
-            .failure(ParseError(text: text, reason: reason))
+            .failure(ParseError(kind: "size", text: text, reason: reason))
         }
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty else {

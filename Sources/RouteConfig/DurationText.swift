@@ -3,25 +3,13 @@
 public enum DurationText: Sendable {
     /// Why a duration could not be parsed; `description` is the routes-file message,
     /// e.g. `invalid duration "30": a unit is needed (ns, us, ms, s, m or h), like "30s"`.
-    public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
-        public var text: String
-        public var reason: String
-
-        public init(text: String, reason: String) {
-            self.text = text
-            self.reason = reason
-        }
-
-        public var description: String {
-            "invalid duration \"\(text)\": \(reason)"
-        }
-    }
+    public typealias ParseError = ValueParseError
 
     /// Parses a duration into nanoseconds. Digits of a fraction finer than a nanosecond are
     /// dropped; a value above `UInt64.max` nanoseconds (about 584 years) is an error.
     public static func parseNanoseconds(_ text: String) -> Result<UInt64, ParseError> {
         func fail(_ reason: String) -> Result<UInt64, ParseError> {
-            .failure(ParseError(text: text, reason: reason))
+            .failure(ParseError(kind: "duration", text: text, reason: reason))
         }
         let bytes = Array(text.utf8)
         var index = 0

@@ -9,19 +9,7 @@ import Darwin
 extension SocketAddress {
     /// Why an address could not be parsed; `description` is the routes-file message,
     /// e.g. `invalid address "x:99999": port must be 1-65535`.
-    public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
-        public var text: String
-        public var reason: String
-
-        public init(text: String, reason: String) {
-            self.text = text
-            self.reason = reason
-        }
-
-        public var description: String {
-            "invalid address \"\(text)\": \(reason)"
-        }
-    }
+    public typealias ParseError = ValueParseError
 
     /// Parses `host:port` or `[v6]:port`, saying what is wrong when it is malformed.
     ///
@@ -30,7 +18,7 @@ extension SocketAddress {
     /// The port is decimal 1-65535.
     public static func parse(_ text: String) -> Result<SocketAddress, ParseError> {
         func fail(_ reason: String) -> Result<SocketAddress, ParseError> {
-            .failure(ParseError(text: text, reason: reason))
+            .failure(ParseError(kind: "address", text: text, reason: reason))
         }
         if text.contains("://") { return fail("expected host:port, not a URL") }
         let host: Substring

@@ -29,7 +29,7 @@ import Testing
         ("9999999999999GiB", "too large"),
     ])
     func rejects(text: String, reason: String) {
-        #expect(ByteSizeText.parseBytes(text) == .failure(.init(text: text, reason: reason)))
+        #expect(ByteSizeText.parseBytes(text) == .failure(.init(kind: "size", text: text, reason: reason)))
         if case .failure(let error) = ByteSizeText.parseBytes(text) {
             #expect(error.description == "invalid size \"\(text)\": \(reason)")
         }

@@ -38,7 +38,7 @@ import Testing
         ("99999999999999999999ns", "too large"),
     ])
     func rejects(text: String, reason: String) {
-        #expect(DurationText.parseNanoseconds(text) == .failure(.init(text: text, reason: reason)))
+        #expect(DurationText.parseNanoseconds(text) == .failure(.init(kind: "duration", text: text, reason: reason)))
         if case .failure(let error) = DurationText.parseNanoseconds(text) {
             #expect(error.description == "invalid duration \"\(text)\": \(reason)")
         }
