@@ -94,6 +94,9 @@ public final class HTTP2Session {
         nghttp2_option_new(&option)
         nghttp2_option_set_no_auto_window_update(option, 1)
         nghttp2_option_set_peer_max_concurrent_streams(option, 100)
+        // A proxy relays streams; it does not schedule by RFC 7540 priority trees, and keeping
+        // closed streams around for them costs work on every stream.
+        nghttp2_option_set_no_closed_streams(option, 1)
         var session: OpaquePointer?
         let callbacks = HTTP2Session.callbacks.pointer
         // `self` is not fully initialised yet: user_data is set right after.
@@ -114,6 +117,8 @@ public final class HTTP2Session {
                                    value: UInt32(settings.initialStreamWindow)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue),
                                    value: settings.maxFrameSize),
+            // RFC 9218: no RFC 7540 priority tree (nghttp2 then schedules streams round-robin).
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         if role == .server {
             iv.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
