@@ -53,11 +53,12 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def upstream():
-    """upstream() starts an in-process grpc.testing.TestService; .port, .service (the servicer)."""
+    """upstream() starts an in-process grpc.testing.TestService; .port, .service (the servicer).
+    upstream(options=[...]) gives its grpcio server more channel arguments."""
     started = []
 
-    def start():
-        started.append(harness.InProcessUpstream())
+    def start(options=()):
+        started.append(harness.InProcessUpstream(options))
         return started[-1]
 
     yield start

@@ -142,10 +142,17 @@ class Gateway(Process):
 
     def vm_hwm_kib(self):
         """Peak resident set size of the gateway process, in KiB."""
+        return self._status_kib("VmHWM")
+
+    def vm_rss_kib(self):
+        """Resident set size of the gateway process now, in KiB."""
+        return self._status_kib("VmRSS")
+
+    def _status_kib(self, field):
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-        raise AssertionError("no VmHWM in /proc/PID/status")
+        raise AssertionError(f"no {field} in /proc/PID/status")
 
 
 class DirectTarget:
@@ -157,8 +164,8 @@ class DirectTarget:
 
 
 class InProcessUpstream:
-    def __init__(self):
-        self.server, self.port, self.service = interop_server.serve()
+    def __init__(self, options=()):
+        self.server, self.port, self.service = interop_server.serve(options=options)
 
     def stop(self):
         self.server.stop(grace=0).wait(10)

@@ -9,7 +9,8 @@ Hooks for the tests, driven by request metadata:
   x-test-id        names the call: `service.record(id)` gives its CallRecord, before or after it arrives;
                    the SHA-256 of each request payload is kept in record.request_digests.
   x-test-delay-ms  the handler waits this long before answering (less if the call ends first).
-  x-test-hold      the handler waits until the test sets record.release (or the call ends).
+  x-test-hold      the handler waits until the test sets record.release (or the call ends);
+                   StreamingInputCall waits before it reads any request, so its requests back up.
   x-test-gate      the handler waits at `service.gate`, a threading.Barrier (with a timeout) that
                    the test sets.
 Every call is kept in `service.calls` with its peer, so the tests can count upstream connections.
@@ -57,6 +58,7 @@ class CallRecord:
         self.metadata = {}
         self.time_remaining = None          # context.time_remaining() when the call arrived
         self.request_digests = []
+        self.responses_yielded = 0          # StreamingOutputCall: responses handed to grpcio so far
 
 
 class TestService(test_pb2_grpc.TestServiceServicer):
@@ -95,11 +97,14 @@ class TestService(test_pb2_grpc.TestServiceServicer):
         for params in request.response_parameters:
             if not self._pause(context, rec, params.interval_us):
                 return
+            rec.responses_yielded += 1  # grpcio asks for the next one once this one is sent
             yield _response(pattern(params.size))
         self._status(context, request.response_status)
 
     def StreamingInputCall(self, request_iterator, context):
         rec = self._begin(context, "StreamingInputCall")
+        if not self._wait(context, rec):
+            return messages_pb2.StreamingInputCallResponse()
         total = 0
         for request in self._requests(context, request_iterator):
             self._keep(rec, request.payload)
@@ -142,7 +147,8 @@ class TestService(test_pb2_grpc.TestServiceServicer):
         rec.time_remaining = context.time_remaining()
         with self._lock:
             self.calls.append(rec)
-        context.add_callback(lambda: self._ended(context, rec))
+        if not context.add_callback(lambda: self._ended(context, rec)):
+            self._ended(context, rec)  # the call was over (reset) before its handler started
         if "x-grpc-test-echo-initial" in metadata:
             context.send_initial_metadata(
                 (("x-grpc-test-echo-initial", metadata["x-grpc-test-echo-initial"]),))
@@ -205,10 +211,11 @@ def _response(body):
     return messages_pb2.StreamingOutputCallResponse(payload=messages_pb2.Payload(body=body))
 
 
-def serve(port=0, max_workers=400):
+def serve(port=0, max_workers=400, options=()):
     """Start a server on 127.0.0.1; returns (server, port, service). The pool is large enough for
-    every call of the concurrency test to be held in a handler at once."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=OPTIONS)
+    every call of the concurrency test to be held in a handler at once. `options` are more grpcio
+    channel arguments."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=OPTIONS + list(options))
     service = TestService()
     test_pb2_grpc.add_TestServiceServicer_to_server(service, server)
     port = server.add_insecure_port(f"127.0.0.1:{port}")
