@@ -186,3 +186,16 @@ def status_of(call):
     except grpc.RpcError as error:
         return error.code(), error.details(), time.monotonic() - start
     raise AssertionError("the call succeeded; it was expected to fail")
+
+
+def wait_refused(port, timeout):
+    """True once connecting to 127.0.0.1:port is refused, within `timeout` seconds. For another
+    process's listener that closes asynchronously: this observes it, it does not pace the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
+        except ConnectionRefusedError:
+            return True
+        threading.Event().wait(0.01)
+    return False

@@ -29,4 +29,3 @@ def test_h2_incomplete_preface_is_closed_after_preface_timeout(upstream, gateway
         assert slow.recv(1024) == b"", "the gateway sent bytes to a client that never sent a preface"
         elapsed = time.monotonic() - started
     assert PREFACE_TIMEOUT * 0.8 <= elapsed < PREFACE_TIMEOUT + 2, f"closed after {elapsed:.2f}s"
-    assert "no complete client preface" in gw.output()
