@@ -170,6 +170,23 @@ public final class HTTP2Session {
 
     public func setStreamUserData(_ streamID: Int32, _ data: UnsafeMutableRawPointer?) {
         nghttp2_session_set_stream_user_data(raw, streamID, data)
+        if cachedStreamID == streamID { cachedUserData = data }
+    }
+
+    /// The last stream's user data, remembered: a header block's fields and a DATA frame's
+    /// chunks arrive as runs of callbacks for one stream, each of which would otherwise be a
+    /// hash lookup in nghttp2. Stream IDs are never reused within a session, so the entry stays
+    /// right until the user data is changed (above).
+    private var cachedStreamID: Int32 = 0
+    private var cachedUserData: UnsafeMutableRawPointer?
+
+    @inline(__always)
+    func userData(_ streamID: Int32) -> UnsafeMutableRawPointer? {
+        if streamID == cachedStreamID { return cachedUserData }
+        let data = nghttp2_session_get_stream_user_data(raw, streamID)
+        cachedStreamID = streamID
+        cachedUserData = data
+        return data
     }
 
     /// Client: opens a stream. Returns the stream ID, or a negative nghttp2 error
@@ -280,7 +297,7 @@ public final class HTTP2Session {
                 guard let frame, let ud else { return 0 }
                 let id = frame.pointee.hd.stream_id
                 Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef { s in
-                    s.delegate.http2Header(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                    s.delegate.http2Header(s, streamID: id, userData: s.userData(id),
                                            name: UnsafeRawBufferPointer(start: name, count: nlen),
                                            value: UnsafeRawBufferPointer(start: value, count: vlen))
                 }
@@ -294,7 +311,7 @@ public final class HTTP2Session {
             nghttp2_session_callbacks_set_on_data_chunk_recv_callback(pointer) { session, _, id, data, len, ud in
                 guard let ud else { return 0 }
                 Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef { s in
-                    s.delegate.http2Data(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                    s.delegate.http2Data(s, streamID: id, userData: s.userData(id),
                                          bytes: UnsafeRawBufferPointer(start: data, count: len))
                 }
                 return 0
@@ -302,7 +319,7 @@ public final class HTTP2Session {
             nghttp2_session_callbacks_set_on_stream_close_callback(pointer) { session, id, code, ud in
                 guard let ud else { return 0 }
                 Unmanaged<HTTP2Session>.fromOpaque(ud)._withUnsafeGuaranteedRef { s in
-                    s.delegate.http2StreamClosed(s, streamID: id, userData: nghttp2_session_get_stream_user_data(session, id),
+                    s.delegate.http2StreamClosed(s, streamID: id, userData: s.userData(id),
                                                  errorCode: code)
                 }
                 return 0
@@ -350,12 +367,12 @@ public final class HTTP2Session {
             default: kind = .trailers
             }
             delegate.http2HeadersComplete(self, streamID: hd.stream_id,
-                                          userData: nghttp2_session_get_stream_user_data(raw, hd.stream_id),
+                                          userData: userData(hd.stream_id),
                                           kind: kind, endStream: endStream)
         case Int(NGHTTP2_DATA.rawValue):
             if endStream {
                 delegate.http2RemoteEnded(self, streamID: hd.stream_id,
-                                          userData: nghttp2_session_get_stream_user_data(raw, hd.stream_id))
+                                          userData: userData(hd.stream_id))
             }
         case Int(NGHTTP2_GOAWAY.rawValue):
             delegate.http2GoAway(self, lastStreamID: frame.pointee.goaway.last_stream_id,
