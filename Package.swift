@@ -24,6 +24,8 @@ let package = Package(
         // Per-thread free lists for nghttp2's own allocations (plain C, no dependency).
         .target(name: "CFreeList"),
         .target(name: "HTTP2", dependencies: ["CNghttp2", "CFreeList"], swiftSettings: hotPath),
+        // Strict, incremental HTTP/1.1 request parser and response writer (pure: no sockets).
+        .target(name: "HTTP1", swiftSettings: hotPath),
 
         // Channel (pure) and upstream pools
         .target(name: "Channel", swiftSettings: hotPath),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "RouteConfig", dependencies: ["Channel", .product(name: "Yams", package: "Yams")]),
 
         // The gateway and the executable
-        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP2", "Upstream", "RouteConfig"], swiftSettings: hotPath),
+        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP2", "Upstream", "RouteConfig", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
             "Gateway", "RouteConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "ChannelTests", dependencies: ["Channel"]),
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "UVLoop", "HTTP2", "Channel", "RouteConfig"]),
     ]
 )
