@@ -6,7 +6,7 @@
 /* Layout: a 16-byte header before each block: [size class, or 0 for a large block][byte size
  * of a large block]. A free block keeps its list link in the header's second word. */
 #define CLASSES 32
-#define KEEP 4096
+#define KEEP 1024
 
 typedef struct block { uint64_t cls; struct block *next; } block;
 

@@ -43,16 +43,14 @@ public enum GatewayServer {
         }
         signals.append(Signal(loop: main, signal: SIGTERM, onSignal))
         signals.append(Signal(loop: main, signal: SIGINT, onSignal))
-        // Each worker signals here when its loop has ended; the last one closes what keeps the
-        // main loop alive, so `main.run()` returns and the threads are joined.
-        var exited = 0
-        var exitWakeup: Wakeup!
-        exitWakeup = Wakeup(loop: main) {
-            exited = workers.filter(\.hasExited).count
-            guard exited == workers.count else { return }
+        // Each worker signals here when its loop has ended; once all have, the main loop stops
+        // and the threads are joined. The wakeup itself is closed only after the joins: a worker
+        // may still be inside `send()` when the last flag is seen.
+        let exitWakeup = Wakeup(loop: main) {
+            guard workers.allSatisfy(\.hasExited) else { return }
             admin?.close()
             for s in signals { s.close() }
-            exitWakeup.close()
+            main.stop()
         }
         for w in workers {
             w.onExit = exitWakeup
@@ -64,6 +62,8 @@ public enum GatewayServer {
         onReady?()
         main.run()
         for w in workers { w.join() }
+        exitWakeup.close()
+        main.closeAllHandles()
         writeStderr("trestle: stopped\n")
         return 0
     }

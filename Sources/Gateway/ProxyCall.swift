@@ -53,6 +53,8 @@ final class ProxyCall: UpstreamStream {
     private var finalStatus: UInt8 = 255
 
     var deadlineMs: UInt64 = 0
+    /// About 100 years: far enough to mean "no deadline", small enough never to overflow.
+    static let maxDeadlineMs: UInt64 = 100 * 365 * 24 * 3_600_000
     var deadlineIndex = -1
 
     init(conn: ServerConnection, streamID: Int32) {
@@ -141,9 +143,11 @@ final class ProxyCall: UpstreamStream {
             return
         }
         let route = worker.routes[routeIndex]
-        let timeoutNs = clientTimeoutNs ?? route.timeoutMs.map { $0 &* 1_000_000 }
+        let timeoutNs = clientTimeoutNs ?? route.timeoutMs.map { $0.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : $0 * 1_000_000 }
         if let timeoutNs {
-            let ms = (timeoutNs + 999_999) / 1_000_000
+            // grpc-timeout allows up to 99999999 hours, which overflows nanoseconds: clamp
+            // (any deadline past ~100 years is as good as none).
+            let ms = min(timeoutNs / 1_000_000 + (timeoutNs % 1_000_000 == 0 ? 0 : 1), ProxyCall.maxDeadlineMs)
             deadlineMs = conn.loopNow &+ ms
             worker.deadlines.insert(self)
         }
@@ -308,7 +312,7 @@ final class ProxyCall: UpstreamStream {
     // MARK: deadline
 
     func deadlineExpired() {
-        let budget = clientTimeoutNs.map { "\(($0 + 999_999) / 1_000_000)ms" } ?? "route timeout"
+        let budget = clientTimeoutNs.map { "\($0 / 1_000_000)ms" } ?? "route timeout"
         finish(.deadlineExceeded, "deadline exceeded (\(budget))")
         cancelUpstream()
     }

@@ -46,7 +46,7 @@ final class Worker {
         serverSettings = HTTP2LocalSettings(
             maxConcurrentStreams: UInt32(clamping: config.maxConcurrentStreams),
             initialStreamWindow: window,
-            connectionWindow: Int32(clamping: max(Int(window) * 16, 1 << 24)))
+            connectionWindow: Worker.connectionWindow(streams: config.maxConcurrentStreams, window: window))
         flushQueue = FlushQueue(loop: loop)
         deadlines = DeadlineQueue(loop: loop)
         pools = config.clusters.map { c in
@@ -60,7 +60,8 @@ final class Worker {
                 backoffBaseMs: c.backoffBaseMs,
                 backoffMaxMs: c.backoffMaxMs,
                 http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
-                                          connectionWindow: Int32(clamping: max(Int(window) * 16, 1 << 24)))),
+                                          connectionWindow: Worker.connectionWindow(streams: c.maxStreamsPerConnection,
+                                                                                    window: window))),
                 loop: loop, flushQueue: flushQueue, counters: counters)
         }
         for l in config.listeners {
@@ -76,6 +77,13 @@ final class Worker {
             }
         }
         drainWakeup = Wakeup(loop: loop) { [unowned self] in self.beginDrain() }
+    }
+
+    /// A connection window that every stream's full window fits in (RFC 9113 §6.9), so streams
+    /// whose reader is slow cannot starve the other streams of the connection: memory per
+    /// stream is bounded by the stream window, never by the connection window.
+    static func connectionWindow(streams: Int, window: Int32) -> Int32 {
+        Int32(clamping: max(streams.multipliedReportingOverflow(by: Int(window)).partialValue, 1 << 24))
     }
 
     private func accept(_ listener: TCPListener) {

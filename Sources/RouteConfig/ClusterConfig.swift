@@ -17,8 +17,8 @@ public struct ClusterConfig: Sendable {
     public var maxConnections: Int
     /// Key `max_streams_per_connection`: a cap under the peer's SETTINGS_MAX_CONCURRENT_STREAMS, >= 1.
     public var maxStreamsPerConnection: Int
-    /// Key `max_pending`: calls queued per worker while no connection has room, >= 0;
-    /// past it a call fails at once with UNAVAILABLE.
+    /// Key `max_pending`: calls queued per worker while no connection has room, >= 1;
+    /// past it a call fails at once with RESOURCE_EXHAUSTED.
     public var maxPendingCalls: Int
     /// Key `backoff_base`: the first reconnect delay after a failure; doubles up to `backoffMaxMs`.
     public var backoffBaseMs: UInt64

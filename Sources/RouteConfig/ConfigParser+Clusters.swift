@@ -65,7 +65,7 @@ extension ConfigParser {
         {
             cluster.maxStreamsPerConnection = value
         }
-        if let node = fields["max_pending"], let value = integer(node, key: "max_pending", range: 0...Int.max) {
+        if let node = fields["max_pending"], let value = integer(node, key: "max_pending", range: 1...Int.max) {
             cluster.maxPendingCalls = value
         }
         let base = fields["backoff_base"].flatMap { milliseconds($0, key: "backoff_base", allowZero: false) }

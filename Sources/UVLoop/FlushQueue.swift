@@ -7,14 +7,20 @@ public protocol Flushable: AnyObject {
 /// Per-loop list of connections that have output to write: a callback that produced frames on
 /// some session schedules that session's connection here instead of writing from inside the
 /// callback; the loop's check phase flushes each once (Envoy's "dispatch, then flush").
+///
+/// Work scheduled from a timer (a deadline, a connect timeout) or from libuv's pending phase
+/// runs before the poll phase: while anything is pending an idle handle keeps that poll from
+/// blocking, so the check phase right after it flushes at once, not at the next socket event.
 public final class FlushQueue {
     private var pending: [Flushable] = []
     private var draining: [Flushable] = []
     private var check: Check!
+    private let idle: Idle
 
     public init(loop: Loop) {
         pending.reserveCapacity(64)
         draining.reserveCapacity(64)
+        idle = Idle(loop: loop)
         check = Check(loop: loop) { [unowned self] in self.run() }
         check.start()
     }
@@ -23,6 +29,7 @@ public final class FlushQueue {
     public func schedule(_ f: Flushable) {
         guard !f.flushScheduled else { return }
         f.flushScheduled = true
+        if pending.isEmpty { idle.start() }
         pending.append(f)
     }
 
@@ -36,7 +43,11 @@ public final class FlushQueue {
             }
             draining.removeAll(keepingCapacity: true)
         }
+        idle.stop()
     }
 
-    public func close() { check.close() }
+    public func close() {
+        check.close()
+        idle.close()
+    }
 }

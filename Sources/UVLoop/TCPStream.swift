@@ -37,8 +37,11 @@ public final class TCPStream: LoopClosable {
 
     deinit { writeReq.deallocate() }
 
-    /// Starts a connection to `address`; `streamConnected` reports the outcome.
-    public static func connect(loop: Loop, to address: ResolvedAddress, delegate: TCPStreamDelegate) -> TCPStream {
+    /// Starts a connection to `address`; `streamConnected` reports the outcome later. An error
+    /// libuv reports at once is returned instead (the stream is then already closed), never
+    /// delivered to the delegate from inside this call.
+    public static func connect(loop: Loop, to address: ResolvedAddress,
+                               delegate: TCPStreamDelegate) -> Result<TCPStream, UVError> {
         let s = TCPStream(loop: loop)
         s.delegate = delegate
         let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
@@ -56,10 +59,10 @@ public final class TCPStream: LoopClosable {
         if rc < 0 {
             Unmanaged<TCPStream>.fromOpaque(req.pointee.data!).release()
             req.deallocate()
-            // Report asynchronously-equivalent: the caller handles it on return via the delegate.
-            s.delegate?.streamConnected(s, error: UVError(rc))
+            s.close()
+            return .failure(UVError(rc))
         }
-        return s
+        return .success(s)
     }
 
     func setNoDelay() { uv_tcp_nodelay(handle, 1) }

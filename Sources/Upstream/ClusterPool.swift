@@ -35,7 +35,7 @@ public final class ClusterPool {
         let n = endpoints.count
         for i in 0 ..< n {
             let e = endpoints[(next + i) % n]
-            if e !== skip, !e.isBackingOff {
+            if e !== skip, e.isAvailable {
                 next = (next + i + 1) % n
                 return e
             }

@@ -33,6 +33,10 @@ final class EndpointPool {
 
     var isBackingOff: Bool { retryAt > cluster.loop.now }
 
+    /// Whether a new call may be sent here: not backing off, or a connection is up (a failed
+    /// extra connect must not turn calls away from a healthy connection).
+    var isAvailable: Bool { !isBackingOff || connections.contains { $0.state == .ready } }
+
     func start(_ call: UpstreamStream) {
         for c in connections where c.state == .ready && c.room > 0 {
             c.open(call)
@@ -87,19 +91,42 @@ final class EndpointPool {
         return nil
     }
 
-    /// Opens connections while the waiting calls exceed the room of connections being opened.
+    /// Opens connections while the waiting calls exceed the room of connections coming up.
+    /// Connections draining (after a GOAWAY) do not count against `max_connections`: they take
+    /// no new streams and close when their last stream ends.
     private func openConnectionsIfNeeded() {
-        guard waitingCount > 0, !isBackingOff else { return }
-        var incoming = 0
-        for c in connections where c.state == .connecting { incoming += cluster.settings.maxStreamsPerConnection }
-        while waitingCount > incoming, connections.count < cluster.settings.maxConnections {
+        guard waitingCount > 0 else { return }
+        guard !isBackingOff else {
+            rehomeWaitingIfStuck(reason: lastError ?? "backing off after a failed connect")
+            return
+        }
+        var incoming = 0, live = 0
+        for c in connections where c.state != .draining {
+            live += 1
+            if c.isComingUp { incoming += cluster.settings.maxStreamsPerConnection }
+        }
+        while waitingCount > incoming, live < cluster.settings.maxConnections {
             guard let address = literal ?? resolved else {
                 resolve()
                 return
             }
-            connections.append(UpstreamConnection(pool: self, address: address))
+            let c = UpstreamConnection(pool: self, address: address)
+            connections.append(c)
+            live += 1
             incoming += cluster.settings.maxStreamsPerConnection
+            c.start()  // may fail at once, which removes it and moves the waiting calls
         }
+    }
+
+    /// Waiting calls that no connection of this endpoint can take, and for which none can be
+    /// opened now (backing off), go to another endpoint or fail with UNAVAILABLE — they never
+    /// wait for a backoff to end.
+    private func rehomeWaitingIfStuck(reason: String) {
+        guard waitingCount > 0,
+              !connections.contains(where: { $0.isComingUp || $0.state == .ready }) else { return }
+        var moved: [UpstreamStream] = []
+        while let call = popWaiting() { moved.append(call) }
+        for call in moved { cluster.retry(call, after: self, reason: reason) }
     }
 
     /// Host names are resolved on demand and re-resolved after a connect failure.
@@ -148,10 +175,7 @@ final class EndpointPool {
         backoffMs = backoffMs == 0 ? s.backoffBaseMs : min(backoffMs * 2, s.backoffMaxMs)
         retryAt = cluster.loop.now + backoffMs
         // Calls that were waiting for this endpoint try another one, or fail with UNAVAILABLE.
-        if connections.contains(where: { $0.state == .connecting || $0.state == .ready }) { return }
-        var moved: [UpstreamStream] = []
-        while let call = popWaiting() { moved.append(call) }
-        for call in moved { cluster.retry(call, after: self, reason: reason) }
+        rehomeWaitingIfStuck(reason: reason)
     }
 
     func connectionDraining(_ c: UpstreamConnection) {

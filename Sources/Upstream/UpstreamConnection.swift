@@ -6,7 +6,10 @@ import UVLoop
 /// endpoint pool on one worker. It owns the streams it carries (nghttp2 gets unretained
 /// pointers) and fails them all with UNAVAILABLE if the connection is lost.
 final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushable {
-    enum State { case connecting, ready, draining, closed }
+    /// connecting: TCP connect in progress. handshaking: connected, prefaces exchanged until the
+    /// server's first SETTINGS (`connect_timeout` covers both). ready: takes new streams.
+    /// draining: GOAWAY received, stream IDs used up, or shutdown — streams in flight finish.
+    enum State { case connecting, handshaking, ready, draining, closed }
 
     unowned(unsafe) let pool: EndpointPool
     private(set) var state = State.connecting
@@ -20,22 +23,37 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     private var writing = OutputBuffer()
     var flushScheduled = false
     let address: ResolvedAddress
+    /// Counted in the upstream-connections gauge (from SETTINGS to close).
+    private var counted = false
 
     init(pool: EndpointPool, address: ResolvedAddress) {
         self.pool = pool
         self.address = address
         session = HTTP2Session(role: .client, delegate: self, settings: pool.cluster.settings.http2)
-        let timeout = pool.cluster.settings.connectTimeoutMs
-        connectTimer = Timer(loop: pool.cluster.loop) { [unowned self] in
-            self.connectFailed("connect timeout after \(timeout)ms")
-        }
-        connectTimer?.start(timeoutMs: timeout)
-        tcp = TCPStream.connect(loop: pool.cluster.loop, to: address, delegate: self)
     }
 
-    /// Streams this connection may still open.
+    /// Starts connecting. Separate from `init` so that the pool holds the connection before any
+    /// outcome (even an immediate failure) is reported to it.
+    func start() {
+        let timeout = pool.cluster.settings.connectTimeoutMs
+        connectTimer = Timer(loop: pool.cluster.loop) { [unowned self] in
+            self.connectFailed(self.state == .handshaking
+                ? "upstream \(self.address) sent no HTTP/2 SETTINGS within the connect timeout (\(timeout)ms)"
+                : "connect timeout after \(timeout)ms")
+        }
+        connectTimer?.start(timeoutMs: timeout)
+        switch TCPStream.connect(loop: pool.cluster.loop, to: address, delegate: self) {
+        case let .success(stream): tcp = stream
+        case let .failure(error): connectFailed("connect to \(address) failed: \(error)")
+        }
+    }
+
+    /// Connections still coming up (they will take streams soon).
+    var isComingUp: Bool { state == .connecting || state == .handshaking }
+
+    /// Streams this connection may still open (for one coming up: what it will have).
     var room: Int {
-        guard state == .ready || state == .connecting, let session, session.nextStreamIDAvailable else { return 0 }
+        guard state == .ready || isComingUp, let session, session.nextStreamIDAvailable else { return 0 }
         let limit = min(Int(session.remoteMaxConcurrentStreams), pool.cluster.settings.maxStreamsPerConnection)
         return max(0, limit - streamCount)
     }
@@ -53,6 +71,10 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         call.upstreamStreamID = id
         call.connection = self
         link(call)
+        if !session.nextStreamIDAvailable {
+            // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
+            state = .draining
+        }
         scheduleFlush()
     }
 
@@ -87,17 +109,14 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
             connectFailed("connect to \(address) failed: \(error)")
             return
         }
-        connectTimer?.close()
-        connectTimer = nil
-        state = .ready
-        pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, 1)
+        // Send our preface now; streams wait for the server's SETTINGS (http2SettingsReceived).
+        state = .handshaking
         stream.startReading()
-        pool.connectionReady(self)
         scheduleFlush()
     }
 
     private func connectFailed(_ reason: String) {
-        guard state == .connecting else { return }
+        guard isComingUp else { return }
         connectTimer?.close()
         connectTimer = nil
         state = .closed
@@ -116,7 +135,15 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         scheduleFlush()
     }
 
+    /// nghttp2 has ended the session (a protocol error it detected: it sent GOAWAY and ignores
+    /// all further input) once it wants neither to read nor to write.
+    private var sessionFinished: Bool { !session.wantsRead && !session.wantsWrite }
+
     func streamEnded(_ stream: TCPStream, error: UVError?) {
+        if isComingUp {
+            connectFailed("upstream \(address) closed the connection during the HTTP/2 handshake")
+            return
+        }
         lost(error.map { "upstream connection to \(address) lost: \($0)" }
              ?? "upstream \(address) closed the connection")
     }
@@ -144,7 +171,11 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
             guard tcp.write(writing.bytes) else { return }
             writing.reset()
         }
-        if state == .draining && streamCount == 0 {
+        // Everything is written, its GOAWAY included: a session nghttp2 has ended is closed now,
+        // not when the (silent) peer next sends something.
+        if sessionFinished {
+            lost("upstream \(address) ended the HTTP/2 session (protocol error or GOAWAY)")
+        } else if state == .draining && streamCount == 0 {
             close()
         }
     }
@@ -152,7 +183,11 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     /// The connection is gone: every stream on it ends with UNAVAILABLE.
     private func lost(_ reason: String) {
         guard state != .closed else { return }
-        if state != .connecting { pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, -1) }
+        if isComingUp {
+            connectFailed(reason)
+            return
+        }
+        if counted { pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, -1) }
         state = .closed
         tcp?.close()
         tcp = nil
@@ -172,12 +207,14 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         lost("upstream connection to \(address) closed by the gateway")
     }
 
-    /// No new streams; in-flight ones finish.
+    /// No new streams; in-flight ones finish. A connection still coming up is abandoned.
     func drain() {
-        if state == .ready || state == .connecting {
-            state = state == .connecting ? .closed : .draining
+        if isComingUp {
+            connectFailed("gateway shutting down")
+        } else if state == .ready {
+            state = .draining
+            scheduleFlush()
         }
-        if state == .closed { lost("gateway shutting down") } else { scheduleFlush() }
     }
 
     // MARK: HTTP/2 events
@@ -240,6 +277,13 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     }
 
     func http2SettingsReceived(_ session: HTTP2Session) {
+        if state == .handshaking {
+            connectTimer?.close()
+            connectTimer = nil
+            state = .ready
+            counted = true
+            pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, 1)
+        }
         pool.connectionReady(self)
     }
 

@@ -33,8 +33,8 @@ import UVLoop
         }
         let sender = onAnotherThread { [wakeup = test.wakeup!] in wakeup.send() }
 
-        test.client.tcp = TCPStream.connect(loop: loop, to: ResolvedAddress(ip: "127.0.0.1", port: listener.port)!,
-                                            delegate: test.client)
+        test.client.tcp = try TCPStream.connect(loop: loop, to: ResolvedAddress(ip: "127.0.0.1", port: listener.port)!,
+                                                delegate: test.client).get()
         loop.run()
         pthread_join(sender, nil)
         if test.watchdogFired > 0 { loop.closeAllHandles() }

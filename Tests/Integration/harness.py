@@ -197,5 +197,7 @@ def wait_refused(port, timeout):
             socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
         except ConnectionRefusedError:
             return True
+        except ConnectionResetError:
+            continue  # queued on the listener as it closed: the next attempt tells
         threading.Event().wait(0.01)
     return False

@@ -294,7 +294,7 @@ import Testing
             "r.yaml:9:22: connect_timeout must be greater than 0",
             "r.yaml:10:19: backoff_base (20000ms) must not exceed backoff_max (10000ms)",
             "r.yaml:12:22: max_connections must be at least 1, got 0",
-            "r.yaml:13:18: max_pending must be at least 0, got -1",
+            "r.yaml:13:18: max_pending must be at least 1, got -1",
             "r.yaml:14:33: expected an integer for \"max_streams_per_connection\", found \"lots\"",
             "r.yaml:17:22: invalid duration \"5 sec\": unknown unit \" sec\" (use ns, us, ms, s, m or h)",
             "r.yaml:21:14: invalid duration \"1.5\": a unit is needed (ns, us, ms, s, m or h), like \"1.5s\"",

@@ -22,7 +22,7 @@ import Testing
             connect_timeout: 250ms
             max_connections: 2
             max_streams_per_connection: 50
-            max_pending: 0
+            max_pending: 1
             backoff_base: 50ms
             backoff_max: 1m
           - name: billing
@@ -56,7 +56,7 @@ import Testing
         #expect(echo.connectTimeoutMs == 250)
         #expect(echo.maxConnections == 2)
         #expect(echo.maxStreamsPerConnection == 50)
-        #expect(echo.maxPendingCalls == 0)
+        #expect(echo.maxPendingCalls == 1)
         #expect(echo.backoffBaseMs == 50)
         #expect(echo.backoffMaxMs == 60_000)
 

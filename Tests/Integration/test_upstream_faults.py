@@ -1,0 +1,142 @@
+"""Upstreams that misbehave below gRPC: silent after the TCP handshake, protocol errors that
+leave the socket open; and client deadlines at the edge of the grpc-timeout range."""
+import socket
+import subprocess
+import threading
+
+import grpc
+import pytest
+
+import harness
+from testing_stubs import messages_pb2, test_pb2_grpc
+
+pytestmark = pytest.mark.gateway_only
+WAIT = 10
+
+
+def simple(size):
+    return messages_pb2.SimpleRequest(response_size=size)
+
+
+class SilentUpstream:
+    """A listening socket that is never accepted: the kernel completes TCP handshakes, nothing
+    ever speaks HTTP/2 (a hung server, or one whose accept queue is full)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+
+class BrokenUpstream:
+    """Accepts one connection, sends its SETTINGS, and once the gateway's first request arrives
+    sends a connection-level protocol error (WINDOW_UPDATE with increment 0, RFC 9113 §6.9)
+    — then keeps the socket open and silent."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.sent = threading.Event()
+        self.conn = None
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        self.conn = conn
+        conn.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # empty SETTINGS
+        received = b""
+        # The client preface (24 bytes) and SETTINGS come first; a HEADERS frame (type 1) follows.
+        while not self._has_headers(received):
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            received += chunk
+        conn.sendall(b"\x00\x00\x04\x08\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x00")
+        self.sent.set()
+
+    @staticmethod
+    def _has_headers(data):
+        i = 24
+        while i + 9 <= len(data):
+            length = int.from_bytes(data[i:i + 3], "big")
+            if data[i + 3] == 1:
+                return True
+            i += 9 + length
+        return False
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+        self.sock.close()
+
+
+def test_h2_grpc_unary_route_deadline_while_upstream_is_silent(gateway):
+    """The route's deadline expires while the call waits for an upstream handshake: the client
+    gets DEADLINE_EXCEEDED from the gateway on time (the answer comes from a timer, with no
+    socket event to carry it)."""
+    up = SilentUpstream()
+    try:
+        gw = gateway(harness.routes([up.port], workers=1, route_timeout="300ms", connect_timeout="20s"))
+        with harness.channel(gw.port) as ch:
+            # No client deadline (grpcio would send grpc-timeout, which takes precedence): the
+            # route's applies. The wait below only bounds the test.
+            future = test_pb2_grpc.TestServiceStub(ch).UnaryCall.future(simple(1))
+            error = future.exception(timeout=2)
+        assert error is not None, "the call succeeded against a silent upstream"
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error.details()
+        assert error.details() == "deadline exceeded (route timeout)"
+    finally:
+        up.close()
+
+
+def test_h2_grpc_unary_upstream_sends_no_settings_unavailable(gateway):
+    """connect_timeout covers the HTTP/2 handshake: a server that accepts TCP but never sends
+    SETTINGS fails the call with UNAVAILABLE saying so, within the connect timeout."""
+    up = SilentUpstream()
+    try:
+        gw = gateway(harness.routes([up.port], workers=1, connect_timeout="300ms"))
+        with harness.channel(gw.port) as ch:
+            code, details, seconds = harness.status_of(
+                lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(simple(1), timeout=WAIT))
+        assert code == grpc.StatusCode.UNAVAILABLE, details
+        assert "no HTTP/2 SETTINGS" in details, details
+        assert seconds < 2, f"UNAVAILABLE after {seconds:.2f}s for a 300ms connect timeout"
+    finally:
+        up.close()
+
+
+def test_h2_grpc_unary_upstream_protocol_error_unavailable(gateway):
+    """An upstream connection error that leaves the socket open: the call on it ends with
+    UNAVAILABLE at once, not at its deadline."""
+    up = BrokenUpstream()
+    try:
+        gw = gateway(harness.routes([up.port], workers=1))
+        with harness.channel(gw.port) as ch:
+            code, details, seconds = harness.status_of(
+                lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(simple(1), timeout=WAIT))
+        assert up.sent.is_set(), "the fake upstream never received the call"
+        assert code == grpc.StatusCode.UNAVAILABLE, details
+        assert seconds < 3, f"UNAVAILABLE after {seconds:.2f}s"
+    finally:
+        up.close()
+
+
+def test_h2_grpc_unary_largest_grpc_timeout(relay, tmp_path):
+    """grpc-timeout: 99999999H is valid (PROTOCOL-HTTP2.md: at most 8 digits, unit H): the call
+    succeeds, and the gateway does not trip over nanoseconds past 2^64."""
+    request = tmp_path / "request.bin"
+    data = simple(5).SerializeToString()
+    request.write_bytes(b"\x00" + len(data).to_bytes(4, "big") + data)
+    url = f"http://127.0.0.1:{relay.gateway.port}/grpc.testing.TestService/UnaryCall"
+    out = subprocess.run(["nghttp", "-v", "-d", str(request), "-H", "content-type: application/grpc",
+                          "-H", "te: trailers", "-H", "grpc-timeout: 99999999H", url],
+                         capture_output=True, text=True, timeout=WAIT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "grpc-status: 0" in out.stdout, out.stdout
+    assert relay.stub.UnaryCall(simple(2), timeout=WAIT).payload.body  # still serving
