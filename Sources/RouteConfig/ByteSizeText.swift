@@ -15,7 +15,9 @@ public enum ByteSizeText: Sendable {
             return fail("expected a whole number with an optional unit, like \"256KiB\"")
         }
         let unitText = String(text.dropFirst(digits.count))
-        guard let unit = bytesPerUnit[unitText] else {
+        // Units are ASCII: String equality is Unicode-canonical, so without this check the
+        // Kelvin sign (U+212A) would be taken for "K" (a fuzzer found "1\u{212A}B").
+        guard unitText.utf8.allSatisfy({ $0 < 0x80 }), let unit = bytesPerUnit[unitText] else {
             if unitText.first.map({ $0 == "." || $0.isNumber }) == true {
                 return fail("expected a whole number with an optional unit, like \"256KiB\"")
             }

@@ -5,8 +5,9 @@ public enum DurationText: Sendable {
     /// e.g. `invalid duration "30": a unit is needed (ns, us, ms, s, m or h), like "30s"`.
     public typealias ParseError = ValueParseError
 
-    /// Parses a duration into nanoseconds. Digits of a fraction finer than a nanosecond are
-    /// dropped; a value above `UInt64.max` nanoseconds (about 584 years) is an error.
+    /// Parses a duration into nanoseconds, rounding a fraction of a nanosecond up (a configured
+    /// time is never cut short, and a positive duration never becomes 0); a value above
+    /// `UInt64.max` nanoseconds (about 584 years) is an error.
     public static func parseNanoseconds(_ text: String) -> Result<UInt64, ParseError> {
         func fail(_ reason: String) -> Result<UInt64, ParseError> {
             .failure(ParseError(kind: "duration", text: text, reason: reason))
@@ -26,14 +27,18 @@ public enum DurationText: Sendable {
         }
         var fraction: UInt64 = 0
         var fractionScale: UInt64 = 1
+        var droppedNonZero = false
         if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
             index += 1
             var fractionDigits = 0
             while index < bytes.count, let digit = decimalDigit(bytes[index]) {
-                // 18 digits keep the fraction exact below 1 ns of an hour; later ones only drop.
+                // 18 digits keep the fraction exact to below 1 ns of an hour; a later non-zero
+                // digit only means "a little more", which the rounding up below accounts for.
                 if fractionScale < 1_000_000_000_000_000_000 {
                     fraction = fraction * 10 + digit
                     fractionScale *= 10
+                } else if digit != 0 {
+                    droppedNonZero = true
                 }
                 fractionDigits += 1
                 index += 1
@@ -46,13 +51,15 @@ public enum DurationText: Sendable {
         guard !unitText.isEmpty else {
             return fail("a unit is needed (ns, us, ms, s, m or h), like \"\(number)s\"")
         }
-        guard let unit = nanosecondsPerUnit[unitText] else {
+        // Units are ASCII (String equality is Unicode-canonical, see ByteSizeText).
+        guard unitText.utf8.allSatisfy({ $0 < 0x80 }), let unit = nanosecondsPerUnit[unitText] else {
             return fail("unknown unit \"\(unitText)\" (use ns, us, ms, s, m or h)")
         }
         let (wholeNanoseconds, o3) = whole.multipliedReportingOverflow(by: unit)
         // fraction / fractionScale < 1, so fraction * unit / fractionScale < unit: it fits.
         let product = fraction.multipliedFullWidth(by: unit)
-        let (fractionNanoseconds, _) = fractionScale.dividingFullWidth(product)
+        let (quotient, remainder) = fractionScale.dividingFullWidth(product)
+        let fractionNanoseconds = quotient + (remainder != 0 || (droppedNonZero && unit > 0) ? 1 : 0)
         let (total, o4) = wholeNanoseconds.addingReportingOverflow(fractionNanoseconds)
         guard !(overflow || o3 || o4) else { return fail("too large") }
         return .success(total)

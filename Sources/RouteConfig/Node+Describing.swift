@@ -9,7 +9,9 @@ extension Node {
         case .sequence: return "a sequence"
         case .scalar(let scalar):
             if isNullScalar { return "an empty value" }
-            let text = scalar.string
+            // One line per diagnostic: control characters (a multi-line scalar) are escaped.
+            let text = String(scalar.string.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F
+                ? $0.escaped(asASCII: true) : String($0) }.joined())
             return text.count > 40 ? "\"\(text.prefix(37))...\"" : "\"\(text)\""
         }
     }

@@ -61,12 +61,20 @@ extension SocketAddress {
         SocketAddress.isIPv4Literal(host) || SocketAddress.isIPv6Literal(host)
     }
 
+    /// inet_pton reads a C string: a NUL inside `text` would end it early and accept the
+    /// prefix (a fuzzer found "[::\0]:1"). Only printable ASCII goes to it.
+    private static func isPrintableASCII(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
     static func isIPv4Literal(_ text: String) -> Bool {
+        guard isPrintableASCII(text) else { return false }
         var address = in_addr()
         return inet_pton(AF_INET, text, &address) == 1
     }
 
     static func isIPv6Literal(_ text: String) -> Bool {
+        guard isPrintableASCII(text) else { return false }
         var address = in6_addr()
         return inet_pton(AF_INET6, text, &address) == 1
     }

@@ -12,7 +12,10 @@ public struct ValueParseError: Error, Equatable, Sendable, CustomStringConvertib
         self.reason = reason
     }
 
+    /// One line: control characters from the offending text are escaped.
     public var description: String {
-        "invalid \(kind) \"\(text)\": \(reason)"
+        String("invalid \(kind) \"\(text)\": \(reason)".unicodeScalars.map {
+            $0.value < 0x20 || $0.value == 0x7F ? $0.escaped(asASCII: true) : String($0)
+        }.joined())
     }
 }

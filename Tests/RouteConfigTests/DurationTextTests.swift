@@ -14,8 +14,8 @@ import Testing
         ("1.5s", 1_500_000_000),
         ("0.25h", 900_000_000_000),
         ("0s", 0),
-        ("1.0000000001s", 1_000_000_000),  // finer than a nanosecond: dropped
-        ("0.0000000000000000000001h", 0),
+        ("1.0000000001s", 1_000_000_001),  // finer than a nanosecond: rounded up, never cut short
+        ("0.0000000000000000000001h", 1),  // positive stays positive
         ("5124095h", 18_446_742_000_000_000_000),
     ] as [(String, UInt64)])
     func parses(text: String, nanoseconds: UInt64) {
