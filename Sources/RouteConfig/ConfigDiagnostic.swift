@@ -14,8 +14,18 @@ public struct ConfigDiagnostic: Error, Sendable, Equatable, CustomStringConverti
         self.message = message
     }
 
-    /// `FILE:LINE:COLUMN: message`.
+    /// `FILE:LINE:COLUMN: message`, always one line: control characters and Unicode line
+    /// separators quoted from the file (a key, a name, a scalar) are escaped.
     public var description: String {
-        "\(file):\(line):\(column): \(message)"
+        "\(file):\(line):\(column): " + ConfigDiagnostic.oneLine(message)
+    }
+
+    static func oneLine(_ text: String) -> String {
+        String(text.unicodeScalars.map { s -> String in
+            switch s.value {
+            case 0 ..< 0x20, 0x7F, 0x85, 0x2028, 0x2029: return s.escaped(asASCII: true)
+            default: return String(s)
+            }
+        }.joined())
     }
 }

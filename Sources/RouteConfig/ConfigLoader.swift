@@ -37,6 +37,9 @@ public enum ConfigLoader: Sendable {
     /// paths. Throws every error found, sorted by line and column.
     public static func parse(yaml: String, file: String) throws(ConfigErrors) -> GatewayConfig {
         var parser = ConfigParser(file: file)
+        if let tooDeep = nestingProblem(yaml, file: file) {
+            throw ConfigErrors(diagnostics: [tooDeep])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -51,6 +54,52 @@ public enum ConfigLoader: Sendable {
             throw ConfigErrors(diagnostics: sorted.map(\.element))
         }
         return config
+    }
+
+    /// The YAML composer recurses once per nesting level: a hostile file of thousands of nested
+    /// `[` (a fuzzer found 16000) would overflow the stack. Routes files are a few levels deep,
+    /// so flow nesting past `maxNesting` or indentation past `maxIndent` is refused up front.
+    static let maxNesting = 64
+    static let maxIndent = 512
+
+    static func nestingProblem(_ yaml: String, file: String) -> ConfigDiagnostic? {
+        var depth = 0, line = 1, column = 0, indent = 0, atLineStart = true
+        var quote: UInt8? = nil
+        for byte in yaml.utf8 {
+            column += 1
+            if byte == UInt8(ascii: "\n") {
+                line += 1; column = 0; indent = 0; atLineStart = true
+                continue
+            }
+            if atLineStart {
+                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") {
+                    indent += 1
+                    if indent > maxIndent {
+                        return ConfigDiagnostic(file: file, line: line, column: column,
+                                                message: "nesting too deep: indented past column \(maxIndent)")
+                    }
+                    continue
+                }
+                atLineStart = false
+            }
+            if let q = quote {
+                if byte == q { quote = nil }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "'"): quote = byte
+            case UInt8(ascii: "#"): atLineStart = false; quote = UInt8(ascii: "\n")  // comment to end of line
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maxNesting {
+                    return ConfigDiagnostic(file: file, line: line, column: column,
+                                            message: "nesting too deep: more than \(maxNesting) levels of [ or {")
+                }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        return nil
     }
 
     /// A YAML syntax error as a diagnostic at libyaml's problem mark:

@@ -25,25 +25,14 @@ public enum DurationText: Sendable {
             wholeDigits += 1
             index += 1
         }
-        var fraction: UInt64 = 0
-        var fractionScale: UInt64 = 1
-        var droppedNonZero = false
+        var fractionDigits: [UInt64] = []
         if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
             index += 1
-            var fractionDigits = 0
             while index < bytes.count, let digit = decimalDigit(bytes[index]) {
-                // 18 digits keep the fraction exact to below 1 ns of an hour; a later non-zero
-                // digit only means "a little more", which the rounding up below accounts for.
-                if fractionScale < 1_000_000_000_000_000_000 {
-                    fraction = fraction * 10 + digit
-                    fractionScale *= 10
-                } else if digit != 0 {
-                    droppedNonZero = true
-                }
-                fractionDigits += 1
+                fractionDigits.append(digit)
                 index += 1
             }
-            guard fractionDigits > 0 else { return fail(expectedForm) }
+            guard !fractionDigits.isEmpty else { return fail(expectedForm) }
         }
         guard wholeDigits > 0 else { return fail(expectedForm) }
         let number = String(decoding: bytes[0..<index], as: UTF8.self)
@@ -56,10 +45,18 @@ public enum DurationText: Sendable {
             return fail("unknown unit \"\(unitText)\" (use ns, us, ms, s, m or h)")
         }
         let (wholeNanoseconds, o3) = whole.multipliedReportingOverflow(by: unit)
-        // fraction / fractionScale < 1, so fraction * unit / fractionScale < unit: it fits.
-        let product = fraction.multipliedFullWidth(by: unit)
-        let (quotient, remainder) = fractionScale.dividingFullWidth(product)
-        let fractionNanoseconds = quotient + (remainder != 0 || (droppedNonZero && unit > 0) ? 1 : 0)
+        // The fraction's nanoseconds, exactly rounded up: multiply the digits by the unit from
+        // the last one with a carry (long multiplication); what is left in the carry is the
+        // whole part, any non-zero digit shifted out below it a fraction of a nanosecond.
+        // The carry stays below `unit` (at most 3.6e12), so nothing overflows.
+        var carry: UInt64 = 0
+        var belowOneNanosecond = false
+        for digit in fractionDigits.reversed() {
+            let value = digit * unit + carry
+            if value % 10 != 0 { belowOneNanosecond = true }
+            carry = value / 10
+        }
+        let fractionNanoseconds = carry + (belowOneNanosecond ? 1 : 0)
         let (total, o4) = wholeNanoseconds.addingReportingOverflow(fractionNanoseconds)
         guard !(overflow || o3 || o4) else { return fail("too large") }
         return .success(total)

@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Trestle's fuzz targets, kept out of the main package so that its build never compiles them.
+// Build and run them with Fuzz/run (libFuzzer + AddressSanitizer); see Fuzz/README.md.
+//
+// The parsers under test are compiled from the main package's own sources: Sources/Channel and
+// Sources/RouteConfig here are symlinks to ../../Sources/Channel and ../../Sources/RouteConfig.
+// (Depending on the main package by path is not enough: it has no library product, and a package
+// can only use another package's products.) Each target's properties file is a symlink to the
+// replay test that runs the same checks under `swift test`.
+let package = Package(
+    name: "TrestleFuzz",
+    dependencies: [
+        // The main package's version: Package.resolved there pins the same.
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "5.0.1"),
+    ],
+    targets: [
+        .target(name: "Channel"),
+        .target(name: "RouteConfig", dependencies: ["Channel", .product(name: "Yams", package: "Yams")]),
+
+        // libFuzzer's driver entry point, and the @main glue every target shares.
+        .target(name: "CFuzzDriver"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"]),
+
+        .executableTarget(
+            name: "FuzzConfig", dependencies: ["RouteConfig", "Channel", "FuzzSupport"], swiftSettings: fuzzing),
+        .executableTarget(
+            name: "FuzzConfigValues", dependencies: ["RouteConfig", "Channel", "FuzzSupport"], swiftSettings: fuzzing),
+        .executableTarget(name: "FuzzChannel", dependencies: ["Channel", "FuzzSupport"], swiftSettings: fuzzing),
+    ]
+)
+
+/// The properties files are the replay tests' files: FUZZING leaves their test suites out.
+var fuzzing: [SwiftSetting] { [.define("FUZZING")] }

@@ -1,0 +1,1 @@
+../../../Tests/ChannelTests/FuzzCrasherReplayTests.swift

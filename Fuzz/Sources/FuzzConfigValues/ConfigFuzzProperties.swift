@@ -1,0 +1,1 @@
+../../../Tests/RouteConfigTests/FuzzCrasherReplayTests.swift
