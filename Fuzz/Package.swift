@@ -5,7 +5,8 @@ import PackageDescription
 // Build and run them with Fuzz/run (libFuzzer + AddressSanitizer); see Fuzz/README.md.
 //
 // The parsers under test are compiled from the main package's own sources: Sources/Channel and
-// Sources/RouteConfig here are symlinks to ../../Sources/Channel and ../../Sources/RouteConfig.
+// Sources/RouteConfig (and HTTP1) here are symlinks to ../../Sources/Channel, ../../Sources/RouteConfig
+// and ../../Sources/HTTP1.
 // (Depending on the main package by path is not enough: it has no library product, and a package
 // can only use another package's products.) Each target's properties file is a symlink to the
 // replay test that runs the same checks under `swift test`.
@@ -18,6 +19,7 @@ let package = Package(
     targets: [
         .target(name: "Channel"),
         .target(name: "RouteConfig", dependencies: ["Channel", .product(name: "Yams", package: "Yams")]),
+        .target(name: "HTTP1"),
 
         // libFuzzer's driver entry point, and the @main glue every target shares.
         .target(name: "CFuzzDriver"),
@@ -28,6 +30,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzConfigValues", dependencies: ["RouteConfig", "Channel", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzChannel", dependencies: ["Channel", "FuzzSupport"], swiftSettings: fuzzing),
+        .executableTarget(name: "FuzzHTTP1", dependencies: ["HTTP1", "FuzzSupport"], swiftSettings: fuzzing),
     ]
 )
 
