@@ -1,6 +1,5 @@
 """Fixtures for the integration tests: the trestle gateway as a process between grpcio clients and
-grpcio upstream servers. TRESTLE_BIN names the binary (default .build/release/trestle);
-TRESTLE_DIRECT=1 runs the tests against the upstream alone, to check the tests themselves."""
+grpcio upstream servers. TRESTLE_BIN names the binary (default .build/release/trestle)."""
 import shutil
 import subprocess
 import sys
@@ -32,14 +31,6 @@ _generate_stubs()
 
 import harness  # noqa: E402  (imports the stubs just generated)
 from testing_stubs import test_pb2_grpc  # noqa: E402
-
-
-def pytest_collection_modifyitems(config, items):
-    if harness.DIRECT:
-        skip = pytest.mark.skip(reason="TRESTLE_DIRECT=1: only meaningful through the gateway")
-        for item in items:
-            if item.get_closest_marker("gateway_only"):
-                item.add_marker(skip)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -84,13 +75,10 @@ def upstream_process(request):
 @pytest.fixture
 def gateway(request, tmp_path):
     """gateway(config) writes the routes file, starts `trestle serve`, waits for its ready line and
-    returns it (.pid, .port, .proc, .output()); teardown SIGTERMs it and asserts a clean exit.
-    With TRESTLE_DIRECT=1 it returns the first upstream's port instead."""
+    returns it (.pid, .port, .proc, .output()); teardown SIGTERMs it and asserts a clean exit."""
     started = []
 
     def start(config):
-        if harness.DIRECT:
-            return harness.DirectTarget(config)
         started.append(harness.Gateway(config, tmp_path))
         request.node.processes = getattr(request.node, "processes", []) + [started[-1]]
         return started[-1]

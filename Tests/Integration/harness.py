@@ -16,7 +16,6 @@ import interop_server
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 TRESTLE_BIN = Path(os.environ.get("TRESTLE_BIN", REPO / ".build" / "release" / "trestle"))
-DIRECT = os.environ.get("TRESTLE_DIRECT") == "1"  # no gateway: clients call the upstream itself
 
 READY_TIMEOUT = 15.0  # seconds for `trestle: ready` (or `listening PORT`) to appear
 STOP_TIMEOUT = 15.0   # seconds for a process to exit after SIGTERM (the test configs use 5 s of grace)
@@ -136,7 +135,7 @@ class Gateway(Process):
         self.config_path = write_routes(config, tmp_path / f"routes-{self.port}.yaml")
         if not os.access(TRESTLE_BIN, os.X_OK):
             raise AssertionError(f"no trestle binary at {TRESTLE_BIN}: build it (swift build -c release "
-                                 f"--product trestle), set TRESTLE_BIN, or set TRESTLE_DIRECT=1")
+                                 f"--product trestle) or set TRESTLE_BIN")
         super().__init__(f"trestle ({address})",
                          [TRESTLE_BIN, "serve", "--config", self.config_path], "trestle: ready")
 
@@ -153,14 +152,6 @@ class Gateway(Process):
             if line.startswith(f"{field}:"):
                 return int(line.split()[1])
         raise AssertionError(f"no {field} in /proc/PID/status")
-
-
-class DirectTarget:
-    """TRESTLE_DIRECT=1: stands in for the gateway, pointing clients at the first upstream."""
-
-    def __init__(self, config):
-        self.port = int(config["clusters"][0]["endpoints"][0].rsplit(":", 1)[1])
-        self.pid = None
 
 
 class InProcessUpstream:

@@ -10,7 +10,6 @@ import pytest
 import harness
 from testing_stubs import messages_pb2, test_pb2_grpc
 
-pytestmark = pytest.mark.gateway_only
 WAIT = 5
 HOLD = [("x-test-hold", "1")]
 

@@ -158,7 +158,6 @@ def test_h2_grpc_bidi_status(relay):
     assert failure.value.details() == AWKWARD_MESSAGE
 
 
-@pytest.mark.gateway_only
 def test_h2_grpc_unary_unknown_service(relay):
     path = "/grpc.testing.UnimplementedService/UnimplementedCall"
     code, details, _ = harness.status_of(lambda: relay.channel.unary_unary(path)(b"", timeout=5))
@@ -176,7 +175,6 @@ def test_h2_grpc_unary_unknown_method(relay):
     assert (code, details) == (grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
 
 
-@pytest.mark.gateway_only
 def test_h2_grpc_unary_round_robin(upstream, gateway):
     first, second = upstream(), upstream()
     gw = gateway(harness.routes([first.port, second.port]))

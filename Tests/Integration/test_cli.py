@@ -2,11 +2,8 @@
 import re
 import subprocess
 
-import pytest
-
 import harness
 
-pytestmark = pytest.mark.gateway_only
 
 # Two errors, on lines 7 and 10.
 BROKEN = """\

@@ -75,8 +75,6 @@ def numbered(count, size=MiB):
 
 def assert_gateway_memory_flat(gateway, when, peak=False):
     """The gateway's resident memory now (VmRSS), or its peak so far (VmHWM), is under the cap."""
-    if harness.DIRECT:
-        return
     mib = (gateway.vm_hwm_kib() if peak else gateway.vm_rss_kib()) / 1024
     assert mib < GATEWAY_RSS_CAP_MIB, f"gateway {'peak ' if peak else ''}RSS {mib:.1f} MiB {when}"
 

@@ -56,7 +56,6 @@ def test_h2_grpc_unary_deadline_exceeded(relay):
     assert record.cancelled.wait(WAIT), "the upstream's call outlived the deadline"
 
 
-@pytest.mark.gateway_only
 def test_h2_grpc_unary_route_timeout(upstream, gateway):
     """No client deadline: the route's timeout applies, and is forwarded as grpc-timeout."""
     up = upstream()
@@ -96,7 +95,6 @@ def test_h2_grpc_server_streaming_upstream_killed(upstream_process, gateway):
     assert seconds < 3
 
 
-@pytest.mark.gateway_only
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_h2_grpc_unary_shutdown_drains(upstream, gateway, signum):
     """SIGTERM or SIGINT: no new connections or calls are accepted, the call in flight finishes,
@@ -124,7 +122,6 @@ def test_h2_grpc_unary_shutdown_drains(upstream, gateway, signum):
         socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT).close()
 
 
-@pytest.mark.gateway_only
 def test_h2_grpc_unary_shutdown_sends_goaway(upstream, gateway, tmp_path):
     """nghttp, a raw h2 client, sees the GOAWAY frame while its call is held, then the call's
     response and grpc-status 0 on the same connection."""
@@ -176,7 +173,6 @@ def read_until_closed(sock):
     return received
 
 
-@pytest.mark.gateway_only
 def test_h1_get_rejected(relay):
     with socket.create_connection(("127.0.0.1", relay.gateway.port), timeout=WAIT) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -191,7 +187,6 @@ GARBAGE = {
 }
 
 
-@pytest.mark.gateway_only
 @pytest.mark.parametrize("garbage", GARBAGE.values(), ids=GARBAGE.keys())
 def test_tcp_garbage_closed(relay, garbage):
     with socket.create_connection(("127.0.0.1", relay.gateway.port), timeout=WAIT) as sock:

@@ -32,11 +32,9 @@ def test_h2_grpc_unary_300_concurrent_pooling(upstream, gateway):
         failures = [f.exception() for f in futures if f.exception() is not None]
     assert not failures, f"{len(failures)} calls failed, e.g. {failures[0]}"
     peers = up.service.peers()
-    if harness.DIRECT:
-        assert len(peers) == 1
-    else:  # at most 100 streams on each, all 300 open at once: exactly 3 connections
-        expected = math.ceil(calls / streams_per_connection)
-        assert len(peers) == expected, f"upstream connections: {sorted(peers)}"
+    # At most 100 streams on each, all 300 open at once: exactly 3 connections.
+    expected = math.ceil(calls / streams_per_connection)
+    assert len(peers) == expected, f"upstream connections: {sorted(peers)}"
 
 
 def test_h2_grpc_bidi_256mib_bounded_memory(upstream, gateway):
@@ -63,9 +61,8 @@ def test_h2_grpc_bidi_256mib_bounded_memory(upstream, gateway):
     assert call.code() == grpc.StatusCode.OK, call.details()
     assert wrong == [], f"{len(wrong)} messages came back different, the first #{wrong[:1]}"
     assert received == count
-    if not harness.DIRECT:
-        peak_mib = gw.vm_hwm_kib() / 1024
-        assert peak_mib < GATEWAY_PEAK_RSS_CAP_MIB, f"gateway peak RSS {peak_mib:.1f} MiB"
+    peak_mib = gw.vm_hwm_kib() / 1024
+    assert peak_mib < GATEWAY_PEAK_RSS_CAP_MIB, f"gateway peak RSS {peak_mib:.1f} MiB"
 
 
 def framed(message):

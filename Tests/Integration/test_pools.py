@@ -30,7 +30,6 @@ def wait_until(predicate, what, timeout=WAIT):
         threading.Event().wait(0.002)
 
 
-@pytest.mark.gateway_only
 def test_h2_grpc_unary_queue_full_resource_exhausted(upstream, gateway):
     """One connection with room for one stream and a queue of two: a call held at the upstream, two
     calls waiting in the queue, and the next call fails at once with RESOURCE_EXHAUSTED; the others
@@ -59,7 +58,6 @@ def test_h2_grpc_unary_queue_full_resource_exhausted(upstream, gateway):
     assert len(up.service.calls) == 3
 
 
-@pytest.mark.gateway_only
 @pytest.mark.parametrize("endpoints", [2, 1], ids=["other-endpoint", "only-endpoint"])
 def test_h2_grpc_bidi_upstream_goaway(upstream, gateway, endpoints):
     """An upstream stopped gracefully (grpcio sends GOAWAY and closes its listener) while a bidi
@@ -109,7 +107,6 @@ def test_h2_grpc_bidi_upstream_goaway(upstream, gateway, endpoints):
     assert stopped.wait(WAIT), "the stopped upstream still had a call after the bidi stream ended"
 
 
-@pytest.mark.gateway_only
 def test_h2_grpc_cancellation_storm(upstream, gateway):
     """200 calls cancelled in every state (before reaching the upstream, held there, with request
     bytes queued in the gateway, with response bytes queued in the gateway), interleaved with 200

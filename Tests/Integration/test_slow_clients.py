@@ -7,7 +7,6 @@ import pytest
 import harness
 from testing_stubs import messages_pb2, test_pb2_grpc
 
-pytestmark = pytest.mark.gateway_only
 PREFACE_TIMEOUT = 0.3  # seconds, as set in the routes file below
 WAIT = 5
 

@@ -5,12 +5,10 @@ import subprocess
 import threading
 
 import grpc
-import pytest
 
 import harness
 from testing_stubs import messages_pb2, test_pb2_grpc
 
-pytestmark = pytest.mark.gateway_only
 WAIT = 10
 
 
