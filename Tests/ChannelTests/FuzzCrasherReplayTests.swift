@@ -7,35 +7,6 @@
 // things; only the test suite at the bottom is left out of that build.
 import Channel
 
-/// The broken properties of one input, in words; empty when every property held.
-struct FuzzFailures {
-    private(set) var messages: [String] = []
-
-    mutating func expect(_ condition: Bool, _ message: @autoclosure () -> String) {
-        if !condition { messages.append(message()) }
-    }
-
-    mutating func fail(_ message: String) {
-        messages.append(message)
-    }
-}
-
-/// `bytes` as a Swift string literal body: printable ASCII as is, everything else escaped.
-func fuzzShow(_ bytes: some Sequence<UInt8>) -> String {
-    var out = "\""
-    for byte in bytes {
-        switch byte {
-        case UInt8(ascii: "\""): out += "\\\""
-        case UInt8(ascii: "\\"): out += "\\\\"
-        case 0x20...0x7E: out.unicodeScalars.append(Unicode.Scalar(byte))
-        default:
-            let hex = String(byte, radix: 16, uppercase: true)
-            out += "\\x" + (byte < 0x10 ? "0" : "") + hex
-        }
-    }
-    return out + "\""
-}
-
 /// The small parsers of the Channel module, one per input: the first byte picks the parser and
 /// the rest is its input. Each parser's result is compared with a slow reference written
 /// straight from its doc comment, and round trips are checked where the type has an encoder.
@@ -417,71 +388,23 @@ enum ChannelFuzzProperties {
 #if !FUZZING
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite struct FuzzCrasherReplayTests {
-    /// Fuzz/<kind>/FuzzChannel/ of this package, from this file's path
-    /// (Tests/ChannelTests/FuzzCrasherReplayTests.swift).
-    static func fuzzFolder(_ kind: String, filePath: String = #filePath) -> String {
-        var parts = filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/") + "/Fuzz/\(kind)/FuzzChannel"
-    }
-
-    /// The names and bytes of the files in `folder` (not dot files), by name; none when the
-    /// folder does not exist.
-    static func files(in folder: String) -> [(name: String, bytes: [UInt8])] {
-        guard let directory = opendir(folder) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if !name.hasPrefix(".") { names.append(name) }
-        }
-        return names.sorted().compactMap { name in
-            guard let file = fopen(folder + "/" + name, "rb") else { return nil }
-            defer { fclose(file) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = fread(&chunk, 1, chunk.count, file)
-                if count == 0 { break }
-                bytes += chunk[0..<count]
-            }
-            return (name, bytes)
-        }
-    }
-
-    /// Each crasher runs in a child process (an exit test), so that one which still crashes its
-    /// parser fails this test instead of ending the whole test run. The child writes the broken
-    /// properties to its standard error (the exit test's result has no other channel back).
-    static let brokenMarker = "fuzz property broken: "
-
     @Test func crashersNoLongerBreakAProperty() async {
-        for (name, bytes) in Self.files(in: Self.fuzzFolder("crashers")) {
+        for (name, bytes) in FuzzReplay.files("crashers", "FuzzChannel") {
             let result = await #expect(
                 processExitsWith: .success, observing: [\.standardErrorContent], "Fuzz/crashers/FuzzChannel/\(name)"
             ) { [bytes = bytes as [UInt8]] in
                 let failures = ChannelFuzzProperties.check(bytes)
-                for failure in failures {
-                    var line = FuzzCrasherReplayTests.brokenMarker + failure + "\n"
-                    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
-                }
+                FuzzReplay.report(failures)
             }
-            if let result, String(decoding: result.standardErrorContent, as: UTF8.self).contains(Self.brokenMarker) {
+            if let result, String(decoding: result.standardErrorContent, as: UTF8.self).contains(FuzzReplay.brokenMarker) {
                 Issue.record("Fuzz/crashers/FuzzChannel/\(name):\n\(String(decoding: result.standardErrorContent.prefix(4000), as: UTF8.self))")
             }
         }
     }
 
     @Test func seedCorpusKeepsEveryProperty() {
-        let seeds = Self.files(in: Self.fuzzFolder("corpus"))
+        let seeds = FuzzReplay.files("corpus", "FuzzChannel")
         #expect(seeds.count >= 10, "the seed corpus is missing")
         var parsers = Set<String>()
         for (name, bytes) in seeds {

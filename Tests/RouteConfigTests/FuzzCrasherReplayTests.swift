@@ -10,35 +10,6 @@
 import Channel
 import RouteConfig
 
-/// The broken properties of one input, in words; empty when every property held.
-struct FuzzFailures {
-    private(set) var messages: [String] = []
-
-    mutating func expect(_ condition: Bool, _ message: @autoclosure () -> String) {
-        if !condition { messages.append(message()) }
-    }
-
-    mutating func fail(_ message: String) {
-        messages.append(message)
-    }
-}
-
-/// `bytes` as a Swift string literal body: printable ASCII as is, everything else escaped.
-func fuzzShow(_ bytes: some Sequence<UInt8>) -> String {
-    var out = "\""
-    for byte in bytes {
-        switch byte {
-        case UInt8(ascii: "\""): out += "\\\""
-        case UInt8(ascii: "\\"): out += "\\\\"
-        case 0x20...0x7E: out.unicodeScalars.append(Unicode.Scalar(byte))
-        default:
-            let hex = String(byte, radix: 16, uppercase: true)
-            out += "\\x" + (byte < 0x10 ? "0" : "") + hex
-        }
-    }
-    return out + "\""
-}
-
 /// A whole routes file: `ConfigLoader.parse` either returns a config that keeps every rule the
 /// file format states, or throws diagnostics that each read `FILE:LINE:COLUMN: message` on one
 /// line, point inside the file, and come sorted.
@@ -375,47 +346,7 @@ enum ConfigValueFuzzProperties {
 #if !FUZZING
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite struct FuzzCrasherReplayTests {
-    /// Fuzz/<kind>/<target>/ of this package, from this file's path
-    /// (Tests/RouteConfigTests/FuzzCrasherReplayTests.swift).
-    static func fuzzFolder(_ kind: String, _ target: String, filePath: String = #filePath) -> String {
-        var parts = filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/") + "/Fuzz/\(kind)/\(target)"
-    }
-
-    /// The names and bytes of the files in `folder` (not dot files), by name; none when the
-    /// folder does not exist.
-    static func files(in folder: String) -> [(name: String, bytes: [UInt8])] {
-        guard let directory = opendir(folder) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if !name.hasPrefix(".") { names.append(name) }
-        }
-        return names.sorted().compactMap { name in
-            guard let file = fopen(folder + "/" + name, "rb") else { return nil }
-            defer { fclose(file) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = fread(&chunk, 1, chunk.count, file)
-                if count == 0 { break }
-                bytes += chunk[0..<count]
-            }
-            return (name, bytes)
-        }
-    }
-
     /// The checks of the fuzz target named `target`.
     static func check(_ target: String, _ input: [UInt8]) -> [String] {
         switch target {
@@ -425,24 +356,16 @@ import Darwin
         }
     }
 
-    /// Each crasher runs in a child process (an exit test), so that one which still crashes its
-    /// parser fails this test instead of ending the whole test run. The child writes the broken
-    /// properties to its standard error (the exit test's result has no other channel back).
-    static let brokenMarker = "fuzz property broken: "
-
     @Test(arguments: ["FuzzConfig", "FuzzConfigValues"])
     func crashersNoLongerBreakAProperty(target: String) async {
-        for (name, bytes) in Self.files(in: Self.fuzzFolder("crashers", target)) {
+        for (name, bytes) in FuzzReplay.files("crashers", target) {
             let result = await #expect(
                 processExitsWith: .success, observing: [\.standardErrorContent], "Fuzz/crashers/\(target)/\(name)"
             ) { [target = target as String, bytes = bytes as [UInt8]] in
                 let failures = FuzzCrasherReplayTests.check(target, bytes)
-                for failure in failures {
-                    var line = FuzzCrasherReplayTests.brokenMarker + failure + "\n"
-                    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
-                }
+                FuzzReplay.report(failures)
             }
-            if let result, String(decoding: result.standardErrorContent, as: UTF8.self).contains(Self.brokenMarker) {
+            if let result, String(decoding: result.standardErrorContent, as: UTF8.self).contains(FuzzReplay.brokenMarker) {
                 Issue.record("Fuzz/crashers/\(target)/\(name):\n\(String(decoding: result.standardErrorContent.prefix(4000), as: UTF8.self))")
             }
         }
@@ -450,7 +373,7 @@ import Darwin
 
     @Test(arguments: ["FuzzConfig", "FuzzConfigValues"])
     func seedCorpusKeepsEveryProperty(target: String) {
-        let seeds = Self.files(in: Self.fuzzFolder("corpus", target))
+        let seeds = FuzzReplay.files("corpus", target)
         #expect(seeds.count >= 5, "the seed corpus of \(target) is missing")
         for (name, bytes) in seeds {
             let failures = FuzzCrasherReplayTests.check(target, bytes)
@@ -460,7 +383,7 @@ import Darwin
 
     /// The seeds hold loadable configs, not only broken ones: the success properties run too.
     @Test func seedCorpusHasValidConfigs() {
-        let valid = Self.files(in: Self.fuzzFolder("corpus", "FuzzConfig")).filter { _, bytes in
+        let valid = FuzzReplay.files("corpus", "FuzzConfig").filter { _, bytes in
             (try? ConfigLoader.parse(yaml: String(decoding: bytes, as: UTF8.self), file: ConfigFuzzProperties.file)) != nil
         }
         #expect(valid.count >= 3)

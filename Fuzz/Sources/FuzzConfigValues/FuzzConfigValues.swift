@@ -1,19 +1,8 @@
 import FuzzSupport
 
-/// libFuzzer's entry point: runs every check of `ConfigValueFuzzProperties` on one input. A broken property
-/// traps, and libFuzzer keeps the input as a crasher.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let input = Array(UnsafeBufferPointer(start: data, count: size))
-    trapOnFailures(ConfigValueFuzzProperties.check(input), target: "FuzzConfigValues")
-    return 0
-}
-
+/// Runs every check of `ConfigValueFuzzProperties` on each input libFuzzer generates.
 @main enum FuzzConfigValuesMain {
     static func main() {
-        runLibFuzzer { data, size in
-            guard let data else { return 0 }
-            return fuzz(data, size)
-        }
+        fuzzMain(target: "FuzzConfigValues", check: ConfigValueFuzzProperties.check)
     }
 }

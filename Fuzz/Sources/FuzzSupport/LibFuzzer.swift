@@ -18,6 +18,26 @@ public func runLibFuzzer(_ testOneInput: @convention(c) (UnsafePointer<UInt8>?, 
     exit(LLVMFuzzerRunDriver(&argc, &argv, testOneInput))
 }
 
+/// A fuzz target's whole `main`: runs `check` on every input libFuzzer generates; a broken
+/// property traps (`trapOnFailures`) and libFuzzer keeps the input as a crasher.
+public func fuzzMain(target: String, check: @escaping ([UInt8]) -> [String]) -> Never {
+    currentTarget = (target, check)
+    runLibFuzzer { data, size in fuzzOneInput(data, size) }
+}
+
+/// libFuzzer's entry point, exported once for every target (libFuzzer's library refers to it):
+/// the running target's checks on one input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data, let (name, check) = currentTarget else { return 0 }
+    trapOnFailures(check(Array(UnsafeBufferPointer(start: data, count: size))), target: name)
+    return 0
+}
+
+/// The running target's checks: a C callback cannot capture them. Set once, before libFuzzer
+/// starts, and read only on its thread.
+nonisolated(unsafe) private var currentTarget: (String, ([UInt8]) -> [String])?
+
 /// Stops the process when `failures` is not empty, printing them: libFuzzer catches the trap and
 /// saves the input (`-artifact_prefix`, Fuzz/crashers/<target>/ under Fuzz/run).
 ///
