@@ -73,11 +73,6 @@ public final class HTTP2Headers {
         v.withUTF8 { append(name, value: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Appends every field of `other`.
-    public func append(contentsOf other: HTTP2Headers) {
-        other.forEach { append(name: $0, value: $1) }
-    }
-
     private func grow(_ need: Int) {
         var c = capacity * 2
         while c < need { c *= 2 }

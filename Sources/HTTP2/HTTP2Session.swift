@@ -263,13 +263,6 @@ public final class HTTP2Session {
         nghttp2_session_get_remote_settings(raw, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
     }
 
-    /// How many more streams this side may open (client): bounded by the peer's setting and stream IDs.
-    public var streamsAvailable: Int {
-        let next = nghttp2_session_get_next_stream_id(raw)
-        if next > Int32.max - 2 || next <= 0 { return 0 }
-        return Int(nghttp2_session_get_remote_settings(raw, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
-    }
-
     public var nextStreamIDAvailable: Bool {
         let next = nghttp2_session_get_next_stream_id(raw)
         return next > 0 && next < Int32.max - 2

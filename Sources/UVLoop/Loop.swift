@@ -42,11 +42,6 @@ public final class Loop {
         uv_run(raw, UV_RUN_DEFAULT)
     }
 
-    /// Runs one non-blocking turn (used when draining handles that are closing).
-    public func runNoWait() {
-        uv_run(raw, UV_RUN_NOWAIT)
-    }
-
     public func stop() {
         uv_stop(raw)
     }

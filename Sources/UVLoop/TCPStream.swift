@@ -135,14 +135,4 @@ public final class TCPStream: LoopClosable {
         delegate = nil
         HandleBox.close(handle)
     }
-
-    /// The peer's address, for logs and X-Forwarded-For.
-    public var peerAddress: ResolvedAddress? {
-        var a = ResolvedAddress()
-        var len = Int32(MemoryLayout<sockaddr_storage>.size)
-        let rc = withUnsafeMutablePointer(to: &a.storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &len) }
-        }
-        return rc == 0 ? a : nil
-    }
 }

@@ -89,8 +89,6 @@ public final class Wakeup: LoopClosable, @unchecked Sendable {
     /// Thread-safe.
     public func send() { uv_async_send(handle) }
 
-    public func unref() { uv_unref(asHandle(handle)) }
-
     public func close() {
         guard !closed else { return }
         closed = true
@@ -113,8 +111,6 @@ public final class Signal: LoopClosable {
             HandleBox.owner(UnsafeMutableRawPointer(h), as: Signal.self)?.callback(signum)
         }, signal)
     }
-
-    public func unref() { uv_unref(asHandle(handle)) }
 
     public func close() {
         guard !closed else { return }

@@ -64,7 +64,4 @@ public final class ClusterPool {
     public func drain() {
         for e in endpoints { e.drain() }
     }
-
-    /// Open upstream connections (for metrics and tests).
-    public var connectionCount: Int { endpoints.reduce(0) { $0 + $1.connections.count } }
 }

@@ -196,6 +196,4 @@ final class EndpointPool {
     func drain() {
         for c in connections { c.drain() }
     }
-
-    var activeStreams: Int { connections.reduce(0) { $0 + $1.streamCount } }
 }
