@@ -1,5 +1,6 @@
 """Native gRPC over h2c through the gateway: every call type, payloads, metadata, status, routing."""
 import queue
+import subprocess
 
 import grpc
 import pytest
@@ -185,3 +186,22 @@ def test_h2_grpc_unary_round_robin(upstream, gateway):
     counts = [len(first.service.calls), len(second.service.calls)]
     assert sum(counts) == 20
     assert min(counts) > 0, f"calls per endpoint: {counts}"
+
+
+def test_h2_grpc_unary_hop_by_hop_headers_not_forwarded(relay, tmp_path):
+    """Proxy-* headers are for the gateway, never the upstream; other metadata (text and -bin)
+    passes. nghttp sends the call, so the headers are exactly these."""
+    request = tmp_path / "request.bin"
+    data = simple(3).SerializeToString()
+    request.write_bytes(b"\x00" + len(data).to_bytes(4, "big") + data)
+    url = f"http://127.0.0.1:{relay.gateway.port}/grpc.testing.TestService/UnaryCall"
+    out = subprocess.run(["nghttp", "-v", "-d", str(request), "-H", "content-type: application/grpc",
+                          "-H", "te: trailers", "-H", "x-test-id: hop", "-H", "proxy-authorization: secret",
+                          "-H", "x-keep-me: yes", "-H", "x-keep-bin: AAEC", url],
+                         capture_output=True, text=True, timeout=DEADLINE)
+    assert out.returncode == 0 and "grpc-status: 0" in out.stdout, out.stdout + out.stderr
+    seen = relay.service.record("hop").metadata
+    assert "proxy-authorization" not in seen, seen
+    assert "content-length" not in seen, seen  # framing: each hop has its own
+    assert seen.get("x-keep-me") == "yes", seen
+    assert seen.get("x-keep-bin") == b"\x00\x01\x02", seen

@@ -1,10 +1,12 @@
 """Upstreams that misbehave below gRPC: silent after the TCP handshake, protocol errors that
 leave the socket open; and client deadlines at the edge of the grpc-timeout range."""
 import socket
+import re
 import subprocess
 import threading
 
 import grpc
+import pytest
 
 import harness
 from testing_stubs import messages_pb2, test_pb2_grpc
@@ -30,12 +32,22 @@ class SilentUpstream:
         self.sock.close()
 
 
+# A connection-level protocol error: WINDOW_UPDATE with increment 0 on stream 0 (RFC 9113 §6.9).
+BAD_WINDOW_UPDATE = b"\x00\x00\x04\x08\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+
+
+def rst_stream(stream_id, code):
+    """An RST_STREAM frame (RFC 9113 §6.4)."""
+    return b"\x00\x00\x04\x03\x00" + stream_id.to_bytes(4, "big") + code.to_bytes(4, "big")
+
+
 class BrokenUpstream:
     """Accepts one connection, sends its SETTINGS, and once the gateway's first request arrives
-    sends a connection-level protocol error (WINDOW_UPDATE with increment 0, RFC 9113 §6.9)
-    — then keeps the socket open and silent."""
+    sends `answer` (by default a connection-level protocol error) — then keeps the socket open
+    and silent."""
 
-    def __init__(self):
+    def __init__(self, answer=BAD_WINDOW_UPDATE):
+        self.answer = answer
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1)
@@ -55,7 +67,7 @@ class BrokenUpstream:
             if not chunk:
                 return
             received += chunk
-        conn.sendall(b"\x00\x00\x04\x08\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x00")
+        conn.sendall(self.answer)
         self.sent.set()
 
     @staticmethod
@@ -138,3 +150,46 @@ def test_h2_grpc_unary_largest_grpc_timeout(relay, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "grpc-status: 0" in out.stdout, out.stdout
     assert relay.stub.UnaryCall(simple(2), timeout=WAIT).payload.body  # still serving
+
+
+@pytest.mark.parametrize("code, status", [
+    (7, grpc.StatusCode.UNAVAILABLE),          # REFUSED_STREAM
+    (8, grpc.StatusCode.CANCELLED),            # CANCEL
+    (11, grpc.StatusCode.RESOURCE_EXHAUSTED),  # ENHANCE_YOUR_CALM
+    (2, grpc.StatusCode.INTERNAL),             # INTERNAL_ERROR
+], ids=["refused", "cancel", "enhance-your-calm", "internal"])
+def test_h2_grpc_unary_upstream_rst_stream_status(gateway, code, status):
+    """An upstream RST_STREAM reaches the client as the status PROTOCOL-HTTP2.md maps its code to."""
+    up = BrokenUpstream(rst_stream(1, code))  # the gateway's first stream on a new connection is 1
+    try:
+        gw = gateway(harness.routes([up.port], workers=1))
+        with harness.channel(gw.port) as ch:
+            got, details, seconds = harness.status_of(
+                lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(simple(1), timeout=WAIT))
+        assert up.sent.is_set(), "the fake upstream never received the call"
+        assert got == status, details
+        assert f"HTTP/2 error code {code}" in details, details
+        assert seconds < 3
+    finally:
+        up.close()
+
+
+def test_h2_grpc_unary_refused_endpoint_backs_off(gateway):
+    """After a refused connect the endpoint is left alone for backoff_base: the calls meanwhile
+    fail with UNAVAILABLE at once, and the gateway makes no new connection attempt (counted by
+    its own metrics)."""
+    config = harness.routes([harness.free_port()], workers=1, backoff_base="30s", backoff_max="60s")
+    admin = harness.free_port()
+    config["admin"] = {"address": f"127.0.0.1:{admin}"}
+    gw = gateway(config)
+    with harness.channel(gw.port) as ch:
+        stub = test_pb2_grpc.TestServiceStub(ch)
+        for _ in range(5):
+            got, details, seconds = harness.status_of(lambda: stub.UnaryCall(simple(1), timeout=WAIT))
+            assert got == grpc.StatusCode.UNAVAILABLE, details
+            assert "connection refused" in details, details
+            assert seconds < 2
+    metrics = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{admin}/metrics"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+    failures = re.search(r"^trestle_upstream_connect_failures_total (\d+)$", metrics, re.M)
+    assert failures and int(failures.group(1)) == 1, metrics
