@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
     ],
     targets: [
         // System libraries: the only two C dependencies. Only UVLoop imports CLibUV; only HTTP2 imports CNghttp2.
@@ -31,6 +32,11 @@ let package = Package(
         .target(name: "Channel", swiftSettings: hotPath),
         .target(name: "Upstream", dependencies: ["Channel", "UVLoop", "HTTP2"], swiftSettings: hotPath),
 
+        // Translation: descriptor registry (from FileDescriptorSets), proto3 JSON codec, HTTP rules.
+        .target(name: "Transcoding", dependencies: [
+            "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], swiftSettings: hotPath),
+
         // Configuration
         .target(name: "RouteConfig", dependencies: ["Channel", .product(name: "Yams", package: "Yams")]),
 
@@ -45,6 +51,7 @@ let package = Package(
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "TranscodingTests", dependencies: ["Transcoding", "Channel"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "UVLoop", "HTTP2", "Channel", "RouteConfig"]),
     ]
 )
