@@ -38,10 +38,10 @@ let package = Package(
         ], swiftSettings: hotPath),
 
         // Configuration
-        .target(name: "RouteConfig", dependencies: ["Channel", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
 
         // The gateway and the executable
-        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP2", "Upstream", "RouteConfig", "CFreeList"], swiftSettings: hotPath),
+        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
             "Gateway", "RouteConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -9,7 +9,8 @@ import Yams
 
 /// Reads a routes file into a `GatewayConfig`, or every error in it.
 ///
-/// Pure apart from reading the file: no descriptor is opened and no host name resolved here.
+/// Reads the routes file and the descriptor sets it names (compiled into the config's
+/// `DescriptorRegistry`, so `trestle check` validates them too); no host name is resolved here.
 /// Safe to call from any thread (a reload parses off the workers' loops, then hands the
 /// immutable result over).
 public enum ConfigLoader: Sendable {
@@ -144,11 +145,11 @@ public enum ConfigLoader: Sendable {
         return (line, column)
     }
 
-    private struct ReadError: Error {
+    struct ReadError: Error {
         var text: String
     }
 
-    private static func readFile(_ path: String) -> Result<[UInt8], ReadError> {
+    static func readFile(_ path: String) -> Result<[UInt8], ReadError> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(ReadError(text: String(cString: strerror(errno)))) }
         defer { close(fd) }

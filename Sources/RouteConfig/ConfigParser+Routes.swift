@@ -3,7 +3,10 @@ import Yams
 
 /// `routes`: which services go to which cluster.
 extension ConfigParser {
-    static let routeKeys = ["service", "cluster", "timeout"]
+    static let routeKeys = [
+        "service", "cluster", "timeout", "max_request_body",
+        "json_emit_defaults", "json_enums_as_numbers", "json_original_names",
+    ]
 
     /// `routes: [{service: PATTERN, cluster: NAME, timeout: DURATION}, ...]`: at least one,
     /// patterns unique, clusters defined. `clusterIndex` is nil when the clusters section was
@@ -60,9 +63,19 @@ extension ConfigParser {
                 timeoutMs = milliseconds(timeoutNode, key: "timeout", allowZero: false)
             }
 
+            let maxBody = fields["max_request_body"].flatMap { size($0, key: "max_request_body", range: 1...(1 << 30)) }
+            let emitDefaults = fields["json_emit_defaults"].flatMap { boolean($0, key: "json_emit_defaults") }
+            let enumsAsNumbers = fields["json_enums_as_numbers"].flatMap { boolean($0, key: "json_enums_as_numbers") }
+            let originalNames = fields["json_original_names"].flatMap { boolean($0, key: "json_original_names") }
+
             if let pattern, let cluster {
-                routes.append(
-                    RouteEntry(service: pattern, cluster: cluster.name, clusterIndex: cluster.index, timeoutMs: timeoutMs))
+                var route = RouteEntry(service: pattern, cluster: cluster.name, clusterIndex: cluster.index,
+                                       timeoutMs: timeoutMs,
+                                       maxRequestBodyBytes: maxBody ?? RouteEntry.defaultMaxRequestBodyBytes)
+                route.jsonEmitDefaults = emitDefaults ?? false
+                route.jsonEnumsAsNumbers = enumsAsNumbers ?? false
+                route.jsonOriginalNames = originalNames ?? false
+                routes.append(route)
             }
         }
         return routes

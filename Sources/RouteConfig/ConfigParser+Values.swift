@@ -30,6 +30,17 @@ extension ConfigParser {
         return text
     }
 
+    /// `true` or `false`.
+    mutating func boolean(_ node: Node, key: String) -> Bool? {
+        switch node.scalarText {
+        case "true": return true
+        case "false": return false
+        default:
+            report(node, "expected true or false for \"\(key)\", found \(node.foundDescription)")
+            return nil
+        }
+    }
+
     /// A decimal integer within `range`.
     mutating func integer(_ node: Node, key: String, range: ClosedRange<Int>) -> Int? {
         guard let text = node.scalarText, let value = Int(text) else {

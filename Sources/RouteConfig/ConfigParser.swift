@@ -1,4 +1,5 @@
 import Channel
+import Transcoding
 import Yams
 
 /// Turns the composed YAML of a routes file into a `GatewayConfig`, collecting every error it
@@ -53,7 +54,8 @@ struct ConfigParser {
             }
         }
         let workers = top["workers"].flatMap { parseWorkers($0) } ?? Self.onlineProcessors()
-        let descriptors = top["descriptors"].map { parseDescriptors($0) } ?? []
+        let descriptorNodes = top["descriptors"].map { parseDescriptors($0) } ?? []
+        let descriptors = descriptorNodes.map(\.path)
         let shutdownGrace = top["shutdown_grace"].flatMap { milliseconds($0, key: "shutdown_grace", allowZero: true) }
         let maxStreams = top["max_concurrent_streams"].flatMap {
             integer($0, key: "max_concurrent_streams", range: 1...Int(Int32.max))
@@ -76,6 +78,8 @@ struct ConfigParser {
         }
 
         guard diagnostics.isEmpty else { return nil }
+        let registry = loadDescriptors(descriptorNodes, sectionNode: top["descriptors"])
+        guard diagnostics.isEmpty else { return nil }
         var config = GatewayConfig(
             file: file,
             listeners: listeners,
@@ -88,6 +92,7 @@ struct ConfigParser {
             maxConcurrentStreams: maxStreams ?? GatewayConfig.defaultMaxConcurrentStreams,
             streamWindowBytes: window ?? GatewayConfig.defaultStreamWindowBytes)
         config.prefaceTimeoutMs = prefaceTimeout ?? GatewayConfig.defaultPrefaceTimeoutMs
+        config.registry = registry
         return config
     }
 
@@ -106,17 +111,40 @@ struct ConfigParser {
     }
 
     /// `descriptors`: a sequence of paths, each resolved relative to the config file's folder.
-    private mutating func parseDescriptors(_ node: Node) -> [String] {
+    private mutating func parseDescriptors(_ node: Node) -> [(path: String, node: Node)] {
         guard let items = sequence(node, for: "\"descriptors\"") else { return [] }
-        var paths: [String] = []
+        var paths: [(String, Node)] = []
         for (index, item) in items.enumerated() {
             guard let path = item.scalarText, !path.isEmpty else {
                 report(item, "expected a file path for descriptor \(index + 1), found \(item.foundDescription)")
                 continue
             }
-            paths.append(Self.resolve(path, relativeTo: file))
+            paths.append((Self.resolve(path, relativeTo: file), item))
         }
         return paths
+    }
+
+    /// Reads the descriptor sets and builds the registry; a file that cannot be read is reported
+    /// at its entry, a set that does not fit (an undefined type, a name defined twice) at the
+    /// `descriptors` key.
+    private mutating func loadDescriptors(_ entries: [(path: String, node: Node)], sectionNode: Node?) -> DescriptorRegistry {
+        guard !entries.isEmpty else { return DescriptorRegistry() }
+        var sets: [(name: String, bytes: [UInt8])] = []
+        for entry in entries {
+            switch ConfigLoader.readFile(entry.path) {
+            case .failure(let reason):
+                report(entry.node, "cannot read descriptor set \(entry.path): \(reason.text)")
+            case .success(let bytes):
+                sets.append((entry.path, bytes))
+            }
+        }
+        guard diagnostics.isEmpty else { return DescriptorRegistry() }
+        do {
+            return try DescriptorRegistry(fileDescriptorSets: sets)
+        } catch {
+            report(sectionNode?.mark ?? entries[0].node.mark, error.message)
+            return DescriptorRegistry()
+        }
     }
 
     /// `path` as seen from the current directory, when it is written relative to the folder

@@ -1,4 +1,5 @@
 import Channel
+import Transcoding
 
 /// A routes file, parsed and checked: an immutable snapshot that every worker reads and a
 /// reload replaces whole. Build one with `ConfigLoader`.
@@ -32,6 +33,8 @@ public struct GatewayConfig: Sendable {
     /// Key `preface_timeout`: a client connection that has not sent a complete HTTP/2 preface
     /// (or HTTP/1.1 request start) by then is closed (slowloris).
     public var prefaceTimeoutMs: UInt64 = GatewayConfig.defaultPrefaceTimeoutMs
+    /// The services, methods and messages of `descriptors`, read when the config loaded.
+    public var registry = DescriptorRegistry()
 
     public init(
         file: String,

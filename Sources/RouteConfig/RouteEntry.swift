@@ -10,11 +10,24 @@ public struct RouteEntry: Sendable {
     public var clusterIndex: Int
     /// Key `timeout`: the deadline of a call whose client sends no `grpc-timeout`; nil: none.
     public var timeoutMs: UInt64?
+    /// Key `max_request_body`: the largest JSON request body (or, for client streaming, the
+    /// largest single JSON value) a JSON client may send on this route; beyond it: 413.
+    public var maxRequestBodyBytes: Int
+    /// Keys `json_emit_defaults`, `json_enums_as_numbers`, `json_original_names`: how responses
+    /// to JSON clients are written (grpc-gateway's `EmitUnpopulated`, `UseEnumNumbers`,
+    /// `UseProtoNames`).
+    public var jsonEmitDefaults = false
+    public var jsonEnumsAsNumbers = false
+    public var jsonOriginalNames = false
 
-    public init(service: ServicePattern, cluster: String, clusterIndex: Int, timeoutMs: UInt64? = nil) {
+    public static let defaultMaxRequestBodyBytes = 4 << 20
+
+    public init(service: ServicePattern, cluster: String, clusterIndex: Int, timeoutMs: UInt64? = nil,
+                maxRequestBodyBytes: Int = RouteEntry.defaultMaxRequestBodyBytes) {
         self.service = service
         self.cluster = cluster
         self.clusterIndex = clusterIndex
         self.timeoutMs = timeoutMs
+        self.maxRequestBodyBytes = maxRequestBodyBytes
     }
 }
