@@ -12,4 +12,8 @@ public final class RouteTable: Sendable {
     public func route(service: UnsafeRawBufferPointer) -> Int? {
         router.route(service: service)
     }
+
+    public func route(service: String) -> Int? {
+        router.route(service: service)
+    }
 }

@@ -5,7 +5,7 @@ import UVLoop
 /// Holders are the calls themselves (`deadlineMs`, `deadlineIndex`, `deadlineExpired()`), a
 /// concrete type so that heap moves are plain pointer moves.
 final class DeadlineQueue {
-    private var heap: [ProxyCall] = []
+    private var heap: [GatewayCall] = []
     private let loop: Loop
     private var timer: Timer!
     private var armedFor: UInt64 = .max
@@ -16,14 +16,14 @@ final class DeadlineQueue {
         timer.unref()
     }
 
-    func insert(_ h: ProxyCall) {
+    func insert(_ h: GatewayCall) {
         h.deadlineIndex = heap.count
         heap.append(h)
         up(heap.count - 1)
         arm()
     }
 
-    func remove(_ h: ProxyCall) {
+    func remove(_ h: GatewayCall) {
         let i = h.deadlineIndex
         guard i >= 0, i < heap.count, heap[i] === h else { return }
         h.deadlineIndex = -1

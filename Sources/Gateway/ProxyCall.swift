@@ -12,7 +12,7 @@ import Upstream
 ///
 /// Owned by its server connection (`calls`) until the client stream closes, and by the upstream
 /// connection while the upstream stream is open. Loop-thread only.
-final class ProxyCall: UpstreamStream {
+final class ProxyCall: GatewayCall {
     /// nil once the client connection is gone. Unowned: the connection outlives its calls' link
     /// to it (it clears this in `downstreamClosed` for every call before it goes away).
     private(set) unowned(unsafe) var conn: ServerConnection?
@@ -20,7 +20,7 @@ final class ProxyCall: UpstreamStream {
     let streamID: Int32
 
     // Request head, collected from the client's HEADERS.
-    private let requestHeaders: HTTP2Headers
+    let requestHeaders: HTTP2Headers
     private var routeIndex = -1
     private var service: String?
     private var pathValid = false
@@ -33,15 +33,15 @@ final class ProxyCall: UpstreamStream {
     private var requestQueue = ByteQueue()
     private var requestEnded = false
     /// Client bytes received and not yet given back to the client's window.
-    private var downUnconsumed = 0
+    var downUnconsumed = 0
 
     // Response: upstream -> client.
     private var responseHeaders: HTTP2Headers?
-    private var trailers: HTTP2Headers?
-    private var responseQueue = ByteQueue()
-    private var responseHeadersSent = false
+    var trailers: HTTP2Headers?
+    var responseQueue = ByteQueue()
+    var responseHeadersSent = false
     /// The response's end is decided (trailers known, or a trailers-only response sent).
-    private var responseEnded = false
+    var responseEnded = false
 
     /// Links in the server connection's list of open calls (intrusive; the list holds the strong
     /// references).
@@ -52,10 +52,9 @@ final class ProxyCall: UpstreamStream {
     /// The call's final gRPC status as relayed or decided here; 255 until known.
     private var finalStatus: UInt8 = 255
 
-    var deadlineMs: UInt64 = 0
-    /// About 100 years: far enough to mean "no deadline", small enough never to overflow.
-    static let maxDeadlineMs: UInt64 = 100 * 365 * 24 * 3_600_000
-    var deadlineIndex = -1
+    /// Set when the stream carries a JSON request: the stream is handed to this call, and this
+    /// object only carries its bytes (ProxyCall+JSON.swift).
+    var jsonCall: JSONCall?
 
     init(conn: ServerConnection, streamID: Int32) {
         self.conn = conn
@@ -124,10 +123,12 @@ final class ProxyCall: UpstreamStream {
     func requestHeadersComplete(endStream: Bool) {
         guard let conn else { return }
         requestEnded = endStream
-        if !isGRPC || !isPost {
-            respondTrailersOnly(.invalidArgument,
-                                "this port serves native gRPC: expected POST with content-type application/grpc",
-                                httpStatus: isPost ? "415" : "405")
+        if !isGRPC {
+            startJSON(conn: conn, endStream: endStream)
+            return
+        }
+        if !isPost {
+            respondTrailersOnly(.invalidArgument, "a gRPC request must be a POST", httpStatus: "405")
             return
         }
         if let headerProblem {
@@ -145,10 +146,7 @@ final class ProxyCall: UpstreamStream {
         let route = worker.routes[routeIndex]
         let timeoutNs = clientTimeoutNs ?? route.timeoutMs.map { $0.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : $0 * 1_000_000 }
         if let timeoutNs {
-            // grpc-timeout allows up to 99999999 hours, which overflows nanoseconds: clamp
-            // (any deadline past ~100 years is as good as none).
-            let ms = min(timeoutNs / 1_000_000 + (timeoutNs % 1_000_000 == 0 ? 0 : 1), ProxyCall.maxDeadlineMs)
-            deadlineMs = conn.loopNow &+ ms
+            deadlineMs = GatewayCall.deadline(now: conn.loopNow, timeoutNs: timeoutNs)
             worker.deadlines.insert(self)
         }
         worker.pools[route.clusterIndex].start(self)
@@ -156,6 +154,11 @@ final class ProxyCall: UpstreamStream {
 
     func downstreamData(_ bytes: UnsafeRawBufferPointer) {
         guard let conn else { return }
+        if let jsonCall {
+            downUnconsumed += bytes.count
+            jsonCall.requestBody(bytes)
+            return
+        }
         if upstreamDone || responseEnded {
             // Nobody will take these bytes: give the window back at once.
             conn.session?.consume(streamID: streamID, bytes.count)
@@ -169,13 +172,23 @@ final class ProxyCall: UpstreamStream {
     func downstreamRemoteEnded() {
         guard !requestEnded else { return }
         requestEnded = true
+        if let jsonCall {
+            jsonCall.requestEnd()
+            return
+        }
         resumeRequest()
     }
 
     /// The client stream closed (normally, or reset by the client, or the connection is gone).
     func downstreamClosed(errorCode: UInt32) {
-        // A stream that closed before any status was decided was cancelled by the client.
-        worker.counters.finished(status: finalStatus != 255 ? finalStatus : (errorCode != 0 ? 1 : 17))
+        if let jsonCall {
+            // The JSON call counts itself.
+            self.jsonCall = nil
+            jsonCall.downstreamGone()
+        } else {
+            // A stream that closed before any status was decided was cancelled by the client.
+            worker.counters.finished(status: finalStatus != 255 ? finalStatus : (errorCode != 0 ? 1 : 17))
+        }
         if let session = conn?.session {
             session.consumeConnection(downUnconsumed)
         }
@@ -209,6 +222,10 @@ final class ProxyCall: UpstreamStream {
 
     func downstreamWriteData(into: UnsafeMutableRawBufferPointer) {
         responseQueue.read(into: into)
+        if let jsonCall {
+            jsonCall.downstreamWritable()
+            return
+        }
         consumeResponse(into.count)
     }
 
@@ -311,7 +328,7 @@ final class ProxyCall: UpstreamStream {
 
     // MARK: deadline
 
-    func deadlineExpired() {
+    override func deadlineExpired() {
         let budget = clientTimeoutNs.map { "\($0 / 1_000_000)ms" } ?? "route timeout"
         finish(.deadlineExceeded, "deadline exceeded (\(budget))")
         cancelUpstream()

@@ -1,25 +1,45 @@
 import Channel
+import HTTP1
 import HTTP2
 import UVLoop
 
 /// One client connection on a worker. Sniffs the first bytes: the HTTP/2 client preface
-/// (h2c with prior knowledge) gets an nghttp2 server session; anything else gets a clear
-/// HTTP/1.1 error until the HTTP/1.1 frontend lands. Owns its calls; loop-thread only.
+/// (h2c with prior knowledge) gets an nghttp2 server session; a request line gets the HTTP/1.1
+/// frontend (`ServerConnection+HTTP1.swift`); anything else a 400 and the connection closed.
+/// Owns its calls; loop-thread only.
 final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
-    private enum Mode { case sniffing, http2, rejecting, closed }
+    enum Mode { case sniffing, http2, http1, rejecting, closed }
 
     unowned(unsafe) let worker: Worker
-    private let tcp: TCPStream
-    private var mode = Mode.sniffing
+    let tcp: TCPStream
+    var mode = Mode.sniffing
+
+    // HTTP/1.1 mode (see ServerConnection+HTTP1.swift).
+    var h1Parser = HTTP1RequestParser()
+    /// The request being served; requests are served one at a time, in order (pipelining).
+    var h1Call: JSONCall?
+    var h1Head: HTTP1RequestHead?
+    var h1RequestEnded = false
+    var h1ResponseStarted = false
+    var h1ResponseEnded = false
+    var h1Chunked = false
+    var h1CloseAfterResponse = false
+    /// Bytes received after the current request's end (pipelined requests), parsed once its
+    /// response is complete.
+    var h1Pending: [UInt8] = []
+    /// Request body bytes handed to the call and not yet taken by it.
+    var h1Untaken = 0
+    var h1ReadPaused = false
+    var h1ResumeParsing = false
     private var sniffed: [UInt8] = []
     private(set) var session: HTTP2Session?
     /// Open calls, as an intrusive list through `ProxyCall.nextOnConnection`.
     private var firstCall: ProxyCall?
-    private var out = OutputBuffer(capacity: 16 * 1024)
+    var out = OutputBuffer(capacity: 16 * 1024)
     private var writing = OutputBuffer(capacity: 16 * 1024)
     var flushScheduled = false
     /// Closes a connection that has not sent a complete client preface in time (slowloris).
-    private var prefaceTimer: Timer?
+    var prefaceTimer: Timer?
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -31,13 +51,17 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         worker.counters.add(worker.counters.downstreamConnections, 1)
         let timeout = worker.config.prefaceTimeoutMs
         prefaceTimer = Timer(loop: worker.loop) { [unowned self] in
+            if self.mode == .http1 {
+                self.h1HeadTimeout()
+                return
+            }
             self.worker.log("closing a connection that sent no complete client preface in \(timeout)ms")
             self.close()
         }
         prefaceTimer?.start(timeoutMs: timeout)
     }
 
-    private func stopPrefaceTimer() {
+    func stopPrefaceTimer() {
         prefaceTimer?.close()
         prefaceTimer = nil
     }
@@ -52,6 +76,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         switch mode {
         case .http2:
             feed(bytes)
+        case .http1:
+            h1Feed(bytes)
         case .sniffing:
             sniff(bytes)
         case .rejecting, .closed:
@@ -64,6 +90,17 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         let take = min(need, bytes.count)
         sniffed.append(contentsOf: bytes[0 ..< take])
         if !Self.preface.starts(with: sniffed) {
+            if let first = sniffed.first, first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") {
+                // A request line (methods are upper-case tokens): the HTTP/1.1 frontend.
+                mode = .http1
+                let start = sniffed
+                sniffed = []
+                start.withUnsafeBytes { h1Feed($0) }
+                if mode == .http1, take < bytes.count {
+                    h1Feed(UnsafeRawBufferPointer(rebasing: bytes[take...]))
+                }
+                return
+            }
             reject()
             return
         }
@@ -94,10 +131,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         stopPrefaceTimer()
         mode = .rejecting
         tcp.stopReading()
-        let body = "trestle: this port serves gRPC over HTTP/2 (h2c with prior knowledge); the HTTP/1.1 frontend is not available yet\n"
-        let looksLikeHTTP1 = sniffed.contains(UInt8(ascii: " ")) && sniffed.first.map { $0 >= 0x41 && $0 <= 0x5A } == true
-        let status = looksLikeHTTP1 ? "505 HTTP Version Not Supported" : "400 Bad Request"
-        let response = "HTTP/1.1 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        let body = "trestle: expected an HTTP/1.1 request or the HTTP/2 client preface\n"
+        let response = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
         Array(response.utf8).withUnsafeBytes { out.append($0) }
         scheduleFlush()
     }
@@ -113,9 +148,14 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             return
         }
         flush()
+        if mode == .http1 { h1Call?.downstreamWritable() }
     }
 
+    /// Bytes queued towards the client and not yet written.
+    var outputBacklog: Int { out.count + writing.count }
+
     func flush() {
+        if mode == .http1 && h1ResumeParsing { h1ResumeAfterResponse() }
         guard mode != .closed, !tcp.writeInFlight else { return }
         while true {
             if let session, let err = session.produce(into: out, limit: 256 * 1024) {
@@ -130,11 +170,16 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             writing.reset()
         }
         if mode == .rejecting { close(); return }
+        if mode == .http1 { h1Flushed(); return }
         if let session, !session.wantsRead, !session.wantsWrite { close() }
     }
 
     /// Graceful shutdown: GOAWAY, then close once the calls in flight are done.
     func beginDrain() {
+        if mode == .http1 {
+            h1BeginDrain()
+            return
+        }
         guard let session, mode == .http2 else {
             close()
             return
@@ -151,6 +196,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         while let call = firstCall {
             unlink(call)
             call.downstreamClosed(errorCode: 8)
+        }
+        if let call = h1Call {
+            h1Call = nil
+            call.downstreamGone()
         }
         session = nil
         tcp.close()

@@ -3,6 +3,7 @@ import Glibc
 import HTTP2
 import RouteConfig
 import Synchronization
+import Transcoding
 import Upstream
 import UVLoop
 
@@ -19,6 +20,11 @@ final class Worker {
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
     let headerPool = HeaderBlockPool()
+    /// The JSON frontend's tables: descriptors, compiled HTTP bindings (nil without descriptors),
+    /// one transcoder per route (its output options).
+    let registry: DescriptorRegistry
+    let httpRoutes: HTTPRouteTable?
+    let transcoders: [JSONTranscoder]
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
     private(set) var pools: [ClusterPool] = []
@@ -41,6 +47,12 @@ final class Worker {
         self.config = config
         self.routes = config.routes
         self.router = RouteTable(router)
+        registry = config.registry
+        httpRoutes = config.httpRoutes
+        transcoders = config.routes.map { r in
+            JSONTranscoder(registry: config.registry, options: JSONOutputOptions(
+                emitDefaults: r.jsonEmitDefaults, enumsAsNumbers: r.jsonEnumsAsNumbers, useProtoNames: r.jsonOriginalNames))
+        }
         loop = try Loop()
         let window = Int32(clamping: config.streamWindowBytes)
         serverSettings = HTTP2LocalSettings(

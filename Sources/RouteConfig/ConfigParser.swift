@@ -80,6 +80,16 @@ struct ConfigParser {
         guard diagnostics.isEmpty else { return nil }
         let registry = loadDescriptors(descriptorNodes, sectionNode: top["descriptors"])
         guard diagnostics.isEmpty else { return nil }
+        var httpRoutes: HTTPRouteTable?
+        if !descriptorNodes.isEmpty {
+            let router = ServiceRouter(routes.enumerated().map { (pattern: $0.element.service, target: $0.offset) })
+            do {
+                httpRoutes = try HTTPRouteTable(registry: registry, services: { router.route(service: $0) != nil })
+            } catch {
+                report(top["descriptors"]?.mark ?? descriptorNodes[0].node.mark, error.message)
+                return nil
+            }
+        }
         var config = GatewayConfig(
             file: file,
             listeners: listeners,
@@ -93,6 +103,7 @@ struct ConfigParser {
             streamWindowBytes: window ?? GatewayConfig.defaultStreamWindowBytes)
         config.prefaceTimeoutMs = prefaceTimeout ?? GatewayConfig.defaultPrefaceTimeoutMs
         config.registry = registry
+        config.httpRoutes = httpRoutes
         return config
     }
 

@@ -35,6 +35,9 @@ public struct GatewayConfig: Sendable {
     public var prefaceTimeoutMs: UInt64 = GatewayConfig.defaultPrefaceTimeoutMs
     /// The services, methods and messages of `descriptors`, read when the config loaded.
     public var registry = DescriptorRegistry()
+    /// The `google.api.http` bindings (and `POST /pkg.Service/Method`) of every routed service
+    /// that has a descriptor, compiled once; nil when there are no descriptors.
+    public var httpRoutes: HTTPRouteTable?
 
     public init(
         file: String,

@@ -36,24 +36,29 @@ public struct ResolvedAddress: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    /// The IP address as text, without the port: `127.0.0.1`, `::1`.
+    public var host: String {
         var buf = [CChar](repeating: 0, count: 64)
-        var port: UInt16 = 0
         withUnsafePointer(to: storage) { p in
             if isIPv6 {
-                p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    _ = uv_ip6_name($0, &buf, buf.count)
-                    port = UInt16(bigEndian: $0.pointee.sin6_port)
-                }
+                p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { _ = uv_ip6_name($0, &buf, buf.count) }
             } else {
-                p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    _ = uv_ip4_name($0, &buf, buf.count)
-                    port = UInt16(bigEndian: $0.pointee.sin_port)
-                }
+                p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { _ = uv_ip4_name($0, &buf, buf.count) }
             }
         }
-        let host = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var port: UInt16 {
+        withUnsafePointer(to: storage) { p in
+            isIPv6
+                ? p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+                : p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+    }
+
+    public var description: String {
+        isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }
 

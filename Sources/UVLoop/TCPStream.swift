@@ -135,4 +135,14 @@ public final class TCPStream: LoopClosable {
         delegate = nil
         HandleBox.close(handle)
     }
+
+    /// The peer's address (for X-Forwarded-For and logs), or nil once the socket is gone.
+    public var peerAddress: ResolvedAddress? {
+        var a = ResolvedAddress()
+        var len = Int32(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &a.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &len) }
+        }
+        return rc == 0 ? a : nil
+    }
 }

@@ -67,8 +67,8 @@ class BrokenUpstream:
             if not chunk:
                 return
             received += chunk
+        self.sent.set()  # before answering: the gateway may finish the call before this thread runs on
         conn.sendall(self.answer)
-        self.sent.set()
 
     @staticmethod
     def _has_headers(data):

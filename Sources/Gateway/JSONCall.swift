@@ -1,0 +1,671 @@
+import Channel
+import HTTP2
+import RouteConfig
+import Transcoding
+import Upstream
+
+/// One JSON call (DESIGN.md "JSON over HTTP"): a JSON request on HTTP/1.1 or HTTP/2, matched to a
+/// gRPC method by its `google.api.http` binding or `POST /pkg.Service/Method`, translated into
+/// gRPC messages to the upstream, and the upstream's messages, status and metadata translated
+/// back into JSON.
+///
+/// Request: for a method that is not client-streaming the body (bounded by the route's
+/// `max_request_body`) is one JSON value, merged with the path variables and query parameters
+/// into one message, sent when the body is complete. For a client-streaming method the body is a
+/// sequence of JSON values, each sent upstream as soon as it is complete, while the response
+/// flows back (full duplex).
+/// Response: unary → one JSON body with Content-Length once the status is known; server
+/// streaming → `application/x-ndjson`, one `{"result": …}` line per message as it arrives, a
+/// final `{"error": …}` line on failure, and grpc-status trailers where the client accepts them.
+/// A failure before anything was sent answers the google.rpc.Status body with the HTTP status of
+/// DESIGN.md's table.
+///
+/// Owned by its downstream (HTTP/1.1 connection or HTTP/2 call) and by the upstream connection
+/// while the upstream stream is open. Loop-thread only.
+final class JSONCall: GatewayCall {
+    unowned(unsafe) let worker: Worker
+    /// nil once the client is gone (the downstream clears it in `downstreamGone`).
+    private(set) unowned(unsafe) var downstream: (any JSONDownstream)?
+
+    private var method: MethodDescriptor?
+    private var routeIndex = -1
+    private var transcoder: JSONTranscoder?
+    /// nil: the request has no body; []: the body is the whole message; else the field it fills.
+    private var bodyField: [FieldDescriptor]? = []
+    private var responseBodyField: FieldDescriptor?
+    /// Path variables and query parameters, as protobuf fields appended after the body's.
+    private var bindings = ProtoWriter()
+    private var maxBody = RouteEntry.defaultMaxRequestBodyBytes
+    private var acceptsTrailers = false
+    private var requestHeaders: HTTP2Headers?
+    private var clientTimeoutNs: UInt64?
+
+    // Request: client -> upstream.
+    private var body: [UInt8] = []
+    private var splitter = JSONValueSplitter()
+    private var requestQueue = ByteQueue()
+    private var requestEnded = false
+    /// Client streaming: every value of the body is in `requestQueue`.
+    private var streamedBodyComplete = false
+    /// Client streaming: body bytes received while the upstream queue was full, not yet taken.
+    private var deferredAck = 0
+    private var upstreamStarted = false
+    /// Above this many framed request bytes waiting for the upstream, no more JSON is taken.
+    private static let requestHighWater = 256 * 1024
+
+    // Response: upstream -> client.
+    private var decoder = GRPCFrameDecoder(maxMessageSize: 64 << 20)
+    private var responseMetadata: [(String, String)] = []
+    private var trailerMetadata: [(String, String)] = []
+    private var status: GRPCStatusCode?
+    private var statusMessage = ""
+    private var detailsBin: [UInt8]?
+    private var httpStatusWithoutGRPC: Int?
+    private var unaryResponse: [UInt8]?
+    private var streamHeadSent = false
+    private var responded = false
+    /// Upstream response bytes processed while the client was slow: given back when it drains.
+    private var withheldResponseBytes = 0
+    private static let responseHighWater = 256 * 1024
+    private var json: [UInt8] = []
+
+    var isResponded: Bool { responded }
+    var hasStreamingResponse: Bool { method?.serverStreaming ?? false }
+
+    /// `countsStart`: false when the call takes over a stream already counted (HTTP/2).
+    init(worker: Worker, downstream: any JSONDownstream, countsStart: Bool = true) {
+        self.worker = worker
+        self.downstream = downstream
+        super.init()
+        if countsStart {
+            let counters = worker.counters
+            counters.add(counters.callsStarted)
+            counters.add(counters.callsActive, 1)
+        }
+    }
+
+    deinit {
+        if let requestHeaders { worker.headerPool.give(requestHeaders) }
+    }
+
+    // MARK: request head
+
+    /// Matches the request to a method and prepares the upstream request. Answers at once (and
+    /// `isResponded` is true) when there is nothing to call.
+    func start(_ head: JSONRequestHead) {
+        guard let routes = worker.httpRoutes else {
+            respondError(.notFound, "no JSON routes: the routes file names no descriptors", httpStatus: 404)
+            return
+        }
+        let path: Substring
+        let query: Substring
+        if let q = head.target.firstIndex(of: "?") {
+            path = head.target[..<q]
+            query = head.target[head.target.index(after: q)...]
+        } else {
+            path = head.target[...]
+            query = ""
+        }
+        let match: HTTPBindingMatch
+        switch routes.match(method: head.method, path: path) {
+        case .matched(let m):
+            match = m
+        case .methodNotAllowed(let allowed):
+            respondError(.unimplemented, "method \(head.method) is not allowed for \(path); allowed: \(allowed.joined(separator: ", "))",
+                         httpStatus: 405, extraHeaders: [("allow", allowed.joined(separator: ", "))])
+            return
+        case .notFound:
+            respondNotFound(method: head.method, path: path)
+            return
+        case .invalidPath(let error):
+            respondError(.invalidArgument, error.message)
+            return
+        }
+        let method = match.method
+        guard let routeIndex = worker.router.route(service: method.serviceName) else {
+            respondError(.notFound, "unknown service \(method.serviceName)", httpStatus: 404)
+            return
+        }
+        self.method = method
+        self.routeIndex = routeIndex
+        let route = worker.routes[routeIndex]
+        transcoder = worker.transcoders[routeIndex]
+        bodyField = match.bodyField
+        responseBodyField = match.responseBodyField
+        maxBody = route.maxRequestBodyBytes
+        acceptsTrailers = head.acceptsTrailers
+        do throws(TranscodeError) {
+            for v in match.variables {
+                try appendBinding(text: v.value, path: v.path)
+            }
+            for q in try routes.queryParameters(query, for: match) {
+                try appendBinding(text: q.value, path: q.path)
+            }
+        } catch {
+            respondError(.invalidArgument, error.message)
+            return
+        }
+        if method.clientStreaming && bodyField?.isEmpty != true {
+            respondError(.internalError, "\(method.path) is client-streaming: its binding must use body \"*\"")
+            return
+        }
+        buildRequestHeaders(head, method: method)
+        if responded { return }
+        if let timeout = clientTimeoutNs ?? route.timeoutMs.map({ $0.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : $0 * 1_000_000 }) {
+            deadlineMs = GatewayCall.deadline(now: worker.loop.now, timeoutNs: timeout)
+            worker.deadlines.insert(self)
+        }
+        if method.clientStreaming {
+            // Full duplex: the upstream stream opens now; values follow as they are parsed.
+            startUpstream()
+        }
+    }
+
+    private func appendBinding(text: String, path: [FieldDescriptor]) throws(TranscodeError) {
+        var text = text
+        let transcoder = self.transcoder!
+        var thrown: TranscodeError?
+        text.withUTF8 { utf8 in
+            do throws(TranscodeError) {
+                try transcoder.appendFieldValue(text: UnsafeRawBufferPointer(utf8), path: path, into: &bindings)
+            } catch {
+                thrown = error
+            }
+        }
+        if let thrown { throw thrown }
+    }
+
+    /// No binding matched: say whether the service is unknown or only its descriptor is missing.
+    private func respondNotFound(method: String, path: Substring) {
+        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 2, path.hasPrefix("/"), parts[0].contains(".") {
+            let service = String(parts[0])
+            if worker.router.route(service: service) != nil && worker.registry.services[service] == nil {
+                respondError(.unimplemented,
+                             "no descriptor for service \(service): JSON calls need its FileDescriptorSet under \"descriptors\" in the routes file",
+                             httpStatus: 501)
+                return
+            }
+            if worker.registry.services[service] == nil {
+                respondError(.notFound, "unknown service \(service)", httpStatus: 404)
+                return
+            }
+            respondError(.notFound, "unknown method \(parts[1]) of service \(service)", httpStatus: 404)
+            return
+        }
+        respondError(.notFound, "no route for \(method) \(path)", httpStatus: 404)
+    }
+
+    /// Request headers → gRPC metadata (DESIGN.md "Metadata"): lower-cased; hop-by-hop and
+    /// framing fields, and what `Connection` names, dropped; `Grpc-Metadata-` stripped;
+    /// reserved `grpc-` names dropped except `grpc-timeout`, which sets the deadline.
+    private func buildRequestHeaders(_ head: JSONRequestHead, method: MethodDescriptor) {
+        let h = worker.headerPool.take()
+        requestHeaders = h
+        h.append(":method", "POST")
+        h.append(":scheme", "http")
+        h.append(":path", method.path)
+        if let authority = head.authority { h.append(":authority", authority) }
+        h.append("content-type", "application/grpc")
+        h.append("te", "trailers")
+        var named: Set<String> = []
+        for f in head.fields where f.name.lowercased() == "connection" {
+            for token in f.value.split(separator: ",") {
+                named.insert(token.trimmed().lowercased())
+            }
+        }
+        var forwardedFor: String?
+        for f in head.fields {
+            var name = f.name.lowercased()
+            if name.hasPrefix("grpc-metadata-") { name.removeFirst("grpc-metadata-".count) }
+            if name.isEmpty || named.contains(name) || MetadataRules.isHopByHop(name) { continue }
+            switch name {
+            case "content-type", "content-length", "host", "accept-encoding", "expect":
+                continue
+            case "grpc-timeout":
+                guard let ns = GRPCTimeout.parse(f.value) else {
+                    respondError(.invalidArgument, "malformed grpc-timeout \"\(f.value)\"")
+                    return
+                }
+                clientTimeoutNs = ns
+                continue
+            case "x-forwarded-for":
+                forwardedFor = forwardedFor.map { "\($0), \(f.value)" } ?? f.value
+                continue
+            default:
+                if name.hasPrefix("grpc-") || name.hasPrefix(":") { continue }
+            }
+            h.append(name, f.value)
+        }
+        if let peer = head.peer {
+            forwardedFor = forwardedFor.map { "\($0), \(peer)" } ?? peer
+        }
+        if let forwardedFor { h.append("x-forwarded-for", forwardedFor) }
+    }
+
+    private func startUpstream() {
+        guard !upstreamStarted, !responded else { return }
+        upstreamStarted = true
+        worker.pools[worker.routes[routeIndex].clusterIndex].start(self)
+    }
+
+    // MARK: request body
+
+    /// Request body bytes (a view, valid during the call).
+    func requestBody(_ bytes: UnsafeRawBufferPointer) {
+        guard !responded, let method else {
+            downstream?.jsonRequestTaken(bytes.count)
+            return
+        }
+        if method.clientStreaming {
+            // The partial value held here is bounded by max_request_body, so it counts as taken;
+            // only a full upstream queue holds the client back.
+            body.append(contentsOf: bytes)
+            if requestQueue.count < Self.requestHighWater {
+                downstream?.jsonRequestTaken(bytes.count)
+            } else {
+                deferredAck += bytes.count
+            }
+            takeStreamedValues()
+            return
+        }
+        guard body.count + bytes.count <= maxBody else {
+            downstream?.jsonRequestTaken(bytes.count)
+            respondError(.resourceExhausted, "request body larger than max_request_body (\(maxBody) bytes)", httpStatus: 413)
+            return
+        }
+        body.append(contentsOf: bytes)
+        downstream?.jsonRequestTaken(bytes.count)
+    }
+
+    /// The request body is complete.
+    func requestEnd() {
+        guard !requestEnded else { return }
+        requestEnded = true
+        guard !responded, let method else { return }
+        if method.clientStreaming {
+            takeStreamedValues()
+            return
+        }
+        encodeUnaryRequest(method)
+    }
+
+    private func encodeUnaryRequest(_ method: MethodDescriptor) {
+        guard let transcoder else { return }
+        var message = ProtoWriter(capacity: body.count + bindings.bytes.count + 16)
+        do throws(TranscodeError) {
+            let isBlank = body.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+            if let bodyField, !isBlank {
+                try body.withTypedThrows { (raw) throws(TranscodeError) in
+                    if let field = bodyField.last {
+                        try transcoder.encodeField(json: raw, field: field, into: &message)
+                    } else {
+                        try transcoder.encode(json: raw, as: method.inputType, into: &message)
+                    }
+                }
+            }
+        } catch {
+            respondError(.invalidArgument, error.message)
+            return
+        }
+        body = []
+        message.bytes.append(contentsOf: bindings.bytes)
+        enqueueMessage(message.bytes)
+        startUpstream()
+    }
+
+    /// Takes every complete JSON value at the front of `body`, encodes it and queues it, until the
+    /// upstream queue is above its high watermark.
+    private func takeStreamedValues() {
+        guard let transcoder, let method, !streamedBodyComplete, !responded else { return }
+        var taken = 0
+        var drained = false
+        while requestQueue.count < Self.requestHighWater {
+            let next: Range<Int>?
+            do throws(TranscodeError) {
+                next = try splitter.nextValue(in: body, from: taken)
+            } catch {
+                respondError(.invalidArgument, error.message)
+                return
+            }
+            guard let range = next else {
+                drained = true
+                break
+            }
+            var message = ProtoWriter(capacity: range.count)
+            do throws(TranscodeError) {
+                try body.withTypedThrows { (raw) throws(TranscodeError) in
+                    try transcoder.encode(json: UnsafeRawBufferPointer(rebasing: raw[range]), as: method.inputType, into: &message)
+                }
+            } catch {
+                respondError(.invalidArgument, error.offsetBy(splitter.consumedTotal + range.lowerBound).message)
+                return
+            }
+            taken = range.upperBound
+            enqueueMessage(message.bytes)
+        }
+        if taken > 0 {
+            body.removeSubrange(0..<taken)
+            splitter.consumed(taken)
+            resumeRequest()
+        }
+        if drained && requestEnded {
+            // The body is over: a last top-level scalar completes now; inside a value is an error.
+            do throws(TranscodeError) {
+                if let r = try splitter.finish() {
+                    let range = (r.lowerBound - splitter.consumedTotal)..<(r.upperBound - splitter.consumedTotal)
+                    var message = ProtoWriter()
+                    try body.withTypedThrows { (raw) throws(TranscodeError) in
+                        try transcoder.encode(json: UnsafeRawBufferPointer(rebasing: raw[range]), as: method.inputType, into: &message)
+                    }
+                    enqueueMessage(message.bytes)
+                }
+            } catch {
+                respondError(.invalidArgument, error.message)
+                return
+            }
+            body = []
+            streamedBodyComplete = true
+            resumeRequest()
+            return
+        }
+        if body.count > maxBody {
+            respondError(.resourceExhausted, "a request message larger than max_request_body (\(maxBody) bytes)", httpStatus: 413)
+        }
+    }
+
+    private func enqueueMessage(_ payload: [UInt8]) {
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(GRPCFrame.headerSize)
+        GRPCFrame.writeHeader(compressed: false, length: UInt32(payload.count), into: &prefix)
+        prefix.withUnsafeBytes { requestQueue.append($0) }
+        payload.withUnsafeBytes { requestQueue.append($0) }
+    }
+
+    /// The client went away (connection closed, stream reset): cancel the upstream side.
+    func downstreamGone() {
+        if !responded {
+            responded = true
+            worker.counters.finished(status: GRPCStatusCode.cancelled.rawValue)
+        }
+        downstream = nil
+        worker.deadlines.remove(self)
+        requestQueue.removeAll()
+        cancelUpstream()
+    }
+
+    /// The client's side drained: give the upstream the window withheld meanwhile.
+    func downstreamWritable() {
+        guard withheldResponseBytes > 0, (downstream?.jsonResponseBacklog ?? 0) < Self.responseHighWater else { return }
+        let n = withheldResponseBytes
+        withheldResponseBytes = 0
+        consumeResponse(n)
+    }
+
+    // MARK: upstream side
+
+    override func upstreamRequestHeaders() -> HTTP2Headers {
+        let h = requestHeaders ?? worker.headerPool.take()
+        requestHeaders = h
+        if deadlineMs > 0 {
+            let now = worker.loop.now
+            let remainingMs = deadlineMs > now ? deadlineMs - now : 1
+            h.append("grpc-timeout", GRPCTimeout.encode(nanoseconds: remainingMs &* 1_000_000))
+        }
+        return h
+    }
+
+    override func upstreamRequestHasBody() -> Bool { !(requestComplete && requestQueue.isEmpty) }
+
+    /// Every request message is queued: the unary message, or all values of a streamed body.
+    private var requestComplete: Bool {
+        requestEnded && (method?.clientStreaming != true || streamedBodyComplete)
+    }
+
+    override func upstreamDataReady(maxLength: Int) -> HTTP2DataReady {
+        let queued = requestQueue.count
+        if queued > 0 {
+            let n = min(queued, maxLength)
+            return .bytes(n, end: n == queued && requestComplete ? .endStream : .none)
+        }
+        return requestComplete ? .bytes(0, end: .endStream) : .deferred
+    }
+
+    override func upstreamWriteData(into: UnsafeMutableRawBufferPointer) {
+        requestQueue.read(into: into)
+        guard method?.clientStreaming == true, requestQueue.count < Self.requestHighWater / 2 else { return }
+        if deferredAck > 0 {
+            let n = deferredAck
+            deferredAck = 0
+            downstream?.jsonRequestTaken(n)
+        }
+        takeStreamedValues()
+    }
+
+    override func upstreamHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        if name.first == UInt8(ascii: ":") {
+            if name.equals(":status"), String(decoding: value, as: UTF8.self) != "200" {
+                httpStatusWithoutGRPC = Int(String(decoding: value, as: UTF8.self)) ?? 500
+            }
+            return
+        }
+        if name.equals("grpc-status") {
+            status = GRPCStatusCode(decimalText: value) ?? .unknown
+            return
+        }
+        if name.equals("grpc-message") {
+            statusMessage = GRPCStatusMessage.decode(String(decoding: value, as: UTF8.self))
+            return
+        }
+        if name.equals("grpc-status-details-bin") {
+            detailsBin = Array(value)
+            return
+        }
+        if name.equals("content-type") || name.hasPrefix("grpc-") || MetadataRules.isHopByHop(name) { return }
+        let field = (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        if responseHeadersReceived {
+            trailerMetadata.append(field)
+        } else {
+            responseMetadata.append(field)
+        }
+    }
+
+    override func upstreamHeadersComplete(kind: HTTP2HeadersKind, endStream: Bool) {
+        if kind == .response, !endStream, let code = httpStatusWithoutGRPC {
+            finish(GRPCStatusCode.fromHTTPStatus(code), "upstream answered HTTP \(code)")
+            cancelUpstream()
+            return
+        }
+        guard endStream else { return }
+        if let status {
+            finish(status, statusMessage)
+        } else if let code = httpStatusWithoutGRPC {
+            finish(GRPCStatusCode.fromHTTPStatus(code), "upstream answered HTTP \(code)")
+        } else {
+            finish(.internalError, "upstream ended the response without grpc-status")
+        }
+    }
+
+    override func upstreamData(_ bytes: UnsafeRawBufferPointer) {
+        guard !responded else {
+            consumeResponse(bytes.count)
+            return
+        }
+        do throws(GRPCFrameDecoder.DecodeError) {
+            try decoder.feed(bytes) { message in self.responseMessage(message) }
+        } catch {
+            switch error {
+            case .messageTooLarge(let n):
+                finish(.resourceExhausted, "upstream response message of \(n) bytes is larger than the gateway's limit")
+            case .invalidFlag(let f):
+                finish(.internalError, "upstream sent a malformed gRPC message prefix (flag \(f))")
+            }
+            cancelUpstream()
+        }
+        if (downstream?.jsonResponseBacklog ?? 0) < Self.responseHighWater {
+            consumeResponse(bytes.count)
+        } else {
+            withheldResponseBytes += bytes.count
+        }
+    }
+
+    private func responseMessage(_ message: GRPCFrameDecoder.Message) {
+        guard !responded, let method, let transcoder else { return }
+        if message.compressed {
+            finish(.internalError, "upstream sent a compressed message; the gateway does not offer grpc-encoding")
+            cancelUpstream()
+            return
+        }
+        json.removeAll(keepingCapacity: true)
+        if method.serverStreaming { json.append(contentsOf: #"{"result":"#.utf8) }
+        do throws(TranscodeError) {
+            try message.payload.withTypedThrows { (raw) throws(TranscodeError) in
+                if let field = responseBodyField {
+                    try transcoder.decodeField(proto: raw, as: method.outputType, field: field, into: &json)
+                } else {
+                    try transcoder.decode(proto: raw, as: method.outputType, into: &json)
+                }
+            }
+        } catch {
+            finish(.internalError, "cannot translate the upstream's \(method.outputType.fullName) to JSON: \(error.message)")
+            cancelUpstream()
+            return
+        }
+        guard method.serverStreaming else {
+            unaryResponse = json
+            return
+        }
+        json.append(contentsOf: "}\n".utf8)
+        sendStreamHeadIfNeeded()
+        json.withUnsafeBytes { downstream?.jsonResponseBody($0) }
+    }
+
+    private func sendStreamHeadIfNeeded() {
+        guard !streamHeadSent else { return }
+        streamHeadSent = true
+        downstream?.jsonResponseHead(status: 200, headers: [("content-type", "application/x-ndjson")] + responseMetadata,
+                                     contentLength: nil)
+    }
+
+    override func upstreamRemoteEnded() {
+        finish(.internalError, "upstream ended the response without grpc-status trailers")
+    }
+
+    override func upstreamClosed(errorCode: UInt32) {
+        guard !responded else { return }
+        if errorCode == 0 {
+            finish(.internalError, "upstream closed the stream without trailers")
+        } else {
+            finish(GRPCStatusCode.fromHTTP2ErrorCode(errorCode), "upstream reset the stream (HTTP/2 error code \(errorCode))")
+        }
+    }
+
+    override func upstreamFailed(status: GRPCStatusCode, message: String) {
+        finish(status, message)
+    }
+
+    override func deadlineExpired() {
+        let budget = clientTimeoutNs.map { "\($0 / 1_000_000)ms" } ?? "route timeout"
+        finish(.deadlineExceeded, "deadline exceeded (\(budget))")
+        cancelUpstream()
+    }
+
+    // MARK: ending the response
+
+    /// Ends the response with the call's final status.
+    private func finish(_ code: GRPCStatusCode, _ message: String) {
+        guard !responded, let downstream else { return }
+        if streamHeadSent {
+            responded = true
+            worker.deadlines.remove(self)
+            worker.counters.finished(status: code.rawValue)
+            if code != .ok {
+                json.removeAll(keepingCapacity: true)
+                json.append(contentsOf: #"{"error":"#.utf8)
+                writeStatus(code, message, into: &json)
+                json.append(contentsOf: "}\n".utf8)
+                json.withUnsafeBytes { downstream.jsonResponseBody($0) }
+            }
+            var trailers: [(String, String)] = []
+            if acceptsTrailers {
+                trailers = [("grpc-status", code.decimalText), ("grpc-message", GRPCStatusMessage.encode(message))] + trailerMetadata
+            }
+            downstream.jsonResponseEnd(trailers: trailers)
+            return
+        }
+        guard code == .ok else {
+            respondError(code, message, extraHeaders: responseMetadata + trailerMetadata)
+            return
+        }
+        responded = true
+        worker.deadlines.remove(self)
+        worker.counters.finished(status: code.rawValue)
+        if method?.serverStreaming == true {
+            // A stream with no messages: an empty NDJSON body.
+            downstream.jsonResponseHead(status: 200, headers: [("content-type", "application/x-ndjson")] + responseMetadata + trailerMetadata,
+                                        contentLength: 0)
+            downstream.jsonResponseEnd(trailers: [])
+            return
+        }
+        let body = unaryResponse ?? Array("{}".utf8)
+        downstream.jsonResponseHead(status: 200, headers: [("content-type", "application/json")] + responseMetadata + trailerMetadata,
+                                    contentLength: body.count)
+        body.withUnsafeBytes { downstream.jsonResponseBody($0) }
+        downstream.jsonResponseEnd(trailers: [])
+    }
+
+    private func writeStatus(_ code: GRPCStatusCode, _ message: String, into out: inout [UInt8]) {
+        if let detailsBin {
+            detailsBin.withUnsafeBytes {
+                StatusJSON.write(code: Int(code.rawValue), message: message, detailsBin: $0,
+                                 transcoder: transcoder, registry: worker.registry, into: &out)
+            }
+        } else {
+            StatusJSON.write(code: Int(code.rawValue), message: message, detailsBin: nil,
+                             transcoder: transcoder, registry: worker.registry, into: &out)
+        }
+    }
+
+    /// Answers the google.rpc.Status JSON body with the table's HTTP status (or `httpStatus`).
+    private func respondError(_ code: GRPCStatusCode, _ message: String, httpStatus: Int? = nil,
+                              extraHeaders: [(String, String)] = []) {
+        guard !responded else { return }
+        responded = true
+        worker.deadlines.remove(self)
+        worker.counters.finished(status: code.rawValue)
+        cancelUpstream()
+        requestQueue.removeAll()
+        guard let downstream else { return }
+        var out: [UInt8] = []
+        writeStatus(code, message, into: &out)
+        out.append(UInt8(ascii: "\n"))
+        downstream.jsonResponseHead(status: httpStatus ?? code.httpStatus,
+                                    headers: [("content-type", "application/json")] + extraHeaders,
+                                    contentLength: out.count)
+        out.withUnsafeBytes { downstream.jsonResponseBody($0) }
+        downstream.jsonResponseEnd(trailers: [])
+    }
+}
+
+extension TranscodeError {
+    /// The same error with its byte offset moved by `delta` (a value's offset within the body).
+    func offsetBy(_ delta: Int) -> TranscodeError {
+        guard let offset, delta != 0 else { return self }
+        let old = "at byte \(offset)"
+        var text = message
+        if let r = text.range(of: old) {
+            text.replaceSubrange(r, with: "at byte \(offset + delta)")
+        }
+        return TranscodeError(message: text, offset: offset + delta, fieldPath: fieldPath)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// `withUnsafeBytes` for a body that throws `TranscodeError` (the standard one rethrows untyped).
+    func withTypedThrows<R>(_ body: (UnsafeRawBufferPointer) throws(TranscodeError) -> R) throws(TranscodeError) -> R {
+        let result = withUnsafeBytes { raw -> Result<R, TranscodeError> in
+            do throws(TranscodeError) { return .success(try body(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}

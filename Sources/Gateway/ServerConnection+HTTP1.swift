@@ -1,0 +1,294 @@
+import HTTP1
+import UVLoop
+
+/// The HTTP/1.1 frontend of a client connection (RFC 9112): one request at a time, in order.
+///
+/// Bytes are parsed with `stopAfterEnd`, so after a request's last byte nothing more is parsed
+/// until its response is complete; bytes of pipelined requests wait in `h1Pending` (reading stops
+/// above `pendingLimit`). Within one request the body and the response flow at the same time
+/// (full-duplex streaming). A request the parser refuses gets its status and `Connection: close`
+/// and is never forwarded. The header timeout (the `preface_timeout` timer) runs while a request's
+/// head is incomplete and while the connection idles between requests.
+extension ServerConnection: JSONDownstream {
+    /// Untaken request body bytes above which the socket stops being read.
+    private static let untakenHighWater = 1 << 20
+    private static let untakenLowWater = 256 * 1024
+    private static let pendingLimit = 64 * 1024
+
+    /// Whether the current request's bytes are all parsed and the parser must wait for its response.
+    private var h1AwaitingResponse: Bool { h1Head != nil && h1RequestEnded }
+
+    func h1Feed(_ bytes: UnsafeRawBufferPointer) {
+        if h1AwaitingResponse || h1ResumeParsing || !h1Pending.isEmpty {
+            h1Pending.append(contentsOf: bytes)
+            if h1Pending.count > Self.pendingLimit { h1PauseReading() }
+            return
+        }
+        h1Parse(bytes)
+    }
+
+    /// Parses until the input is used up or a request has ended (then the rest waits).
+    private func h1Parse(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count, mode == .http1, !h1AwaitingResponse {
+            do {
+                offset += try h1Parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...]), stopAfterEnd: true) { event in
+                    self.h1Event(event)
+                }
+            } catch {
+                h1ParseFailed(error)
+                return
+            }
+            if h1Parser.isClosed { return }
+        }
+        if offset < bytes.count, mode == .http1 {
+            h1Pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            if h1Pending.count > Self.pendingLimit { h1PauseReading() }
+        }
+        if h1Parser.isReadingHead || (h1Head == nil && h1Parser.isIdle) {
+            h1StartHeadTimer()
+        }
+    }
+
+    private func h1Event(_ event: HTTP1Event) {
+        switch event {
+        case .head(let head):
+            stopPrefaceTimer()
+            h1Head = head
+            h1RequestEnded = false
+            h1ResponseStarted = false
+            h1ResponseEnded = false
+            h1Chunked = false
+            h1CloseAfterResponse = !head.keepAlive
+            h1Untaken = 0
+            let call = JSONCall(worker: worker, downstream: self)
+            h1Call = call
+            let te = head.headers.values("TE").joined(separator: ",").lowercased()
+            call.start(JSONRequestHead(
+                method: head.method, target: head.target, authority: head.headers.first("Host"),
+                fields: head.headers.map { ($0.name, $0.value) },
+                peer: tcp.peerAddress?.host,
+                acceptsTrailers: head.version == .http11 && te.split(separator: ",").contains { $0.trimmed() == "trailers" }))
+            if head.expectContinue && !call.isResponded && mode == .http1 {
+                var continueBytes: [UInt8] = []
+                HTTP1ResponseWriter.writeContinue(into: &continueBytes)
+                continueBytes.withUnsafeBytes { out.append($0) }
+                scheduleFlush()
+            }
+        case .body(let bytes):
+            h1Untaken += bytes.count
+            h1Call?.requestBody(bytes)
+            if h1Untaken > Self.untakenHighWater { h1PauseReading() }
+        case .trailers:
+            break  // request trailers carry nothing a gRPC upstream could use
+        case .end:
+            h1RequestEnded = true
+            h1Call?.requestEnd()
+            h1MaybeComplete()
+        }
+    }
+
+    private func h1ParseFailed(_ error: HTTP1ParseError) {
+        worker.log("HTTP/1.1 request refused: \(error)")
+        tcp.stopReading()
+        h1Pending = []
+        if let call = h1Call {
+            h1Call = nil
+            call.downstreamGone()
+            // Mid-request with a response already under way: the connection just ends after it.
+            if h1ResponseStarted {
+                mode = .rejecting
+                scheduleFlush()
+                return
+            }
+        }
+        var bytes: [UInt8] = []
+        HTTP1ResponseWriter.writeError(error, into: &bytes)
+        bytes.withUnsafeBytes { out.append($0) }
+        mode = .rejecting
+        stopPrefaceTimer()
+        scheduleFlush()
+    }
+
+    /// The head timer fired: a request head that did not arrive in time gets 408; an idle
+    /// keep-alive connection is closed quietly.
+    func h1HeadTimeout() {
+        guard h1Head == nil else { return }
+        if h1Parser.isReadingHead {
+            worker.log("closing a connection whose request head did not arrive in \(worker.config.prefaceTimeoutMs)ms")
+            let body = "request head not received in time\n"
+            let response = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            Array(response.utf8).withUnsafeBytes { out.append($0) }
+            tcp.stopReading()
+            mode = .rejecting
+            scheduleFlush()
+        } else {
+            close()
+        }
+    }
+
+    private func h1StartHeadTimer() {
+        guard mode == .http1 else { return }
+        if prefaceTimer == nil {
+            prefaceTimer = Timer(loop: worker.loop) { [unowned self] in self.h1HeadTimeout() }
+        }
+        prefaceTimer?.start(timeoutMs: worker.config.prefaceTimeoutMs)
+    }
+
+    private func h1PauseReading() {
+        guard !h1ReadPaused else { return }
+        h1ReadPaused = true
+        tcp.stopReading()
+    }
+
+    private func h1ResumeReading() {
+        guard h1ReadPaused, mode == .http1 else { return }
+        h1ReadPaused = false
+        tcp.startReading()
+    }
+
+    /// The request and its response are both complete: the next request may be parsed.
+    private func h1MaybeComplete() {
+        guard h1RequestEnded, h1ResponseEnded else { return }
+        h1Call = nil
+        h1Head = nil
+        if h1CloseAfterResponse || h1Parser.isClosed {
+            mode = .rejecting  // close once the response is written
+            tcp.stopReading()
+            scheduleFlush()
+            return
+        }
+        // Parse what is pending from the flush, not from inside this (upstream) callback.
+        h1ResumeParsing = true
+        scheduleFlush()
+    }
+
+    func h1ResumeAfterResponse() {
+        h1ResumeParsing = false
+        let pending = h1Pending
+        h1Pending = []
+        if !pending.isEmpty {
+            pending.withUnsafeBytes { h1Parse($0) }
+        } else {
+            h1StartHeadTimer()
+        }
+        if h1Pending.count <= Self.pendingLimit && h1Untaken <= Self.untakenHighWater { h1ResumeReading() }
+    }
+
+    /// Everything queued is written.
+    func h1Flushed() {
+        h1Call?.downstreamWritable()
+    }
+
+    /// Graceful shutdown: finish the request in flight, then close.
+    func h1BeginDrain() {
+        if h1Head == nil {
+            close()
+        } else {
+            h1CloseAfterResponse = true
+        }
+    }
+
+    // MARK: JSONDownstream
+
+    func jsonResponseHead(status: Int, headers: [(String, String)], contentLength: Int?) {
+        guard mode == .http1, let head = h1Head, !h1ResponseStarted else { return }
+        h1ResponseStarted = true
+        var fields = HTTP1Fields()
+        for (name, value) in headers { fields.append(name: name, value: value) }
+        // A response that ends before its request did leaves unread body bytes: close after it.
+        if !h1RequestEnded && (contentLength != nil || status >= 400) { h1CloseAfterResponse = true }
+        var framing: HTTP1BodyFraming
+        if let contentLength {
+            framing = .contentLength(contentLength)
+        } else if head.version == .http11 {
+            framing = .chunked
+            h1Chunked = true
+        } else {
+            framing = .none  // HTTP/1.0: the body ends when the connection closes
+            h1CloseAfterResponse = true
+        }
+        if h1CloseAfterResponse {
+            fields.append(name: "Connection", value: "close")
+        } else if head.version == .http10 {
+            fields.append(name: "Connection", value: "keep-alive")
+        }
+        var bytes: [UInt8] = []
+        do {
+            try HTTP1ResponseWriter.writeHead(status: status, headers: fields, framing: framing, into: &bytes)
+        } catch {
+            // A metadata value HTTP/1.1 cannot carry: answer without the upstream's headers.
+            worker.log("response header dropped: \(error)")
+            bytes.removeAll()
+            var plain = HTTP1Fields()
+            plain.append(name: "Content-Type", value: headers.first { $0.0 == "content-type" }?.1 ?? "application/json")
+            if h1CloseAfterResponse { plain.append(name: "Connection", value: "close") }
+            try? HTTP1ResponseWriter.writeHead(status: status, headers: plain, framing: framing, into: &bytes)
+        }
+        bytes.withUnsafeBytes { out.append($0) }
+        scheduleFlush()
+    }
+
+    func jsonResponseBody(_ bytes: UnsafeRawBufferPointer) {
+        guard mode == .http1, !bytes.isEmpty else { return }
+        if h1Chunked {
+            var prefix: [UInt8] = []
+            HTTP1ResponseWriter.writeChunkPrefix(length: bytes.count, into: &prefix)
+            prefix.withUnsafeBytes { out.append($0) }
+            out.append(bytes)
+            var suffix: [UInt8] = []
+            HTTP1ResponseWriter.writeChunkSuffix(into: &suffix)
+            suffix.withUnsafeBytes { out.append($0) }
+        } else {
+            out.append(bytes)
+        }
+        scheduleFlush()
+    }
+
+    func jsonResponseEnd(trailers: [(String, String)]) {
+        guard mode == .http1 else { return }
+        if h1Chunked {
+            var fields = HTTP1Fields()
+            for (name, value) in trailers { fields.append(name: name, value: value) }
+            var bytes: [UInt8] = []
+            do {
+                try HTTP1ResponseWriter.writeLastChunk(trailers: fields, into: &bytes)
+            } catch {
+                bytes.removeAll()
+                try? HTTP1ResponseWriter.writeLastChunk(into: &bytes)
+            }
+            bytes.withUnsafeBytes { out.append($0) }
+        }
+        h1ResponseEnded = true
+        if !h1RequestEnded && h1CloseAfterResponse {
+            // The rest of the request body is not worth reading: close once this is written.
+            if let call = h1Call {
+                h1Call = nil
+                call.downstreamGone()
+            }
+            tcp.stopReading()
+            mode = .rejecting
+        }
+        scheduleFlush()
+        h1MaybeComplete()
+    }
+
+    func jsonRequestTaken(_ count: Int) {
+        h1Untaken -= count
+        if h1Untaken < Self.untakenLowWater && h1Pending.count <= Self.pendingLimit && !h1AwaitingResponse {
+            h1ResumeReading()
+        }
+    }
+
+    var jsonResponseBacklog: Int { outputBacklog }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs.
+    func trimmed() -> Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return s
+    }
+}
