@@ -58,7 +58,7 @@ extension ProxyCall: JSONDownstream {
 
     func jsonRequestTaken(_ count: Int) {
         downUnconsumed -= count
-        guard let conn, let session = conn.session else { return }
+        guard let conn, let session = conn.session, !windowless else { return }
         session.consume(streamID: streamID, count)
         conn.scheduleFlush()
     }

@@ -55,6 +55,9 @@ final class ProxyCall: GatewayCall {
     /// Set when the stream carries a JSON request: the stream is handed to this call, and this
     /// object only carries its bytes (ProxyCall+JSON.swift).
     var jsonCall: JSONCall?
+    /// Stream 1 of a connection upgraded from HTTP/1.1 (`Upgrade: h2c`): its request body came
+    /// in HTTP/1.1, outside any HTTP/2 window, so nothing is consumed for it.
+    var windowless = false
 
     init(conn: ServerConnection, streamID: Int32) {
         self.conn = conn
@@ -189,7 +192,7 @@ final class ProxyCall: GatewayCall {
             // A stream that closed before any status was decided was cancelled by the client.
             worker.counters.finished(status: finalStatus != 255 ? finalStatus : (errorCode != 0 ? 1 : 17))
         }
-        if let session = conn?.session {
+        if let session = conn?.session, !windowless {
             session.consumeConnection(downUnconsumed)
         }
         downUnconsumed = 0
@@ -254,7 +257,7 @@ final class ProxyCall: GatewayCall {
     override func upstreamWriteData(into: UnsafeMutableRawBufferPointer) {
         requestQueue.read(into: into)
         downUnconsumed -= into.count
-        if let conn, let session = conn.session {
+        if let conn, let session = conn.session, !windowless {
             session.consume(streamID: streamID, into.count)
             conn.scheduleFlush()
         }

@@ -1,4 +1,6 @@
 import HTTP1
+import HTTP2
+import Transcoding
 import UVLoop
 
 /// The HTTP/1.1 frontend of a client connection (RFC 9112): one request at a time, in order.
@@ -39,6 +41,11 @@ extension ServerConnection: JSONDownstream {
                 h1ParseFailed(error)
                 return
             }
+            if mode == .http2 {
+                // Upgraded: what follows is the client's HTTP/2 preface and frames.
+                if offset < bytes.count { feed(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
+                return
+            }
             if h1Parser.isClosed { return }
         }
         if offset < bytes.count, mode == .http1 {
@@ -52,6 +59,18 @@ extension ServerConnection: JSONDownstream {
 
     private func h1Event(_ event: HTTP1Event) {
         switch event {
+        case .head(let head) where head.upgrade == "h2c" && !worker.draining:
+            stopPrefaceTimer()
+            h1Head = head
+            h1Upgrading = true
+            h1RequestEnded = false
+            h1UpgradeBody = []
+            if head.expectContinue {
+                var continueBytes: [UInt8] = []
+                HTTP1ResponseWriter.writeContinue(into: &continueBytes)
+                continueBytes.withUnsafeBytes { out.append($0) }
+                scheduleFlush()
+            }
         case .head(let head):
             stopPrefaceTimer()
             h1Head = head
@@ -75,17 +94,79 @@ extension ServerConnection: JSONDownstream {
                 continueBytes.withUnsafeBytes { out.append($0) }
                 scheduleFlush()
             }
+        case .body(let bytes) where h1Upgrading:
+            if h1UpgradeBody.count + bytes.count > Self.upgradeBodyLimit {
+                h1ParseFailed(HTTP1ParseError(status: 413, message: "the body of an h2c upgrade request is larger than \(Self.upgradeBodyLimit) bytes"))
+                return
+            }
+            h1UpgradeBody.append(contentsOf: bytes)
         case .body(let bytes):
             h1Untaken += bytes.count
             h1Call?.requestBody(bytes)
             if h1Untaken > Self.untakenHighWater { h1PauseReading() }
         case .trailers:
             break  // request trailers carry nothing a gRPC upstream could use
+        case .end where h1Upgrading:
+            h1SwitchToHTTP2()
         case .end:
             h1RequestEnded = true
             h1Call?.requestEnd()
             h1MaybeComplete()
         }
+    }
+
+    /// An upgrade request's body is held whole until the switch (RFC 7540 §3.2: it is sent in
+    /// full before HTTP/2 frames), so it is bounded.
+    private static let upgradeBodyLimit = 1 << 20
+
+    /// RFC 7540 §3.2 (h2c): `101 Switching Protocols`, then HTTP/2 on this connection with the
+    /// upgrading request as stream 1, handled like any HTTP/2 request (native gRPC or JSON).
+    private func h1SwitchToHTTP2() {
+        guard let head = h1Head else { return }
+        var settings: [UInt8] = []
+        let text = head.headers.first("HTTP2-Settings") ?? ""
+        var decoded = false
+        if case .success = Array(text.utf8).withUnsafeBytes({ Base64.decode($0, into: &settings) }) { decoded = true }
+        guard decoded, settings.count % 6 == 0 else {
+            h1ParseFailed(HTTP1ParseError(status: 400, message: "HTTP2-Settings is not a base64url SETTINGS payload"))
+            return
+        }
+        let switching = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        Array(switching.utf8).withUnsafeBytes { out.append($0) }
+        h1Upgrading = false
+        h1Head = nil
+        mode = .http2
+        let session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
+        self.session = session
+        let call = openCall(streamID: 1)
+        call.windowless = true
+        if let error = session.upgrade(settingsPayload: settings, headRequest: head.method == "HEAD",
+                                       userData: Unmanaged.passUnretained(call).toOpaque()) {
+            worker.log("h2c upgrade failed: \(error)")
+            close()
+            return
+        }
+        func header(_ name: String, _ value: String) {
+            var n = name, v = value
+            n.withUTF8 { nb in v.withUTF8 { vb in call.downstreamHeader(name: UnsafeRawBufferPointer(nb), value: UnsafeRawBufferPointer(vb)) } }
+        }
+        header(":method", head.method)
+        header(":scheme", "http")
+        header(":path", head.target)
+        if let host = head.headers.first("Host") { header(":authority", host) }
+        for field in head.headers {
+            let name = field.name.lowercased()
+            if name == "host" || name == "connection" || name == "upgrade" || name == "http2-settings" { continue }
+            header(name, field.value)
+        }
+        let body = h1UpgradeBody
+        h1UpgradeBody = []
+        call.requestHeadersComplete(endStream: body.isEmpty)
+        if !body.isEmpty {
+            body.withUnsafeBytes { call.downstreamData($0) }
+            call.downstreamRemoteEnded()
+        }
+        scheduleFlush()
     }
 
     private func h1ParseFailed(_ error: HTTP1ParseError) {

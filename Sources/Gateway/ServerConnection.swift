@@ -31,8 +31,12 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var h1Untaken = 0
     var h1ReadPaused = false
     var h1ResumeParsing = false
+    /// The current request offered `Upgrade: h2c`: its body is collected here, and at its end
+    /// the connection switches to HTTP/2 with the request as stream 1.
+    var h1Upgrading = false
+    var h1UpgradeBody: [UInt8] = []
     private var sniffed: [UInt8] = []
-    private(set) var session: HTTP2Session?
+    var session: HTTP2Session?
     /// Open calls, as an intrusive list through `ProxyCall.nextOnConnection`.
     private var firstCall: ProxyCall?
     var out = OutputBuffer(capacity: 16 * 1024)
@@ -116,7 +120,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         }
     }
 
-    private func feed(_ bytes: UnsafeRawBufferPointer) {
+    func feed(_ bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         if let err = session.receive(bytes) {
             worker.log("connection error: \(err)")
@@ -224,12 +228,18 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
+        let c = openCall(streamID: streamID)
+        session.setStreamUserData(streamID, Unmanaged.passUnretained(c).toOpaque())
+    }
+
+    /// A call for a new client stream, linked into the connection's list (which owns it).
+    func openCall(streamID: Int32) -> ProxyCall {
         let c = ProxyCall(conn: self, streamID: streamID)
         c.nextOnConnection = firstCall
         firstCall?.prevOnConnection = c
         c.onConnectionList = true
         firstCall = c
-        session.setStreamUserData(streamID, Unmanaged.passUnretained(c).toOpaque())
+        return c
     }
 
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,

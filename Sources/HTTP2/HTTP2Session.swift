@@ -163,6 +163,16 @@ public final class HTTP2Session {
         return nil
     }
 
+    /// A server accepting HTTP/1.1 `Upgrade: h2c` (RFC 7540 §3.2): applies the client's
+    /// `HTTP2-Settings` (decoded from base64url) and makes the upgrading request stream 1,
+    /// half-closed (remote), with `userData`. Call before feeding any of the client's bytes.
+    public func upgrade(settingsPayload: [UInt8], headRequest: Bool, userData: UnsafeMutableRawPointer?) -> HTTP2Error? {
+        let rc = settingsPayload.withUnsafeBufferPointer {
+            nghttp2_session_upgrade2(raw, $0.baseAddress, $0.count, headRequest ? 1 : 0, userData)
+        }
+        return rc < 0 ? HTTP2Error(code: rc) : nil
+    }
+
     public var wantsRead: Bool { nghttp2_session_want_read(raw) != 0 }
     public var wantsWrite: Bool { nghttp2_session_want_write(raw) != 0 }
 

@@ -411,3 +411,20 @@ def test_h1_slow_head_gets_408(json_gateway):
         while chunk_ := sock.recv(65536):
             answer += chunk_
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+# -- h2c upgrade --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_h1_upgrade_h2c_serves_request_as_stream_1(json_gateway, method):
+    """curl --http2 on http:// offers Upgrade: h2c; the answer is 101, then the response in HTTP/2."""
+    args = ["-X", "GET"] if method == "GET" else ["--data-binary", '{"stringValue": "up"}',
+                                                    "-H", "Content-Type: application/json"]
+    path = "/v1/shelves/a/books/b" if method == "GET" else "/v1/echo"
+    done = subprocess.run(["curl", "-sS", "-v", "--http2", "--max-time", str(WAIT), *args, json_gateway.url(path)],
+                          capture_output=True, text=True, timeout=WAIT + 5)
+    assert done.returncode == 0, done.stderr
+    assert "< HTTP/1.1 101 Switching Protocols" in done.stderr
+    assert "< HTTP/2 200" in done.stderr
+    expected = {"name": "shelves/a/books/b", "title": "Title of shelves/a/books/b"} if method == "GET" else {"stringValue": "up"}
+    assert json.loads(done.stdout) == expected
