@@ -71,9 +71,9 @@ def percentile(sorted_values, p):
     return sorted_values[max(0, math.ceil(p * len(sorted_values)) - 1)]
 
 
-def h2load(port, n, body, log, timeout):
-    cmd = ["h2load", "-n", str(n), "-c16", "-m16", "-t1", "-d", body, *GRPC_HEADERS,
-           f"--log-file={log}", f"http://127.0.0.1:{port}{ECHO}"]
+def h2load(port, n, body, log, timeout, path=ECHO, headers=GRPC_HEADERS, shape=("-c16", "-m16")):
+    cmd = ["h2load", "-n", str(n), *shape, "-t1", "-d", body, *headers,
+           f"--log-file={log}", f"http://127.0.0.1:{port}{path}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
     rps = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
     ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
@@ -122,6 +122,75 @@ def unary(targets, upstream_pid, a, errors):
         out[t]["peak_rss_mib"] = peak_rss_mib(pid) if pid else None
         out[t]["runs"] = runs[t]
     return out, cmd  # the last run's command line, for the record
+
+
+# ---- JSON unary through Trestle (h2load --h1 and h2) next to native gRPC -----------------------
+
+JSON_HEADERS = ["-H", "content-type: application/json"]
+
+
+def json_bodies(logdir):
+    """(name, grpc-frame file, JSON file) for a small and a 10 KiB EchoRequest{message}."""
+    out = []
+    for name, text in (("small", "hi"), ("10KiB", "x" * 10240)):
+        data = text.encode()
+        length, varint = len(data), b""
+        while length >= 0x80:
+            varint, length = varint + bytes([length & 0x7F | 0x80]), length >> 7
+        message = b"\x0a" + varint + bytes([length]) + data
+        frame = os.path.join(logdir, f"echo-{name}.bin")
+        with open(frame, "wb") as f:
+            f.write(b"\x00" + len(message).to_bytes(4, "big") + message)
+        body = os.path.join(logdir, f"echo-{name}.json")
+        with open(body, "w") as f:
+            json.dump({"message": text}, f)
+        out.append((name, frame, body))
+    return out
+
+
+def json_unary(port, pid, a, errors):
+    """Trestle CPU µs per call for the same Echo as native gRPC (h2, 16x16), JSON over h2 (16x16)
+    and JSON over HTTP/1.1 keep-alive (h2load --h1, 64 connections, no pipelining)."""
+    n = max(a.requests // 2, 2000)
+    shapes = {"grpc-h2": (ECHO, GRPC_HEADERS, ("-c16", "-m16"), 0),
+              "json-h2": ("/v1/echo", JSON_HEADERS, ("-c16", "-m16"), 1),
+              "json-h1": ("/v1/echo", JSON_HEADERS, ("--h1", "-c64", "-m1"), 1)}
+    out = {}
+    for name, frame, body in json_bodies(a.logdir):
+        for kind, (path, headers, shape, is_json) in shapes.items():
+            data = body if is_json else frame
+            h2load(port, 1000, data, os.path.join(a.logdir, "warmup.log"), 60, path, headers, shape)
+            runs = []
+            for r in range(a.runs):
+                c0 = cpu_seconds(pid)
+                run, _ = h2load(port, n, data, os.path.join(a.logdir, f"h2load-{kind}-{name}-{r}.log"), a.timeout,
+                                path, headers, shape)
+                run["proxy_cpu_us_per_req"] = (cpu_seconds(pid) - c0) * 1e6 / n
+                runs.append(run)
+                if not run["all_ok"]:
+                    errors.append(f"{kind} {name} run {r}: {run['succeeded']} succeeded, {run['status_2xx']} 2xx of {n}")
+            med = {k: statistics.median(x[k] for x in runs) for k in ("req_per_s", "p50_ms", "p99_ms", "proxy_cpu_us_per_req")}
+            out[f"{kind} {name}"] = med
+            print(f"  {kind} {name:6}: {med['req_per_s']:9.0f} req/s  p99 {med['p99_ms']} ms  "
+                  f"{med['proxy_cpu_us_per_req']:.1f} µs/call", file=sys.stderr)
+    return out
+
+
+def codec_bench(a):
+    """MB/s of the JSON codec each way (trestle transcode --bench), for the small and 10 KiB messages."""
+    out = {}
+    for name, _, body in json_bodies(a.logdir):
+        with open(body) as f:
+            line = f.read()
+        p = subprocess.run([a.trestle_bin, "transcode", "--descriptor-set", a.descriptors, "--message",
+                            "trestle.demo.v1.EchoRequest", "--from", "json", "--bench", str(a.codec_iterations)],
+                           input=line + "\n", capture_output=True, text=True, timeout=300)
+        to_bin = re.search(r"json->binary: ([\d.]+) MB/s of JSON in", p.stdout)
+        to_json = re.search(r"binary->json: .*\(([\d.]+) MB/s of JSON out\)", p.stdout)
+        out[name] = {"json_to_binary_mb_s": float(to_bin.group(1)) if to_bin else None,
+                     "binary_to_json_mb_s": float(to_json.group(1)) if to_json else None, "raw": p.stdout.strip()}
+        print(f"  codec {name:6}: {p.stdout.strip()}", file=sys.stderr)
+    return out
 
 
 # ---- bidi (grpcio) -------------------------------------------------------------------------------
@@ -191,6 +260,16 @@ def report(res):
               f"{'target':9}{'seconds':>10}{'MB/s':>9}{'proxy peak RSS MiB':>20}  (MB/s each way)"]
     for t, r in b.items():
         lines.append(f"{t:9}{fmt(r['seconds'], '10.2f')}{fmt(r['mb_per_s'], '9.1f')}{fmt(r['peak_rss_mib'], '20.1f')}")
+    if res.get("json"):
+        lines += ["", "JSON unary through Trestle (Echo, same message as gRPC), medians",
+                  f"{'call':20}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'trestle µs/call':>17}"]
+        for k, r in res["json"].items():
+            lines.append(f"{k:20}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
+                         f"{fmt(r['proxy_cpu_us_per_req'], '17.1f')}")
+    if res.get("codec"):
+        lines += ["", "JSON codec (trestle transcode --bench), MB/s of JSON text each way"]
+        for k, r in res["codec"].items():
+            lines.append(f"  {k:8}JSON->binary {fmt(r['json_to_binary_mb_s'], '8.0f')}   binary->JSON {fmt(r['binary_to_json_mb_s'], '8.0f')}")
     lines += ["", "Goals"]
     for name, r in g.items():
         verdict = "-" if r["goal"] is None else ("met" if r["met"] else "MISSED")
@@ -198,7 +277,7 @@ def report(res):
     return "\n".join(lines)
 
 
-def goals(u, b):
+def goals(u, b, j=None, codec=None):
     def goal(value, op, limit):
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         return {"value": value, "goal": f"{op} {limit}", "met": met}
@@ -208,6 +287,14 @@ def goals(u, b):
          "trestle/direct req/s": {"value": ratio(u["trestle"]["req_per_s"], u["direct"]["req_per_s"]),
                                   "goal": None, "met": None},
          "trestle bidi peak RSS MiB": goal(b["trestle"]["peak_rss_mib"], "<=", 64)}
+    if j:
+        native = j["grpc-h2 small"]["proxy_cpu_us_per_req"]
+        g["JSON h2 small / gRPC CPU per call"] = goal(ratio(j["json-h2 small"]["proxy_cpu_us_per_req"], native), "<=", 2)
+        g["JSON h1 small / gRPC CPU per call"] = goal(ratio(j["json-h1 small"]["proxy_cpu_us_per_req"], native), "<=", 2)
+    if codec:
+        for name, r in codec.items():
+            g[f"codec {name} JSON->binary MB/s"] = goal(r["json_to_binary_mb_s"], ">=", 300)
+            g[f"codec {name} binary->JSON MB/s"] = goal(r["binary_to_json_mb_s"], ">=", 300)
     return g
 
 
@@ -226,6 +313,9 @@ def main():
     ap.add_argument("--logdir", required=True)
     ap.add_argument("--json", required=True)
     ap.add_argument("--timeout", type=int, default=600, help="seconds per h2load run or bidi stream")
+    ap.add_argument("--descriptors", help="routes/demo.pb: measure JSON calls and the codec too")
+    ap.add_argument("--trestle-bin", default=".build/release/trestle")
+    ap.add_argument("--codec-iterations", type=int, default=20000)
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     a = ap.parse_args(argv[:split])
@@ -236,11 +326,17 @@ def main():
     errors = []
     print("unary:", file=sys.stderr)
     u, h2load_cmd = unary(targets, up_pid, a, errors)
+    j = codec = None
+    if a.descriptors:
+        print("json:", file=sys.stderr)
+        j = json_unary(targets["trestle"][0], targets["trestle"][1], a, errors)
+        print("codec:", file=sys.stderr)
+        codec = codec_bench(a)
     print("bidi:", file=sys.stderr)
     b = bidi(targets, a, errors)
     res = {"requests": a.requests, "runs": a.runs, "bidi_mib": a.bidi_mib, "cpus": os.cpu_count(),
            "commands": {"h2load": h2load_cmd, "nghttpx": shlex.join(a.nghttpx_cmd)}, "unary": u, "bidi": b,
-           "goals": goals(u, b), "errors": errors}
+           "json": j, "codec": codec, "goals": goals(u, b, j, codec), "errors": errors}
     with open(a.json, "w") as f:
         json.dump(res, f, indent=2)
     print(report(res))

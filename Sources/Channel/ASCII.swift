@@ -1,20 +1,20 @@
 /// Byte helpers for ASCII protocol text, shared by the pure parsers of this module.
-enum ASCII {
+public enum ASCII {
     /// Lower-cases one ASCII letter; every other byte is returned unchanged.
     @inline(__always)
-    static func lowercased(_ byte: UInt8) -> UInt8 {
+    public static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
     /// True when `bytes` equals `lowercaseName` ignoring ASCII case. `lowercaseName` must be
     /// lower case already.
-    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercaseName: [UInt8]) -> Bool {
+    public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercaseName: [UInt8]) -> Bool {
         guard bytes.count == lowercaseName.count else { return false }
         return hasPrefixIgnoringCase(bytes, lowercaseName)
     }
 
     /// True when `bytes` starts with `lowercasePrefix` ignoring ASCII case.
-    static func hasPrefixIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercasePrefix: [UInt8]) -> Bool {
+    public static func hasPrefixIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercasePrefix: [UInt8]) -> Bool {
         guard bytes.count >= lowercasePrefix.count else { return false }
         for index in 0..<lowercasePrefix.count where lowercased(bytes[index]) != lowercasePrefix[index] {
             return false

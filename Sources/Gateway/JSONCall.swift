@@ -198,7 +198,8 @@ final class JSONCall: GatewayCall {
 
     /// Request headers → gRPC metadata (DESIGN.md "Metadata"): lower-cased; hop-by-hop and
     /// framing fields, and what `Connection` names, dropped; `Grpc-Metadata-` stripped;
-    /// reserved `grpc-` names dropped except `grpc-timeout`, which sets the deadline.
+    /// reserved `grpc-` names dropped except `grpc-timeout`, which sets the deadline. Works on
+    /// the received bytes: one lower-cased copy of each name, no String per field.
     private func buildRequestHeaders(_ head: JSONRequestHead, method: MethodDescriptor) {
         let h = worker.headerPool.take()
         requestHeaders = h
@@ -208,40 +209,61 @@ final class JSONCall: GatewayCall {
         if let authority = head.authority { h.append(":authority", authority) }
         h.append("content-type", "application/grpc")
         h.append("te", "trailers")
-        var named: Set<String> = []
-        for f in head.fields where f.name.lowercased() == "connection" {
-            for token in f.value.split(separator: ",") {
-                named.insert(token.trimmed().lowercased())
+        // Names a Connection header lists (rare: collected only when there is one).
+        var named: [[UInt8]] = []
+        head.fields.forEach { name, value in
+            guard ASCII.equalsIgnoringCase(name, Self.connectionName) else { return }
+            for token in value.split(separator: UInt8(ascii: ",")) {
+                named.append(token.trimmedBytes().map(ASCII.lowercased))
             }
         }
-        var forwardedFor: String?
-        for f in head.fields {
-            var name = f.name.lowercased()
-            if name.hasPrefix("grpc-metadata-") { name.removeFirst("grpc-metadata-".count) }
-            if name.isEmpty || named.contains(name) || MetadataRules.isHopByHop(name) { continue }
-            switch name {
-            case "content-type", "content-length", "host", "accept-encoding", "expect":
-                continue
-            case "grpc-timeout":
-                guard let ns = GRPCTimeout.parse(f.value) else {
-                    respondError(.invalidArgument, "malformed grpc-timeout \"\(f.value)\"")
+        var forwardedFor: [UInt8] = []
+        var problem: String?
+        var lower: [UInt8] = []
+        swap(&lower, &worker.nameScratch)
+        head.fields.forEach { rawName, value in
+            if rawName.first == UInt8(ascii: ":") { return }
+            lower.removeAll(keepingCapacity: true)
+            var name = rawName
+            if ASCII.hasPrefixIgnoringCase(name, Self.metadataPrefix) {
+                name = UnsafeRawBufferPointer(rebasing: name[Self.metadataPrefix.count...])
+            }
+            for b in name { lower.append(ASCII.lowercased(b)) }
+            lower.withUnsafeBytes { n in
+                if n.isEmpty || MetadataRules.isHopByHop(n) { return }
+                if !named.isEmpty && named.contains(where: { $0.elementsEqual(n) }) { return }
+                if n.equals("content-type") || n.equals("accept-encoding") || n.equals("expect") { return }
+                if n.equals("grpc-timeout") {
+                    if let ns = GRPCTimeout.parse(value) { clientTimeoutNs = ns } else {
+                        problem = "malformed grpc-timeout \"\(String(decoding: value, as: UTF8.self))\""
+                    }
                     return
                 }
-                clientTimeoutNs = ns
-                continue
-            case "x-forwarded-for":
-                forwardedFor = forwardedFor.map { "\($0), \(f.value)" } ?? f.value
-                continue
-            default:
-                if name.hasPrefix("grpc-") || name.hasPrefix(":") { continue }
+                if n.equals("x-forwarded-for") {
+                    if !forwardedFor.isEmpty { forwardedFor.append(contentsOf: ", ".utf8) }
+                    forwardedFor.append(contentsOf: value)
+                    return
+                }
+                if n.hasPrefix("grpc-") { return }
+                h.append(name: n, value: value)
             }
-            h.append(name, f.value)
+        }
+        worker.nameScratch = lower
+        if let problem {
+            respondError(.invalidArgument, problem)
+            return
         }
         if let peer = head.peer {
-            forwardedFor = forwardedFor.map { "\($0), \(peer)" } ?? peer
+            if !forwardedFor.isEmpty { forwardedFor.append(contentsOf: ", ".utf8) }
+            forwardedFor.append(contentsOf: peer.utf8)
         }
-        if let forwardedFor { h.append("x-forwarded-for", forwardedFor) }
+        if !forwardedFor.isEmpty {
+            forwardedFor.withUnsafeBytes { h.append("x-forwarded-for", value: $0) }
+        }
     }
+
+    private static let connectionName = Array("connection".utf8)
+    private static let metadataPrefix = Array("grpc-metadata-".utf8)
 
     private func startUpstream() {
         guard !upstreamStarted, !responded else { return }
@@ -667,5 +689,15 @@ extension Array where Element == UInt8 {
             do throws(TranscodeError) { return .success(try body(raw)) } catch { return .failure(error) }
         }
         return try result.get()
+    }
+}
+
+extension UnsafeRawBufferPointer.SubSequence {
+    /// Without leading and trailing spaces and tabs.
+    func trimmedBytes() -> Slice<UnsafeRawBufferPointer> {
+        var s = self
+        while let c = s.first, c == 0x20 || c == 0x09 { s = s.dropFirst() }
+        while let c = s.last, c == 0x20 || c == 0x09 { s = s.dropLast() }
+        return s
     }
 }

@@ -18,6 +18,24 @@ protocol JSONDownstream: AnyObject {
     var jsonResponseBacklog: Int { get }
 }
 
+import HTTP1
+import HTTP2
+
+/// A request's header fields as a frontend received them, read without copying.
+enum JSONRequestFields {
+    /// HTTP/1.1: names in any case.
+    case http1(HTTP1Fields)
+    /// HTTP/2: names lower case, pseudo-headers included (skipped by readers).
+    case http2(HTTP2Headers)
+
+    func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        switch self {
+        case .http1(let fields): fields.forEachField(body)
+        case .http2(let headers): headers.forEach(body)
+        }
+    }
+}
+
 /// A JSON request's head, as either frontend received it.
 struct JSONRequestHead {
     /// The HTTP method, as sent.
@@ -26,8 +44,8 @@ struct JSONRequestHead {
     var target: String
     /// `Host` (HTTP/1.1) or `:authority` (HTTP/2).
     var authority: String?
-    /// Header fields other than pseudo-headers, names in any case.
-    var fields: [(name: String, value: String)]
+    /// Header fields (pseudo-headers are skipped by the reader).
+    var fields: JSONRequestFields
     /// The client's IP address, appended to X-Forwarded-For.
     var peer: String?
     /// The client sent `TE: trailers`: a streamed response may end with trailer fields.

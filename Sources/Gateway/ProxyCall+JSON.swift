@@ -5,18 +5,19 @@ import HTTP2
 /// pull and trailers as a native call).
 extension ProxyCall: JSONDownstream {
     func startJSON(conn: ServerConnection, endStream: Bool) {
-        var head = JSONRequestHead(method: "", target: "", authority: nil, fields: [],
-                                   peer: conn.tcp.peerAddress?.host, acceptsTrailers: false)
+        var head = JSONRequestHead(method: "", target: "", authority: nil, fields: .http2(requestHeaders),
+                                   peer: conn.peerHost, acceptsTrailers: false)
         requestHeaders.forEach { name, value in
-            let n = String(decoding: name, as: UTF8.self)
+            guard name.first == UInt8(ascii: ":") || name.equals("te") else { return }
             let v = String(decoding: value, as: UTF8.self)
-            switch n {
-            case ":method": head.method = v
-            case ":path": head.target = v
-            case ":authority": head.authority = v
-            case ":scheme": break
-            case "te": head.acceptsTrailers = v.split(separator: ",").contains { $0.trimmed() == "trailers" }
-            default: head.fields.append((n, v))
+            if name.equals(":method") {
+                head.method = v
+            } else if name.equals(":path") {
+                head.target = v
+            } else if name.equals(":authority") {
+                head.authority = v
+            } else if name.equals("te") {
+                head.acceptsTrailers = v.split(separator: ",").contains { $0.trimmed() == "trailers" }
             }
         }
         let call = JSONCall(worker: worker, downstream: self, countsStart: false)

@@ -82,12 +82,10 @@ extension ServerConnection: JSONDownstream {
             h1Untaken = 0
             let call = JSONCall(worker: worker, downstream: self)
             h1Call = call
-            let te = head.headers.values("TE").joined(separator: ",").lowercased()
             call.start(JSONRequestHead(
                 method: head.method, target: head.target, authority: head.headers.first("Host"),
-                fields: head.headers.map { ($0.name, $0.value) },
-                peer: tcp.peerAddress?.host,
-                acceptsTrailers: head.version == .http11 && te.split(separator: ",").contains { $0.trimmed() == "trailers" }))
+                fields: .http1(head.headers), peer: peerHost,
+                acceptsTrailers: head.version == .http11 && head.headers.acceptsTrailers))
             if head.expectContinue && !call.isResponded && mode == .http1 {
                 var continueBytes: [UInt8] = []
                 HTTP1ResponseWriter.writeContinue(into: &continueBytes)
@@ -275,38 +273,47 @@ extension ServerConnection: JSONDownstream {
     func jsonResponseHead(status: Int, headers: [(String, String)], contentLength: Int?) {
         guard mode == .http1, let head = h1Head, !h1ResponseStarted else { return }
         h1ResponseStarted = true
-        var fields = HTTP1Fields()
-        for (name, value) in headers { fields.append(name: name, value: value) }
         // A response that ends before its request did leaves unread body bytes: close after it.
         if !h1RequestEnded && (contentLength != nil || status >= 400) { h1CloseAfterResponse = true }
-        var framing: HTTP1BodyFraming
+        if contentLength == nil {
+            if head.version == .http11 {
+                h1Chunked = true
+            } else {
+                h1CloseAfterResponse = true  // HTTP/1.0: the body ends when the connection closes
+            }
+        }
+        // Written directly: the fields are the gateway's own and the upstream's, whose names and
+        // values nghttp2 has validated (RFC 9113 §8.2.1: no CR, LF or NUL), so they are valid
+        // HTTP/1.1 field lines (RFC 9112 §5).
+        var b: [UInt8] = []
+        swap(&b, &h1HeadScratch)
+        b.removeAll(keepingCapacity: true)
+        b.append(contentsOf: "HTTP/1.1 ".utf8)
+        b.append(contentsOf: String(status).utf8)
+        b.append(UInt8(ascii: " "))
+        b.append(contentsOf: HTTP1ResponseWriter.reasonPhrase(for: status).utf8)
+        b.append(contentsOf: "\r\n".utf8)
+        for (name, value) in headers {
+            b.append(contentsOf: name.utf8)
+            b.append(contentsOf: ": ".utf8)
+            b.append(contentsOf: value.utf8)
+            b.append(contentsOf: "\r\n".utf8)
+        }
         if let contentLength {
-            framing = .contentLength(contentLength)
-        } else if head.version == .http11 {
-            framing = .chunked
-            h1Chunked = true
-        } else {
-            framing = .none  // HTTP/1.0: the body ends when the connection closes
-            h1CloseAfterResponse = true
+            b.append(contentsOf: "content-length: ".utf8)
+            b.append(contentsOf: String(contentLength).utf8)
+            b.append(contentsOf: "\r\n".utf8)
+        } else if h1Chunked {
+            b.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
         }
         if h1CloseAfterResponse {
-            fields.append(name: "Connection", value: "close")
+            b.append(contentsOf: "connection: close\r\n".utf8)
         } else if head.version == .http10 {
-            fields.append(name: "Connection", value: "keep-alive")
+            b.append(contentsOf: "connection: keep-alive\r\n".utf8)
         }
-        var bytes: [UInt8] = []
-        do {
-            try HTTP1ResponseWriter.writeHead(status: status, headers: fields, framing: framing, into: &bytes)
-        } catch {
-            // A metadata value HTTP/1.1 cannot carry: answer without the upstream's headers.
-            worker.log("response header dropped: \(error)")
-            bytes.removeAll()
-            var plain = HTTP1Fields()
-            plain.append(name: "Content-Type", value: headers.first { $0.0 == "content-type" }?.1 ?? "application/json")
-            if h1CloseAfterResponse { plain.append(name: "Connection", value: "close") }
-            try? HTTP1ResponseWriter.writeHead(status: status, headers: plain, framing: framing, into: &bytes)
-        }
-        bytes.withUnsafeBytes { out.append($0) }
+        b.append(contentsOf: "\r\n".utf8)
+        b.withUnsafeBytes { out.append($0) }
+        swap(&b, &h1HeadScratch)
         scheduleFlush()
     }
 
@@ -362,6 +369,13 @@ extension ServerConnection: JSONDownstream {
     }
 
     var jsonResponseBacklog: Int { outputBacklog }
+}
+
+extension HTTP1Fields {
+    /// A `TE` field lists `trailers` (RFC 9110 §10.1.4).
+    var acceptsTrailers: Bool {
+        values("TE").contains { $0.split(separator: ",").contains { $0.trimmed().lowercased() == "trailers" } }
+    }
 }
 
 extension Substring {

@@ -30,6 +30,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// Request body bytes handed to the call and not yet taken by it.
     var h1Untaken = 0
     var h1ReadPaused = false
+    /// Reused for writing response heads.
+    var h1HeadScratch: [UInt8] = []
     var h1ResumeParsing = false
     /// The current request offered `Upgrade: h2c`: its body is collected here, and at its end
     /// the connection switches to HTTP/2 with the request as stream 1.
@@ -46,6 +48,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var prefaceTimer: Timer?
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    /// The client's IP address (X-Forwarded-For), read once per connection.
+    lazy var peerHost: String? = tcp.peerAddress?.host
 
     init(worker: Worker, tcp: TCPStream) {
         self.worker = worker

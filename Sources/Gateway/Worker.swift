@@ -25,6 +25,8 @@ final class Worker {
     let registry: DescriptorRegistry
     let httpRoutes: HTTPRouteTable?
     let transcoders: [JSONTranscoder]
+    /// Scratch space for lower-casing header names (JSON calls), reused across calls.
+    var nameScratch: [UInt8] = []
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
     private(set) var pools: [ClusterPool] = []

@@ -45,6 +45,16 @@ public struct HTTP1Fields: Sendable, Equatable, RandomAccessCollection, Expressi
         storage.reserveCapacity(bytes)
     }
 
+    /// Calls `body` with each field's name and value bytes, in order, without copying them.
+    public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        storage.withUnsafeBytes { raw in
+            for span in spans {
+                body(UnsafeRawBufferPointer(rebasing: raw[span.start..<span.nameEnd]),
+                     UnsafeRawBufferPointer(rebasing: raw[span.nameEnd..<span.end]))
+            }
+        }
+    }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { spans.count }
 

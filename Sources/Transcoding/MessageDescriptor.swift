@@ -98,6 +98,20 @@ public final class MessageDescriptor: @unchecked Sendable {
         var name = name
         return name.withUTF8 { field(named: UnsafeRawBufferPointer($0)) }
     }
+
+    /// The index into `fields` of the field with this number, or -1 (the JSON codec keeps
+    /// per-field state in arrays indexed like `fields`).
+    @inline(__always)
+    func fieldIndex(number: Int32) -> Int {
+        if number >= 0 && Int(number) < dense.count { return Int(dense[Int(number)]) }
+        return sparse[number] ?? -1
+    }
+
+    /// The index into `fields` of the field whose JSON or proto name is exactly `name`, or nil.
+    @inline(__always)
+    func fieldIndex(named name: UnsafeRawBufferPointer) -> Int? {
+        names.lookup(name)
+    }
 }
 
 /// An open-addressing table from UTF-8 names to small integers, looked up by borrowed bytes.

@@ -74,14 +74,27 @@ public struct ProtoWriter: Sendable {
             bytes[start - 1] = UInt8(length)
             return
         }
-        var varint: [UInt8] = []
-        var v = UInt64(length)
-        while v >= 0x80 {
-            varint.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
+        // Move the body right by the extra length bytes, in place (no temporary array).
+        var size = 1
+        var rest = length >> 7
+        while rest > 0 {
+            size += 1
+            rest >>= 7
         }
-        varint.append(UInt8(v))
-        bytes.replaceSubrange((start - 1)..<start, with: varint)
+        let extra = size - 1
+        bytes.append(contentsOf: repeatElement(0, count: extra))
+        bytes.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress!
+            (base + start + extra).copyMemory(from: base + start, byteCount: length)  // memmove
+            var v = UInt64(length)
+            var i = start - 1
+            while v >= 0x80 {
+                raw[i] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                i += 1
+            }
+            raw[i] = UInt8(v)
+        }
     }
 }
 
