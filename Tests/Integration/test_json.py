@@ -3,6 +3,7 @@ sockets in front, the grpcio TranscodeService (transcode_server.py) behind."""
 import json
 import socket
 import subprocess
+import sys
 
 import pytest
 from google.protobuf import json_format
@@ -247,6 +248,14 @@ def test_h1_json_metadata_both_ways(json_gateway):
     assert headers["trailer-x"] == "yes"
 
 
+def test_h1_json_binary_metadata_base64_both_ways(json_gateway):
+    """-bin header values are base64 (padding optional): the upstream receives the bytes."""
+    status, headers, body = json_gateway.curl("/v1/metadata", data="{}", headers=["X-Data-Bin: AAH+/w"])
+    assert status == 200, body
+    assert json.loads(body)["mapStringBytes"]["x-data-bin"] == "AAH+/w=="
+    assert headers["echo-x-data-bin"] in ("AAH+/w", "AAH+/w==")
+
+
 def test_h1_json_grpc_timeout_honoured(json_gateway):
     status, _, body = json_gateway.curl("/v1/fail", data='{"code": 0, "delayMs": 5000}', headers=["grpc-timeout: 200m"])
     assert status == 504, body
@@ -428,3 +437,73 @@ def test_h1_upgrade_h2c_serves_request_as_stream_1(json_gateway, method):
     assert "< HTTP/2 200" in done.stderr
     expected = {"name": "shelves/a/books/b", "title": "Title of shelves/a/books/b"} if method == "GET" else {"stringValue": "up"}
     assert json.loads(done.stdout) == expected
+
+
+# -- limits -----------------------------------------------------------------------------------------
+
+LIMITS = {
+    "request-line-too-long": (b"GET /v1/shelves/s/books/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "header-section-too-large": (b"GET /v1/shelves/s/books/1 HTTP/1.1\r\nHost: x\r\n"
+                                 + b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 1000) for i in range(70)) + b"\r\n", 431),
+    "too-many-header-fields": (b"GET /v1/shelves/s/books/1 HTTP/1.1\r\nHost: x\r\n"
+                               + b"".join(b"X-F%d: v\r\n" % i for i in range(101)) + b"\r\n", 431),
+}
+
+
+@pytest.mark.parametrize("request_bytes,status", LIMITS.values(), ids=LIMITS.keys())
+def test_h1_limits_answered_with_status_and_close(json_gateway, request_bytes, status):
+    with socket.create_connection(("127.0.0.1", json_gateway.port), timeout=WAIT) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk_ := sock.recv(65536):
+            answer += chunk_
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    assert b"connection: close" in answer.lower()
+    # and the gateway still serves
+    assert json_gateway.curl("/v1/shelves/s/books/1")[0] == 200
+
+
+# -- per-route output options and config errors ---------------------------------------------------
+
+def test_h1_json_route_output_options(gateway, descriptor_set):
+    server, port = transcode_server.start_server()
+    try:
+        config = harness.routes([port], workers=1)
+        config["descriptors"] = [str(descriptor_set)]
+        config["routes"] = [{"service": SERVICE, "cluster": "testing", "json_emit_defaults": True,
+                             "json_enums_as_numbers": True, "json_original_names": True}]
+        gw = JSONGateway(gateway(config), port)
+        status, _, body = gw.curl("/v1/shelves/s/books?colorFilter=GREEN")
+        assert status == 200, body
+        echoed = json.loads(body)["echoed"]
+        assert echoed["color_filter"] == 2             # enum as number, proto field name
+        assert echoed["page_size"] == 0 and echoed["tags"] == []  # defaults emitted
+        assert "pageSize" not in echoed
+    finally:
+        server.stop(0)
+
+
+COLLIDING_PROTO = """
+syntax = "proto3";
+package collide.v1;
+import "google/api/annotations.proto";
+message Req { string name = 1; string id = 2; }
+service A { rpc Get(Req) returns (Req) { option (google.api.http) = { get: "/v1/{name=things/*}" }; } }
+service B { rpc Fetch(Req) returns (Req) { option (google.api.http) = { get: "/v1/{id=things/*}" }; } }
+"""
+
+
+def test_colliding_http_rules_are_a_config_error(tmp_path):
+    (tmp_path / "collide.proto").write_text(COLLIDING_PROTO)
+    includes = [f"-I{d}" for d in [tmp_path, *transcode_protos.include_dirs()[1:]]]
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", *includes, "--include_imports",
+                    f"--descriptor_set_out={tmp_path / 'collide.pb'}", "collide.proto"], check=True, cwd=tmp_path)
+    config = harness.routes([1], workers=1)
+    config["descriptors"] = ["collide.pb"]
+    config["routes"] = [{"service": "collide.v1.*", "cluster": "testing"}]
+    routes_file = harness.write_routes(config, tmp_path / "routes.yaml")
+    done = subprocess.run([str(harness.TRESTLE_BIN), "check", "--config", str(routes_file)],
+                          capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode != 0
+    assert "collides" in done.stderr and "collide.v1.A/Get" in done.stderr and "collide.v1.B/Fetch" in done.stderr, done.stderr
+    assert done.stderr.startswith(f"{routes_file}:"), done.stderr
