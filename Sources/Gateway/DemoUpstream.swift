@@ -35,6 +35,25 @@ public enum DemoUpstream {
         servers[0].runHere()
         return 0
     }
+
+    /// Starts the service on its own threads (for `trestle demo`, beside the gateway) and returns
+    /// once it listens; the threads run until the process exits.
+    public static func startInBackground(host: String, port: UInt16, workers: Int) throws {
+        guard let addr = ResolvedAddress(ip: host, port: port) else {
+            throw DemoError("the demo service needs an IP address, not \(host)")
+        }
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            for _ in 0 ..< max(1, workers) { try DemoServer(address: addr).start() }
+        } catch {
+            throw DemoError("cannot listen on \(host):\(port) for the demo service: \(error)")
+        }
+    }
+}
+
+public struct DemoError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
 }
 
 final class DemoServer {
