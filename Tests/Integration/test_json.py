@@ -507,3 +507,23 @@ def test_colliding_http_rules_are_a_config_error(tmp_path):
     assert done.returncode != 0
     assert "collides" in done.stderr and "collide.v1.A/Get" in done.stderr and "collide.v1.B/Fetch" in done.stderr, done.stderr
     assert done.stderr.startswith(f"{routes_file}:"), done.stderr
+
+
+def test_h2_json_client_streaming(json_gateway):
+    data = b'{"stringValue": "x"}\n{"stringValue": "y"}\n'
+    done = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-T", "-", "-X", "POST", "--max-time", str(WAIT),
+                           json_gateway.url("/v1/stream:client")], input=data, capture_output=True, timeout=WAIT + 5)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"count": 2, "strings": ["x", "y"]}
+
+
+def test_h1_json_client_streaming_bad_value_is_400_naming_offset(json_gateway):
+    data = b'{"stringValue": "x"}\n{"int32Value": "zz"}\n'
+    done = subprocess.run(["curl", "-sS", "--http1.1", "-T", "-", "-X", "POST", "--max-time", str(WAIT), "-w", "\n%{http_code}",
+                           json_gateway.url("/v1/stream:client")], input=data, capture_output=True, timeout=WAIT + 5)
+    body, _, code = done.stdout.rpartition(b"\n")
+    assert int(code) == 400, done.stdout
+    error = json.loads(body)
+    # the offset counts from the start of the whole body, not of the second value
+    assert error == {"code": 3, "message": 'invalid JSON at byte 36: invalid value "zz" for int32 field "int32Value"',
+                     "details": []}
