@@ -40,10 +40,13 @@ let package = Package(
         // Configuration
         .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
 
+        // The load generator (`trestle load`): gRPC over HTTP/2 and JSON over HTTP/1.1, closed and open loop.
+        .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding", "CFreeList"], swiftSettings: hotPath),
+
         // The gateway and the executable
         .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
-            "Gateway", "RouteConfig", "Transcoding",
+            "Gateway", "RouteConfig", "Transcoding", "LoadGen",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -8,7 +8,7 @@ struct Trestle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trestle",
         abstract: "A gRPC gateway: native gRPC proxy routed by service name, on libuv and nghttp2.",
-        subcommands: [Serve.self, Check.self, DemoCommand.self, DemoUpstreamCommand.self, TranscodeCommand.self])
+        subcommands: [Serve.self, Check.self, DemoCommand.self, DemoUpstreamCommand.self, TranscodeCommand.self, LoadCommand.self])
 }
 
 struct Serve: ParsableCommand {
