@@ -196,6 +196,55 @@ def codec_bench(a):
     return out
 
 
+# ---- trestle load next to h2load -----------------------------------------------------------------
+
+def child_cpu_seconds():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def loadgen(targets, a, errors):
+    """The bundled generator (`trestle load`) against every target with h2load's shape
+    (-c16 -m16 -t1, same calls), and both tools' own CPU per call against the direct target."""
+    n = a.requests
+    out = {}
+    for t, (port, pid) in targets.items():
+        runs = []
+        for r in range(a.runs):
+            report = os.path.join(a.logdir, f"load-{t}-{r}.json")
+            cmd = [a.trestle_bin, "load", "--target", f"127.0.0.1:{port}", "--method", ECHO, "--descriptor-set",
+                   a.descriptors, "--data", '{"message":"hi"}', "-c", "16", "-m", "16", "-t", "1", "--calls", str(n),
+                   "--quiet", "--json", report]
+            c0, p0 = child_cpu_seconds(), cpu_seconds(pid) if pid else 0  # the proxy's whole process tree
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+            gen_cpu = (child_cpu_seconds() - c0) * 1e6 / n
+            proxy_cpu = (cpu_seconds(pid) - p0) * 1e6 / n if pid else None
+            if p.returncode != 0:
+                errors.append(f"trestle load {t} run {r}: exit {p.returncode}: {p.stderr[-500:]}")
+                continue
+            with open(report) as f:
+                res = json.load(f)
+            if res["ok"] != n:
+                errors.append(f"trestle load {t} run {r}: {res['ok']} OK of {n}: {res['status']}")
+            runs.append({"req_per_s": res["calls_per_s"], "p50_ms": res["latency_us"]["p50"] / 1000,
+                         "p99_ms": res["latency_us"]["p99"] / 1000,
+                         "proxy_cpu_us_per_req": proxy_cpu,
+                         "generator_cpu_us_per_req": gen_cpu})
+        if runs:
+            out[t] = {k: (statistics.median(x[k] for x in runs) if runs[0][k] is not None else None) for k in runs[0]}
+            print(f"  trestle load -> {t:8}: {out[t]['req_per_s']:9.0f} req/s", file=sys.stderr)
+    # h2load's own CPU for the same calls against the direct target
+    port = targets["direct"][0]
+    h2 = []
+    for r in range(a.runs):
+        c0 = child_cpu_seconds()
+        run, _ = h2load(port, n, a.body, os.path.join(a.logdir, f"h2load-cpu-{r}.log"), a.timeout)
+        h2.append({"req_per_s": run["req_per_s"], "generator_cpu_us_per_req": (child_cpu_seconds() - c0) * 1e6 / n})
+    out["h2load direct"] = {k: statistics.median(x[k] for x in h2) for k in h2[0]}
+    return out
+
+
 # ---- bidi (grpcio) -------------------------------------------------------------------------------
 
 def bidi_client(port, mib):
@@ -269,6 +318,13 @@ def report(res):
         for k, r in res["json"].items():
             lines.append(f"{k:26}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
                          f"{fmt(r['proxy_cpu_us_per_req'], '17.1f')}")
+    if res.get("loadgen"):
+        lg = res["loadgen"]
+        lines += ["", "The bundled generator (trestle load, -c16 -m16 -t1, same calls), medians",
+                  f"{'target':16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'proxy µs/req':>14}{'generator µs/req':>18}"]
+        for k, r in lg.items():
+            lines.append(f"{k:16}{r['req_per_s']:10.0f}{fmt(r.get('p50_ms'), '9.2f')}{fmt(r.get('p99_ms'), '9.2f')}"
+                         f"{fmt(r.get('proxy_cpu_us_per_req'), '14.1f')}{fmt(r['generator_cpu_us_per_req'], '18.2f')}")
     if res.get("codec"):
         lines += ["", "JSON codec (trestle transcode --bench), MB/s of JSON text each way"]
         for k, r in res["codec"].items():
@@ -280,7 +336,7 @@ def report(res):
     return "\n".join(lines)
 
 
-def goals(u, b, j=None, codec=None):
+def goals(u, b, j=None, codec=None, lg=None):
     def goal(value, op, limit):
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         return {"value": value, "goal": f"{op} {limit}", "met": met}
@@ -297,6 +353,10 @@ def goals(u, b, j=None, codec=None):
             ratio(j["json-h1 small"]["proxy_cpu_us_per_req"], j["grpc-h2-c64m1 small"]["proxy_cpu_us_per_req"]), "<=", 2)
         g["JSON h1 small / gRPC c16m16 CPU per call"] = {
             "value": ratio(j["json-h1 small"]["proxy_cpu_us_per_req"], native), "goal": None, "met": None}
+    if lg and "direct" in lg:
+        g["trestle load / h2load req/s (direct)"] = goal(ratio(lg["direct"]["req_per_s"], lg["h2load direct"]["req_per_s"]), ">=", 0.9)
+        g["trestle load / h2load CPU per call"] = goal(ratio(lg["direct"]["generator_cpu_us_per_req"],
+                                                             lg["h2load direct"]["generator_cpu_us_per_req"]), "<=", 1.5)
     if codec:
         for name, r in codec.items():
             g[f"codec {name} JSON->binary MB/s"] = goal(r["json_to_binary_mb_s"], ">=", 300)
@@ -332,17 +392,19 @@ def main():
     errors = []
     print("unary:", file=sys.stderr)
     u, h2load_cmd = unary(targets, up_pid, a, errors)
-    j = codec = None
+    j = codec = lg = None
     if a.descriptors:
         print("json:", file=sys.stderr)
         j = json_unary(targets["trestle"][0], targets["trestle"][1], a, errors)
         print("codec:", file=sys.stderr)
         codec = codec_bench(a)
+        print("trestle load:", file=sys.stderr)
+        lg = loadgen(targets, a, errors)
     print("bidi:", file=sys.stderr)
     b = bidi(targets, a, errors)
     res = {"requests": a.requests, "runs": a.runs, "bidi_mib": a.bidi_mib, "cpus": os.cpu_count(),
            "commands": {"h2load": h2load_cmd, "nghttpx": shlex.join(a.nghttpx_cmd)}, "unary": u, "bidi": b,
-           "json": j, "codec": codec, "goals": goals(u, b, j, codec), "errors": errors}
+           "json": j, "codec": codec, "loadgen": lg, "goals": goals(u, b, j, codec, lg), "errors": errors}
     with open(a.json, "w") as f:
         json.dump(res, f, indent=2)
     print(report(res))
