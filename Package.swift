@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "TranscodingTests", dependencies: [
             "Transcoding", "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ]),
+        ], resources: [.copy("Fixtures")]),  // codec_test.proto/.pb (read by path; declared so SwiftPM does not warn)
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "UVLoop", "HTTP2", "Channel", "RouteConfig"]),
     ]
 )

@@ -4,9 +4,9 @@ import PackageDescription
 // Trestle's fuzz targets, kept out of the main package so that its build never compiles them.
 // Build and run them with Fuzz/run (libFuzzer + AddressSanitizer); see Fuzz/README.md.
 //
-// The parsers under test are compiled from the main package's own sources: Sources/Channel and
-// Sources/RouteConfig (and HTTP1) here are symlinks to ../../Sources/Channel, ../../Sources/RouteConfig
-// and ../../Sources/HTTP1.
+// The parsers under test are compiled from the main package's own sources: Sources/Channel,
+// Sources/RouteConfig, Sources/HTTP1 and Sources/Transcoding here are symlinks to the same folders of
+// ../../Sources.
 // (Depending on the main package by path is not enough: it has no library product, and a package
 // can only use another package's products.) Each target's properties file is a symlink to the
 // replay test that runs the same checks under `swift test`.
@@ -15,10 +15,12 @@ let package = Package(
     dependencies: [
         // The main package's version: Package.resolved there pins the same.
         .package(url: "https://github.com/jpsim/Yams.git", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
     ],
     targets: [
         .target(name: "Channel"),
-        .target(name: "RouteConfig", dependencies: ["Channel", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Transcoding", dependencies: ["Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
         .target(name: "HTTP1"),
 
         // libFuzzer's driver entry point, and the @main glue every target shares.
@@ -31,6 +33,7 @@ let package = Package(
             name: "FuzzConfigValues", dependencies: ["RouteConfig", "Channel", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzChannel", dependencies: ["Channel", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzHTTP1", dependencies: ["HTTP1", "FuzzSupport"], swiftSettings: fuzzing),
+        .executableTarget(name: "FuzzTranscoding", dependencies: ["Transcoding", "FuzzSupport"], swiftSettings: fuzzing),
     ]
 )
 

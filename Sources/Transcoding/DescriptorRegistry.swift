@@ -164,6 +164,7 @@ public final class DescriptorRegistry: @unchecked Sendable {
                     }
                 }
             }
+            for message in messages.values { message.codec.link() }  // the JSON codec's table
             for service in services.values {
                 for method in service.methods {
                     for (typeName, isInput) in [(method.inputTypeName, true), (method.outputTypeName, false)] {

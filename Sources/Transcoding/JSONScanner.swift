@@ -215,14 +215,14 @@ struct JSONScanner {
     /// Appends the decoded text of a string (already checked by `scanString`) to `out`.
     func appendDecoded(_ token: StringToken, to out: inout [UInt8]) {
         if !token.hasEscapes {
-            out.append(contentsOf: raw(token.start, token.end))
+            out.appendRaw(raw(token.start, token.end))
             return
         }
         var i = token.start
         var runStart = i
         while i < token.end {
             guard bytes[i] == UInt8(ascii: "\\") else { i += 1; continue }
-            if runStart < i { out.append(contentsOf: raw(runStart, i)) }
+            if runStart < i { out.appendRaw(raw(runStart, i)) }
             let e = bytes[i + 1]
             switch e {
             case UInt8(ascii: "b"): out.append(0x08); i += 2
@@ -243,7 +243,7 @@ struct JSONScanner {
             }
             runStart = i
         }
-        if runStart < token.end { out.append(contentsOf: raw(runStart, token.end)) }
+        if runStart < token.end { out.appendRaw(raw(runStart, token.end)) }
     }
 
     /// The decoded text of a string as a Swift string (for messages and rare lookups).

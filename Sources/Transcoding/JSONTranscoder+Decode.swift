@@ -13,8 +13,8 @@ struct ProtoToJSON {
     /// The start of the whole input (error offsets are from here).
     let base: UnsafePointer<UInt8>
     let input: UnsafeRawBufferPointer
-    var out = JSONOutput(bytes: [])
-    var scans: [FieldScan] = []
+    var out: JSONOutput
+    var scans: FieldScanStack
     var mapEntries: [MapEntry] = []
     /// Messages entered (the top-level one is 1).
     var depth = 0
@@ -34,25 +34,41 @@ struct ProtoToJSON {
         var superseded = false
     }
 
-    init(input: UnsafeRawBufferPointer, registry: DescriptorRegistry, options: JSONOutputOptions) {
+    /// Reads `input`, writing into `text` and keeping notes in `scans` (both lent by the caller,
+    /// typically on its stack; more is allocated if they fill up).
+    init(input: UnsafeRawBufferPointer, registry: DescriptorRegistry, options: JSONOutputOptions,
+         text: UnsafeMutableBufferPointer<UInt8>, scans: UnsafeMutableBufferPointer<FieldScan>) {
         self.input = input
         self.registry = registry
         self.options = options
         base = input.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? UnsafePointer(bitPattern: 0x10)!
+        out = JSONOutput(buffer: text)
+        self.scans = FieldScanStack(buffer: scans)
     }
 
-    /// Runs `body` writing into `out` (moved in and back, not copied); on error `out` is as before.
-    mutating func run(into result: inout [UInt8],
-                      _ body: (inout ProtoToJSON) throws(CodecFailure) -> Void) throws(TranscodeError) {
-        let mark = result.count
-        swap(&out.bytes, &result)
-        var failure: CodecFailure?
-        do throws(CodecFailure) { try body(&self) } catch { failure = error }
-        swap(&out.bytes, &result)
-        if let failure {
-            result.removeSubrange(mark...)
-            throw failure.transcodeError
+    /// A translation with scratch space on the stack: `body` runs on a fresh translator, and
+    /// what it wrote is appended to `result` (nothing is, on error).
+    static func translate(_ input: UnsafeRawBufferPointer, _ registry: DescriptorRegistry, _ options: JSONOutputOptions,
+                          into result: inout [UInt8],
+                          _ body: (inout ProtoToJSON) throws(CodecFailure) -> Void) throws(TranscodeError) {
+        // (The standard library keeps temporary allocations of up to 1 KiB on the stack.)
+        let failure = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { text in
+            withUnsafeTemporaryAllocation(of: FieldScan.self, capacity: 1024 / MemoryLayout<FieldScan>.stride) { scans -> CodecFailure? in
+                var translator = ProtoToJSON(input: input, registry: registry, options: options, text: text, scans: scans)
+                defer {
+                    translator.out.free()
+                    translator.scans.free()
+                }
+                do throws(CodecFailure) {
+                    try body(&translator)
+                } catch {
+                    return error
+                }
+                result.appendRaw(UnsafeRawBufferPointer(start: translator.out.base, count: translator.out.count))
+                return nil
+            }
         }
+        if let failure { throw failure.transcodeError }
     }
 
     // MARK: Documents
@@ -69,7 +85,7 @@ struct ProtoToJSON {
             throw .wire(0, .unsupported("field \(field.name) is not a field of \(type.fullName)"))
         }
         let scanBase = try scan(type, segments)
-        defer { scans.removeLast(type.fields.count) }
+        defer { scans.pop(type.fields.count) }
         let info = scans[scanBase + index]
         var cutoff: FieldScan?
         var present = info.count > 0
@@ -77,7 +93,7 @@ struct ProtoToJSON {
             if case .current(let c) = oneofState(type, scanBase, index, oneof) { cutoff = c } else { present = false }
         }
         if present && !field.isRepeated && field.kind != .message && !field.hasPresence {
-            present = !Self.isZero(field.kind, read(info, segments))
+            present = !Self.isZero(field.kind, read(info, segments)) && field.enumType?.isNullValue != true
         }
         do throws(CodecFailure) {
             if present {
@@ -116,28 +132,36 @@ struct ProtoToJSON {
 
     /// Notes every known field's occurrences in `segments` on the `scans` stack; returns the
     /// index of `type.fields[0]`'s note. The caller pops `type.fields.count` notes.
+    @inline(__always)
     mutating func scan(_ type: MessageDescriptor, _ segments: Segments) throws(CodecFailure) -> Int {
-        let scanBase = scans.count
-        let fields = type.fields
-        scans.append(contentsOf: repeatElement(FieldScan(), count: fields.count))
+        var present: UInt64 = 0
+        return try scan(type, segments, present: &present)
+    }
+
+    /// `scan`, also setting bit `i` of `present` for each field `i` below 64 that occurs.
+    mutating func scan(_ type: MessageDescriptor, _ segments: Segments, present: inout UInt64) throws(CodecFailure) -> Int {
+        let infos = type.codec
+        let scanBase = scans.push(infos.count)
         for s in 0..<segments.count {
             var cursor = WireCursor(segments[s], base: base)
             while !cursor.isAtEnd {
                 let tag = cursor.p
                 let (number, wireType) = try cursor.tag()
                 let value = cursor.p
-                try cursor.skip(wireType, number: number, depth: depth)
-                let i = type.fieldIndex(number: number)
-                guard i >= 0 else { continue }  // unknown field
-                let field = fields[i]
-                let kind = field.kind
-                guard wireType == kind.wireType.rawValue || (wireType == 2 && field.isRepeated && kind.isPackable) else {
-                    continue  // a wire type the field cannot have: an unknown field, as protobuf treats it
+                switch wireType {  // the usual cases inline; groups and errors in `skip`
+                case 0: _ = try cursor.varint()
+                case 2: _ = try cursor.lengthDelimited()
+                default: try cursor.skip(wireType, number: number, depth: depth)
                 }
+                let i = type.fieldIndex(number: number)
+                // An unknown field, or a wire type the field cannot have (unknown too, as
+                // protobuf treats it).
+                guard i >= 0, infos[i].acceptedWireTypes & (1 << wireType) != 0 else { continue }
                 let k = scanBase + i
                 if scans[k].count == 0 {
                     scans[k].first = tag
                     scans[k].firstSegment = Int32(s)
+                    present |= 1 &<< UInt64(i & 63)
                 }
                 scans[k].count += 1
                 scans[k].last = tag
@@ -151,39 +175,100 @@ struct ProtoToJSON {
 
     /// The fields of a regular message, each after a comma when `needsComma`.
     mutating func emitFields(_ type: MessageDescriptor, _ segments: Segments, needsComma: inout Bool) throws(CodecFailure) {
-        let fields = type.fields
-        let scanBase = try scan(type, segments)
-        defer { scans.removeLast(fields.count) }
-        for i in 0..<fields.count {
-            let field = fields[i]
+        let infos = type.codec
+        let fieldCount = infos.count
+        var present: UInt64 = 0
+        let scanBase = try scan(type, segments, present: &present)
+        defer { scans.pop(fieldCount) }
+        // Only the fields that occur, in declaration order, unless every field is needed.
+        let everyField = options.emitDefaults || fieldCount > 64
+        var next = 0
+        while true {
+            let i: Int
+            if everyField {
+                guard next < fieldCount else { break }
+                i = next
+                next += 1
+            } else {
+                guard present != 0 else { break }
+                i = present.trailingZeroBitCount
+                present &= present &- 1
+            }
             let info = scans[scanBase + i]
+            if info.count == 0 && !options.emitDefaults { continue }
+            let c = infos[i]
+            if c.isPlainScalar && info.count > 0 {
+                // The fast path: no descriptor to touch.
+                let raw = read(info, segments)
+                if !c.hasPresence && Self.isZero(c.kind, raw) {
+                    if options.emitDefaults {
+                        writeKey(infos, i, &needsComma)
+                        emitDefault(c.kind, nil)
+                    }
+                    continue
+                }
+                writeKey(infos, i, &needsComma)
+                do throws(CodecFailure) {
+                    try emitScalar(c.kind, nil, raw)
+                } catch {
+                    throw error.inside(name(of: c.field.takeUnretainedValue()))
+                }
+                continue
+            }
+            if c.isPlainMessage && info.count == 1, let messageType = c.messageType {
+                // The fast path for a message field: its type without counting references.
+                writeKey(infos, i, &needsComma)
+                let payload = Segments(read(info, segments).bytes)
+                let failure = messageType._withUnsafeGuaranteedRef { type -> CodecFailure? in
+                    do throws(CodecFailure) {
+                        try emitMessage(type, payload)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+                if let failure { throw failure.inside(name(of: c.field.takeUnretainedValue())) }
+                continue
+            }
+            let field = c.field.takeUnretainedValue()
             if info.count == 0 {
-                if options.emitDefaults && !field.hasPresence {
-                    writeKey(field, &needsComma)
+                if !field.hasPresence {
+                    writeKey(infos, i, &needsComma)
                     if field.isMap { out.append("{}") } else if field.isRepeated { out.append("[]") } else { emitDefault(field) }
                 }
                 continue
             }
             var cutoff: FieldScan?
             if let oneof = field.oneofIndex {
-                guard case .current(let c) = oneofState(type, scanBase, i, oneof) else { continue }
-                cutoff = c
+                guard case .current(let latestOther) = oneofState(type, scanBase, i, oneof) else { continue }
+                cutoff = latestOther
             }
             do throws(CodecFailure) {
                 if !field.isRepeated && field.kind != .message && field.kind != .group && !field.hasPresence {
                     // Implicit presence: a default value on the wire is the same as none.
                     let raw = read(info, segments)
-                    if Self.isZero(field.kind, raw) {
+                    if Self.isZero(field.kind, raw) || field.enumType?.isNullValue == true {
+                        // (A NullValue field's only JSON form, null, reads back as unset; so
+                        // whatever number it holds, it is left out like its default.)
                         if options.emitDefaults {
-                            writeKey(field, &needsComma)
+                            writeKey(infos, i, &needsComma)
                             emitDefault(field)
                         }
                         continue
                     }
-                    writeKey(field, &needsComma)
+                    writeKey(infos, i, &needsComma)
                     try emitScalar(field, raw)
+                } else if field.isRepeated && !field.isMap {
+                    let mark = out.count
+                    let hadComma = needsComma
+                    writeKey(infos, i, &needsComma)
+                    if try emitRepeated(field, info, segments) == 0 && !options.emitDefaults {
+                        // Only empty packed runs: no element, so the field is unset.
+                        out.count = mark
+                        needsComma = hadComma
+                    }
                 } else {
-                    writeKey(field, &needsComma)
+                    writeKey(infos, i, &needsComma)
                     try emitValue(field, info, segments, cutoff: cutoff)
                 }
             } catch {
@@ -192,11 +277,12 @@ struct ProtoToJSON {
         }
     }
 
+    /// `,` when needed, then field `i`'s `"name":`.
     @inline(__always)
-    private mutating func writeKey(_ field: FieldDescriptor, _ needsComma: inout Bool) {
+    private mutating func writeKey(_ table: CodecTable, _ i: Int, _ needsComma: inout Bool) {
         if needsComma { out.append(UInt8(ascii: ",")) }
         needsComma = true
-        out.append(options.useProtoNames ? field.quotedName : field.quotedJSONName)
+        out.append(table.key(i, protoNames: options.useProtoNames))
     }
 
     func name(of field: FieldDescriptor) -> String { options.useProtoNames ? field.name : field.jsonName }
@@ -241,9 +327,10 @@ struct ProtoToJSON {
     /// A non-repeated message field: all its occurrences (after `cutoff`) merged.
     mutating func emitMerged(_ field: FieldDescriptor, _ info: FieldScan, _ segments: Segments,
                              cutoff: FieldScan?) throws(CodecFailure) {
-        guard let type = field.messageType else {
+        guard let found = field.messageType else {
             throw .wire(offset(info.last!), .unsupported("message field without its type"))
         }
+        unowned(unsafe) let type = found
         if info.count == 1 {
             return try emitMessage(type, Segments(read(info, segments).bytes))
         }
@@ -283,7 +370,9 @@ struct ProtoToJSON {
 
     // MARK: Repeated fields and maps
 
-    mutating func emitRepeated(_ field: FieldDescriptor, _ info: FieldScan, _ segments: Segments) throws(CodecFailure) {
+    /// A repeated field as an array; returns the number of elements.
+    @discardableResult
+    mutating func emitRepeated(_ field: FieldDescriptor, _ info: FieldScan, _ segments: Segments) throws(CodecFailure) -> Int {
         let kind = field.kind
         out.append(UInt8(ascii: "["))
         var walk = OccurrenceWalk(info, number: field.number, wireType: kind.wireType.rawValue,
@@ -336,6 +425,7 @@ struct ProtoToJSON {
             }
         }
         out.append(UInt8(ascii: "]"))
+        return index
     }
 
     /// A map field as an object. Entries are written in wire order; of entries with the same key
@@ -365,7 +455,7 @@ struct ProtoToJSON {
                 depth -= 1
                 let keyScan = scans[scanBase + keyIndex]
                 let valueScan = scans[scanBase + valueIndex]
-                scans.removeLast(entryType.fields.count)
+                scans.pop(entryType.fields.count)
                 var key = keyScan.count > 0 ? read(keyScan, entrySegments) : Raw()
                 key.bits = Self.canonicalKey(keyField.kind, key.bits)
                 mapEntries.append(MapEntry(key: key, value: valueScan, bytes: bytes))
@@ -470,7 +560,8 @@ struct ProtoToJSON {
         case .string: return printable(key.bytes)
         case .bool: return key.bits != 0 ? "true" : "false"
         default:
-            var text = JSONOutput(bytes: [])
+            var text = JSONOutput(capacity: 24)
+            defer { text.free() }
             Self.appendInteger(kind, key.bits, to: &text)
             return String(decoding: text.bytes, as: UTF8.self)
         }
@@ -506,8 +597,13 @@ struct ProtoToJSON {
     }
 
     /// A scalar value of `field`'s kind.
+    @inline(__always)
     mutating func emitScalar(_ field: FieldDescriptor, _ raw: Raw) throws(CodecFailure) {
-        let kind = field.kind
+        try emitScalar(field.kind, field.kind == .enumeration ? field.enumType : nil, raw)
+    }
+
+    /// A scalar value of `kind` (`enumType`: an enum's type, for its names).
+    mutating func emitScalar(_ kind: FieldKind, _ enumType: EnumDescriptor?, _ raw: Raw) throws(CodecFailure) {
         switch kind {
         case .int32, .sint32, .sfixed32, .uint32, .fixed32:
             appendInteger(kind, raw.bits)
@@ -520,15 +616,13 @@ struct ProtoToJSON {
         case .float, .double:
             out.appendFloatingPoint(bits: raw.bits, isFloat: kind == .float)
         case .enumeration:
-            emitEnum(field.enumType, Int32(truncatingIfNeeded: raw.bits))
+            emitEnum(enumType, Int32(truncatingIfNeeded: raw.bits))
         case .string:
             if let bad = out.appendString(raw.bytes) {
                 throw .wire(offset(raw.bytes.baseAddress! + bad), .wire("invalid UTF-8"))
             }
         case .bytes:
-            out.append(UInt8(ascii: "\""))
-            Base64.encode(raw.bytes, into: &out.bytes)
-            out.append(UInt8(ascii: "\""))
+            out.appendBase64String(raw.bytes)
         case .message, .group:
             throw .wire(0, .unsupported("not a scalar field"))
         }
@@ -549,13 +643,18 @@ struct ProtoToJSON {
     }
 
     /// The default value of a non-message field, as written with `emitDefaults`.
+    @inline(__always)
     mutating func emitDefault(_ field: FieldDescriptor) {
-        switch field.kind {
+        emitDefault(field.kind, field.kind == .enumeration ? field.enumType : nil)
+    }
+
+    mutating func emitDefault(_ kind: FieldKind, _ enumType: EnumDescriptor?) {
+        switch kind {
         case .int64, .sint64, .sfixed64, .uint64, .fixed64: out.append("\"0\"")
         case .bool: out.append("false")
         case .string, .bytes: out.append("\"\"")
-        case .enumeration: emitEnum(field.enumType, 0)
-        case .float, .double: out.append(UInt8(ascii: "0"))
+        case .enumeration: emitEnum(enumType, 0)
+        case .float, .double: out.appendFloatingPoint(bits: 0, isFloat: kind == .float)  // 0.0, as a 0 read would print
         case .message, .group: out.append("null")
         default: out.append(UInt8(ascii: "0"))
         }

@@ -90,6 +90,7 @@ struct JSONToProto {
         }
         var seen = IndexSet()
         var oneofs = IndexSet()
+        let infos = type.codec
         repeat {
             guard scanner.peek() == UInt8(ascii: "\"") else { throw scanner.unexpected(expecting: "a field name") }
             let keyQuote = scanner.pos
@@ -119,7 +120,21 @@ struct JSONToProto {
             guard seen.insert(index) else {
                 throw CodecFailure.json(keyQuote, .duplicateField).inside(scanner.printableString(at: keyQuote))
             }
-            let field = type.fields[index]
+            let c = infos[index]
+            if c.isPlainScalar {
+                // The fast path: no descriptor to touch (null leaves a plain scalar unset).
+                do throws(CodecFailure) {
+                    if scanner.peek() == UInt8(ascii: "n") {
+                        _ = try scanner.literal()
+                    } else {
+                        try encodeScalar(c.kind, c.number, nil, &out, tagged: true, skipDefault: !c.hasPresence)
+                    }
+                } catch {
+                    throw error.inside(scanner.printableString(at: keyQuote))
+                }
+                continue
+            }
+            let field = c.field.takeUnretainedValue()
             do throws(CodecFailure) {
                 if let oneof = field.oneofIndex, scanner.peek() != UInt8(ascii: "n") {
                     guard oneofs.insert(oneof) else { throw oneofConflict(type, field, oneof, seen, at: keyQuote) }
@@ -365,42 +380,49 @@ struct JSONToProto {
 
     /// One scalar value of `field`'s kind, with its tag when `tagged`. `skipDefault`: write
     /// nothing for the default (implicit presence).
+    @inline(__always)
     mutating func encodeScalar(_ field: FieldDescriptor, _ out: inout ProtoWriter, tagged: Bool,
                                skipDefault: Bool) throws(CodecFailure) {
-        let kind = field.kind
+        try encodeScalar(field.kind, field.number, field.kind == .enumeration ? field.enumType : nil, &out,
+                         tagged: tagged, skipDefault: skipDefault)
+    }
+
+    /// One scalar of `kind` for field `number` (`enumType`: an enum's type, for its names).
+    mutating func encodeScalar(_ kind: FieldKind, _ number: Int32, _ enumType: EnumDescriptor?, _ out: inout ProtoWriter,
+                               tagged: Bool, skipDefault: Bool) throws(CodecFailure) {
         switch kind {
         case .string:
             guard scanner.peek() == UInt8(ascii: "\"") else { throw .json(scanner.pos, .expected("a string")) }
             let token = try scanner.scanString()
             if skipDefault && token.decodedCount == 0 { return }
-            if tagged { out.appendTag(field.number, .lengthDelimited) }
+            if tagged { out.appendTag(number, .lengthDelimited) }
             out.appendVarint(UInt64(token.decodedCount))
             scanner.appendDecoded(token, to: &out.bytes)
         case .bytes:
             guard scanner.peek() == UInt8(ascii: "\"") else { throw .json(scanner.pos, .expected("a base64 string")) }
             let token = try scanner.scanString()
-            try encodeBase64(token, field.number, &out, tagged: tagged, skipDefault: skipDefault)
+            try encodeBase64(token, number, &out, tagged: tagged, skipDefault: skipDefault)
         case .bool:
             let b = scanner.peek()
             guard b == UInt8(ascii: "t") || b == UInt8(ascii: "f") else { throw .json(scanner.pos, .expected("true or false")) }
             let value: UInt64 = try scanner.literal() == UInt8(ascii: "t") ? 1 : 0
             if skipDefault && value == 0 { return }
-            if tagged { out.appendTag(field.number, .varint) }
+            if tagged { out.appendTag(number, .varint) }
             out.appendVarint(value)
         case .enumeration:
-            let number = try enumNumber(field)
-            if skipDefault && number == 0 { return }
-            if tagged { out.appendTag(field.number, .varint) }
-            out.appendVarint(UInt64(bitPattern: Int64(number)))
+            let value = try enumNumber(enumType)
+            if skipDefault && value == 0 { return }
+            if tagged { out.appendTag(number, .varint) }
+            out.appendVarint(UInt64(bitPattern: Int64(value)))
         case .float:
             let value = Float(try floatingPoint(kind))
             if skipDefault && value.bitPattern == 0 { return }
-            if tagged { out.appendTag(field.number, .fixed32) }
+            if tagged { out.appendTag(number, .fixed32) }
             out.appendFixed32(value.bitPattern)
         case .double:
             let value = try floatingPoint(kind)
             if skipDefault && value.bitPattern == 0 { return }
-            if tagged { out.appendTag(field.number, .fixed64) }
+            if tagged { out.appendTag(number, .fixed64) }
             out.appendFixed64(value.bitPattern)
         case .message, .group:
             throw .json(scanner.pos, .unsupported("not a scalar field"))
@@ -408,7 +430,7 @@ struct JSONToProto {
             let bits = try integer(kind)
             if skipDefault && bits == 0 { return }
             if tagged {
-                Self.writeScalarBits(bits, field.number, kind, &out)
+                Self.writeScalarBits(bits, number, kind, &out)
             } else {
                 Self.writePayloadBits(bits, kind, &out)
             }
@@ -499,8 +521,8 @@ struct JSONToProto {
     }
 
     /// An enum field's value: a value name, or a number (any int32: proto3 enums are open).
-    private mutating func enumNumber(_ field: FieldDescriptor) throws(CodecFailure) -> Int32 {
-        guard let type = field.enumType else { throw .json(scanner.pos, .unsupported("enum field without its enum type")) }
+    private mutating func enumNumber(_ enumType: EnumDescriptor?) throws(CodecFailure) -> Int32 {
+        guard let type = enumType else { throw .json(scanner.pos, .unsupported("enum field without its enum type")) }
         let b = scanner.peek()
         let start = scanner.pos
         if b == UInt8(ascii: "\"") {
@@ -631,17 +653,17 @@ enum IntegerRange {
     /// The wire bits of an integer value for `kind`, or the error for a value out of its range.
     static func bits(_ value: JSONScanner.NumberToken.IntegerValue, _ kind: FieldKind, at offset: Int,
                      text: () -> String, input: CodecFailure.Input, kindName name: String? = nil) throws(CodecFailure) -> UInt64 {
-        let shownKind = name ?? kindName(kind)
         guard case .value(let negative, let magnitude) = value else {
+            let shownKind = name ?? kindName(kind)
             if value == .notAnInteger {
                 throw CodecFailure(input, at: offset, .notAnInteger(value: text(), kind: shownKind))
             }
             throw CodecFailure(input, at: offset, .outOfRange(value: text(), kind: shownKind))
         }
-        let outOfRange = CodecFailure(input, at: offset, .outOfRange(value: text(), kind: shownKind))
+        func outOfRange() -> CodecFailure { CodecFailure(input, at: offset, .outOfRange(value: text(), kind: name ?? kindName(kind))) }
         switch kind {
         case .int32, .sint32, .sfixed32, .enumeration:
-            guard magnitude <= (negative ? 1 << 31 : UInt64(Int32.max)) else { throw outOfRange }
+            guard magnitude <= (negative ? 1 << 31 : UInt64(Int32.max)) else { throw outOfRange() }
             let v = Int32(truncatingIfNeeded: negative ? 0 &- Int64(magnitude) : Int64(magnitude))
             switch kind {
             case .sint32: return UInt64(UInt32(bitPattern: (v << 1) ^ (v >> 31)))
@@ -649,17 +671,17 @@ enum IntegerRange {
             default: return UInt64(bitPattern: Int64(v))
             }
         case .int64, .sint64, .sfixed64:
-            guard magnitude <= (negative ? 1 << 63 : UInt64(Int64.max)) else { throw outOfRange }
+            guard magnitude <= (negative ? 1 << 63 : UInt64(Int64.max)) else { throw outOfRange() }
             let v = negative ? Int64(bitPattern: 0 &- magnitude) : Int64(magnitude)
             return kind == .sint64 ? UInt64(bitPattern: (v << 1) ^ (v >> 63)) : UInt64(bitPattern: v)
         case .uint32, .fixed32:
-            guard !negative || magnitude == 0, magnitude <= UInt64(UInt32.max) else { throw outOfRange }
+            guard !negative || magnitude == 0, magnitude <= UInt64(UInt32.max) else { throw outOfRange() }
             return magnitude
         case .uint64, .fixed64:
-            guard !negative || magnitude == 0 else { throw outOfRange }
+            guard !negative || magnitude == 0 else { throw outOfRange() }
             return magnitude
         default:
-            throw outOfRange
+            throw outOfRange()
         }
     }
 }

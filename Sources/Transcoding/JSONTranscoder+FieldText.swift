@@ -72,7 +72,7 @@ enum FieldText {
     private static func appendScalar(_ text: UnsafeRawBufferPointer, _ field: FieldDescriptor, _ path: [FieldDescriptor],
                                      _ out: inout ProtoWriter) throws(CodecFailure) {
         let kind = field.kind
-        let invalid = failure(path, .invalidValue(value: "\"" + printable(text) + "\"", kind: kindName(kind)))
+        var invalid: CodecFailure { failure(path, .invalidValue(value: "\"" + printable(text) + "\"", kind: kindName(kind))) }
         switch kind {
         case .string:
             guard UTF8Validation.firstInvalid(text) == nil else { throw invalid }

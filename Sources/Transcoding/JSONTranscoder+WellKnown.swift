@@ -108,8 +108,8 @@ extension JSONToProto {
 
     /// `"1972-01-01T10:00:20.021Z"`.
     mutating func encodeTimestamp(_ type: MessageDescriptor, _ out: inout ProtoWriter) throws(CodecFailure) {
-        let (text, quote) = try wellKnownString()
-        switch WellKnownText.parseTimestamp(text) {
+        let (parsed, quote) = try withWellKnownString { WellKnownText.parseTimestamp($0) }
+        switch parsed {
         case .success(let (seconds, nanos)): Self.writeSecondsAndNanos(seconds, nanos, &out)
         case .failure(let reason):
             throw .json(quote, .invalidWellKnown(type: "Timestamp", value: "\"" + scanner.printableString(at: quote) + "\"",
@@ -119,8 +119,8 @@ extension JSONToProto {
 
     /// `"1.5s"`, `"-0.000000001s"`.
     mutating func encodeDuration(_ type: MessageDescriptor, _ out: inout ProtoWriter) throws(CodecFailure) {
-        let (text, quote) = try wellKnownString()
-        switch WellKnownText.parseDuration(text) {
+        let (parsed, quote) = try withWellKnownString { WellKnownText.parseDuration($0) }
+        switch parsed {
         case .success(let (seconds, nanos)): Self.writeSecondsAndNanos(seconds, nanos, &out)
         case .failure(let reason):
             throw .json(quote, .invalidWellKnown(type: "Duration", value: "\"" + scanner.printableString(at: quote) + "\"",
@@ -140,32 +140,34 @@ extension JSONToProto {
         }
     }
 
-    /// The text of the string value here (decoded into `scratch` when it has escapes) and where
-    /// its quote is. Valid until `scratch` is next used.
-    private mutating func wellKnownString() throws(CodecFailure) -> (UnsafeRawBufferPointer, Int) {
+    /// `body` over the text of the string value here (decoded into `scratch` when it has escapes),
+    /// and where its quote is.
+    private mutating func withWellKnownString<R>(_ body: (UnsafeRawBufferPointer) -> R) throws(CodecFailure) -> (R, Int) {
         guard scanner.peek() == UInt8(ascii: "\"") else { throw .json(scanner.pos, .expected("a string")) }
         let token = try scanner.scanString()
-        if !token.hasEscapes { return (scanner.raw(token.start, token.end), token.quote) }
+        if !token.hasEscapes { return (body(scanner.raw(token.start, token.end)), token.quote) }
         scratch.removeAll(keepingCapacity: true)
         scanner.appendDecoded(token, to: &scratch)
-        // The pointer outlives the closure: scratch is not changed until the caller is done with it.
-        return (scratch.withUnsafeBytes { $0 }, token.quote)
+        return (scratch.withUnsafeBytes { body($0) }, token.quote)
     }
 
     /// `"user.displayName,photo"`: comma-separated paths, lowerCamelCase → snake_case.
     mutating func encodeFieldMask(_ type: MessageDescriptor, _ out: inout ProtoWriter) throws(CodecFailure) {
-        let (text, quote) = try wellKnownString()
-        if text.isEmpty { return }
-        var pathStart = 0
-        for i in 0...text.count where i == text.count || text[i] == UInt8(ascii: ",") {
-            let path = UnsafeRawBufferPointer(rebasing: text[pathStart..<i])
-            out.appendTag(1, .lengthDelimited)
-            out.appendVarint(UInt64(WellKnownText.snakeCaseCount(path)))
-            guard WellKnownText.appendSnakeCasePath(path, to: &out.bytes) else {
-                throw .json(quote, .invalidWellKnown(type: "FieldMask", value: "\"" + scanner.printableString(at: quote) + "\"",
-                                                     reason: "path \"\(printable(path))\" has '_' (paths are lowerCamelCase in JSON)"))
+        let (badPath, quote) = try withWellKnownString { text -> String? in
+            if text.isEmpty { return nil }
+            var pathStart = 0
+            for i in 0...text.count where i == text.count || text[i] == UInt8(ascii: ",") {
+                let path = UnsafeRawBufferPointer(rebasing: text[pathStart..<i])
+                out.appendTag(1, .lengthDelimited)
+                out.appendVarint(UInt64(WellKnownText.snakeCaseCount(path)))
+                guard WellKnownText.appendSnakeCasePath(path, to: &out.bytes) else { return printable(path) }
+                pathStart = i + 1
             }
-            pathStart = i + 1
+            return nil
+        }
+        if let badPath {
+            throw .json(quote, .invalidWellKnown(type: "FieldMask", value: "\"" + scanner.printableString(at: quote) + "\"",
+                                                 reason: "path \"\(badPath)\" has '_' (paths are lowerCamelCase in JSON)"))
         }
     }
 

@@ -14,12 +14,12 @@ extension ProtoToJSON {
         case .structValue:
             let index = try standardField(type, 1, .message, segments)
             let scanBase = try scan(type, segments)
-            defer { scans.removeLast(type.fields.count) }
+            defer { scans.pop(type.fields.count) }
             try emitMap(type.fields[index], scans[scanBase + index], segments)
         case .listValue:
             let index = try standardField(type, 1, .message, segments)
             let scanBase = try scan(type, segments)
-            defer { scans.removeLast(type.fields.count) }
+            defer { scans.pop(type.fields.count) }
             try emitRepeated(type.fields[index], scans[scanBase + index], segments)
         case .value: try emitValueWellKnown(type, segments)
         case .empty:
@@ -57,7 +57,7 @@ extension ProtoToJSON {
         let scanBase = try scan(type, segments)
         let url = lastValue(scanBase, urlIndex, segments)?.bytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let value = lastValue(scanBase, valueIndex, segments)?.bytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
-        scans.removeLast(type.fields.count)
+        scans.pop(type.fields.count)
         if url.isEmpty && value.isEmpty {
             out.append("{}")
             return
@@ -96,7 +96,7 @@ extension ProtoToJSON {
         let scanBase = try scan(type, segments)
         let seconds = Int64(bitPattern: lastValue(scanBase, secondsIndex, segments)?.bits ?? 0)
         let nanos = Int32(truncatingIfNeeded: lastValue(scanBase, nanosIndex, segments)?.bits ?? 0)
-        scans.removeLast(type.fields.count)
+        scans.pop(type.fields.count)
         let problem = isTimestamp
             ? WellKnownText.appendTimestamp(seconds: seconds, nanos: nanos, to: &out)
             : WellKnownText.appendDuration(seconds: seconds, nanos: nanos, to: &out)
@@ -111,7 +111,7 @@ extension ProtoToJSON {
         let index = try standardField(type, 1, .string, segments)
         let scanBase = try scan(type, segments)
         let info = scans[scanBase + index]
-        scans.removeLast(type.fields.count)
+        scans.pop(type.fields.count)
         var text: [UInt8] = []
         if info.count > 0 {
             var walk = OccurrenceWalk(info, number: 1, wireType: 2, acceptsPacked: false, segments: segments, base: base)
@@ -134,7 +134,7 @@ extension ProtoToJSON {
     /// The JSON value a `google.protobuf.Value` holds (`null` when none).
     private mutating func emitValueWellKnown(_ type: MessageDescriptor, _ segments: Segments) throws(CodecFailure) {
         let scanBase = try scan(type, segments)
-        defer { scans.removeLast(type.fields.count) }
+        defer { scans.pop(type.fields.count) }
         var winner = -1
         for i in 0..<type.fields.count where scans[scanBase + i].count > 0 && type.fields[i].number <= 6 {
             if winner < 0 || scans[scanBase + i].isLater(than: scans[scanBase + winner]) { winner = i }
@@ -174,7 +174,7 @@ extension ProtoToJSON {
         let field = type.fields[index]
         let scanBase = try scan(type, segments)
         let value = lastValue(scanBase, index, segments)
-        scans.removeLast(type.fields.count)
+        scans.pop(type.fields.count)
         if let value { try emitScalar(field, value) } else { emitDefault(field) }
     }
 }

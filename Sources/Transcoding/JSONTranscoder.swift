@@ -58,8 +58,7 @@ public struct JSONTranscoder: Sendable {
     /// message field that occurs several times is merged, a scalar one takes its last value.
     public func decode(proto: UnsafeRawBufferPointer, as type: MessageDescriptor,
                        into out: inout [UInt8]) throws(TranscodeError) {
-        var decoder = ProtoToJSON(input: proto, registry: registry, options: options)
-        try decoder.run(into: &out) { (d: inout ProtoToJSON) throws(CodecFailure) in
+        try ProtoToJSON.translate(proto, registry, options, into: &out) { (d: inout ProtoToJSON) throws(CodecFailure) in
             try d.emitDocument(type)
         }
     }
@@ -69,8 +68,7 @@ public struct JSONTranscoder: Sendable {
     /// `null` for a message and the default for a scalar.
     public func decodeField(proto: UnsafeRawBufferPointer, as type: MessageDescriptor, field: FieldDescriptor,
                             into out: inout [UInt8]) throws(TranscodeError) {
-        var decoder = ProtoToJSON(input: proto, registry: registry, options: options)
-        try decoder.run(into: &out) { (d: inout ProtoToJSON) throws(CodecFailure) in
+        try ProtoToJSON.translate(proto, registry, options, into: &out) { (d: inout ProtoToJSON) throws(CodecFailure) in
             try d.emitFieldDocument(type, field)
         }
     }

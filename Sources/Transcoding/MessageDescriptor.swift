@@ -49,6 +49,9 @@ public final class MessageDescriptor: @unchecked Sendable {
     /// `syntax = "proto3"` (implicit presence for scalars) rather than proto2.
     public let isProto3: Bool
 
+    /// What the JSON codec reads per field on its hot paths (memory owned here, freed in deinit).
+    let codec: CodecTable
+
     /// field number → index into `fields`, for numbers below `denseLimit`; others use `sparse`.
     private let dense: [Int16]
     private let sparse: [Int32: Int]
@@ -77,7 +80,10 @@ public final class MessageDescriptor: @unchecked Sendable {
             if f.name != f.jsonName { names.insert(Array(f.name.utf8), i) }
         }
         self.names = names
+        codec = CodecTable(fields: fields)
     }
+
+    deinit { codec.deallocate() }
 
     /// The field with this number, or nil (an unknown field).
     @inline(__always)

@@ -112,21 +112,26 @@ struct WireCursor {
 /// field occurs more than once and its occurrences merge (protobuf parses the concatenation).
 struct Segments {
     var first: UnsafeRawBufferPointer
-    var rest: [UnsafeRawBufferPointer] = []
+    /// The others (nil, not an empty array, for the usual single segment: nothing to count).
+    var rest: [UnsafeRawBufferPointer]?
 
-    init(_ first: UnsafeRawBufferPointer) { self.first = first }
+    @inline(__always)
+    init(_ first: UnsafeRawBufferPointer) {
+        self.first = first
+        rest = nil
+    }
 
     init(_ all: [UnsafeRawBufferPointer]) {
         first = all.first ?? UnsafeRawBufferPointer(start: nil, count: 0)
-        rest = Array(all.dropFirst())
+        rest = all.count > 1 ? Array(all.dropFirst()) : nil
     }
 
     static var empty: Segments { Segments(UnsafeRawBufferPointer(start: nil, count: 0)) }
 
-    @inline(__always) var count: Int { 1 + rest.count }
+    @inline(__always) var count: Int { 1 + (rest?.count ?? 0) }
 
     @inline(__always)
-    subscript(i: Int) -> UnsafeRawBufferPointer { i == 0 ? first : rest[i - 1] }
+    subscript(i: Int) -> UnsafeRawBufferPointer { i == 0 ? first : rest![i - 1] }
 }
 
 /// Where one field occurred in a message (its number, in which segment, tag and value), for
@@ -192,5 +197,62 @@ struct OccurrenceWalk {
             }
         }
         return nil
+    }
+}
+
+/// The `FieldScan` notes of the messages being written, innermost last: a stack of plain values
+/// in one allocation that grows by doubling, indexed without checks (indexes come from `push`).
+/// Its owner frees it (`ProtoToJSON.run`); it is never copied while in use.
+struct FieldScanStack {
+    private var base: UnsafeMutablePointer<FieldScan>
+    private(set) var count = 0
+    private var capacity: Int
+    private var owned: Bool
+
+    /// Starts in `buffer` (lent by the caller, typically on its stack), moves to the heap if it
+    /// outgrows it.
+    init(buffer: UnsafeMutableBufferPointer<FieldScan>) {
+        if let address = buffer.baseAddress, buffer.count > 0 {
+            base = address
+            capacity = buffer.count
+            owned = false
+        } else {
+            base = .allocate(capacity: 64)
+            capacity = 64
+            owned = true
+        }
+    }
+
+    /// `n` empty notes on top; returns the index of the first.
+    @inline(__always)
+    mutating func push(_ n: Int) -> Int {
+        if count + n > capacity { grow(to: count + n) }
+        (base + count).initialize(repeating: FieldScan(), count: n)
+        let start = count
+        count += n
+        return start
+    }
+
+    @inline(__always)
+    mutating func pop(_ n: Int) { count -= n }
+
+    private mutating func grow(to needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<FieldScan>.allocate(capacity: newCapacity)
+        newBase.moveInitialize(from: base, count: count)
+        if owned { base.deallocate() }
+        base = newBase
+        capacity = newCapacity
+        owned = true
+    }
+
+    subscript(i: Int) -> FieldScan {
+        @inline(__always) unsafeAddress { UnsafePointer(base + i) }
+        @inline(__always) nonmutating unsafeMutableAddress { base + i }
+    }
+
+    func free() {
+        if owned { base.deallocate() }
     }
 }

@@ -12,7 +12,7 @@ import Testing
         workers: 4
         descriptors:
           - demo.pb
-          - /abs/other.pb
+          - DEMO_PB_ABSOLUTE
         shutdown_grace: 1.5s
         max_concurrent_streams: 500
         stream_window: 256KiB
@@ -38,13 +38,25 @@ import Testing
             cluster: echo
         """
 
+    /// The repository's routes folder (routes/demo.pb is a real descriptor set), found from this file.
+    static let routesFolder: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)  // Tests/RouteConfigTests/ConfigLoaderTests.swift
+        return parts.joined(separator: "/") + "/routes"
+    }()
+
     @Test func fullFileParses() throws {
-        let config = try ConfigLoader.parse(yaml: Self.fullFile, file: "conf/routes.yaml")
-        #expect(config.file == "conf/routes.yaml")
+        let file = "\(Self.routesFolder)/routes.yaml"
+        let yaml = Self.fullFile.replacingDemoPath("\(Self.routesFolder)/demo.pb")
+        let config = try ConfigLoader.parse(yaml: yaml, file: file)
+        #expect(config.file == file)
         #expect(config.listeners == [SocketAddress(host: "127.0.0.1", port: 8080), SocketAddress(host: "::1", port: 8081)])
         #expect(config.admin == SocketAddress(host: "0.0.0.0", port: 9901))
         #expect(config.workers == 4)
-        #expect(config.descriptors == ["conf/demo.pb", "/abs/other.pb"])
+        #expect(config.descriptors == ["\(Self.routesFolder)/demo.pb", "\(Self.routesFolder)/demo.pb"])
+        // The descriptor sets are read at load: the registry and the HTTP bindings are ready.
+        #expect(config.registry.services["trestle.demo.v1.Echo"]?.methods.count == 4)
+        #expect(config.httpRoutes != nil)
         #expect(config.shutdownGraceMs == 1_500)
         #expect(config.maxConcurrentStreams == 500)
         #expect(config.streamWindowBytes == 262_144)
@@ -113,18 +125,39 @@ import Testing
 
     @Test(arguments: [
         ("routes.yaml", "demo.pb", "demo.pb"),
-        ("routes/demo.yaml", "demo.pb", "routes/demo.pb"),
+        ("conf/demo.yaml", "demo.pb", "conf/demo.pb"),
         ("/etc/trestle/routes.yaml", "pb/a.pb", "/etc/trestle/pb/a.pb"),
         ("/etc/trestle/routes.yaml", "/opt/a.pb", "/opt/a.pb"),
     ])
     func descriptorsResolveAgainstTheConfigFolder(file: String, path: String, resolved: String) throws {
-        let config = try ConfigLoader.parse(
-            yaml: listenerHead + """
-                descriptors: [\(path)]
-                clusters: [{name: c, endpoints: ["localhost:1"]}]
-                routes: [{service: a.B, cluster: c}]
-                """, file: file)
-        #expect(config.descriptors == [resolved])
+        // The files do not exist: the diagnostic names the resolved path, at the entry.
+        do {
+            _ = try ConfigLoader.parse(
+                yaml: listenerHead + """
+                    descriptors: [\(path)]
+                    clusters: [{name: c, endpoints: ["localhost:1"]}]
+                    routes: [{service: a.B, cluster: c}]
+                    """, file: file)
+            Issue.record("a missing descriptor set was accepted")
+        } catch {
+            #expect(error.diagnostics.map(\.message) == ["cannot read descriptor set \(resolved): No such file or directory"])
+            #expect(error.diagnostics.first?.line == 3 && error.diagnostics.first?.column == 15)
+        }
+    }
+
+    @Test func descriptorSetThatIsNotOneIsAnError() throws {
+        do {
+            _ = try ConfigLoader.parse(
+                yaml: listenerHead + """
+                    descriptors: [\(#filePath)]
+                    clusters: [{name: c, endpoints: ["localhost:1"]}]
+                    routes: [{service: a.B, cluster: c}]
+                    """, file: "r.yaml")
+            Issue.record("a Swift file was accepted as a descriptor set")
+        } catch {
+            #expect(error.diagnostics.count == 1)
+            #expect(error.diagnostics.first?.message.hasPrefix("\(#filePath): not a FileDescriptorSet") == true)
+        }
     }
 
     @Test func unreadableFile() {
@@ -147,5 +180,16 @@ import Testing
         } catch {
             #expect(error.description == "/:1:1: cannot read the file: Is a directory")
         }
+    }
+}
+
+extension String {
+    fileprivate func replacingDemoPath(_ path: String) -> String {
+        var out = ""
+        for line in split(separator: "\n", omittingEmptySubsequences: false) {
+            out += line.contains("DEMO_PB_ABSOLUTE") ? "  - \(path)" : String(line)
+            out += "\n"
+        }
+        return out
     }
 }

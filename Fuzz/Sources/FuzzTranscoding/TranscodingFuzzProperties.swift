@@ -1,0 +1,1 @@
+../../../Tests/TranscodingTests/FuzzCrasherReplayTests.swift

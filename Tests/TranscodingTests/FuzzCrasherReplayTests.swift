@@ -1,0 +1,288 @@
+// The properties that the FuzzTranscoding fuzz target checks on every input, and the test that
+// replays under `swift test` every input kept for it: Fuzz/crashers/FuzzTranscoding/ (inputs that
+// once crashed the codec or broke a property) and the seed corpus Fuzz/corpus/FuzzTranscoding/.
+//
+// The fuzz package compiles this same file (Fuzz/Sources/FuzzTranscoding/
+// TranscodingFuzzProperties.swift is a symlink to it) with FUZZING defined; only the test suite at
+// the bottom is left out there. Both read the messages of Tests/TranscodingTests/Fixtures/codec_test.pb.
+import Transcoding
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The JSON codec and the value splitter on arbitrary bytes. The first byte picks what is tested:
+///
+/// - `J` (or a byte ≡ 0 mod 3): JSON → protobuf. The second byte picks the message type and the
+///   output options; the rest is the JSON. When it is accepted, decode(encode(json)) is stable:
+///   it encodes and decodes to the same JSON again, and encode → decode → encode of it gives the
+///   identical bytes. (The very first bytes may differ from those only in the order of fields:
+///   they follow the input's member order, the decoded JSON declaration order.) When it is not
+///   accepted, the error is one line `invalid JSON at byte N: …` with N inside the input.
+/// - `B` (≡ 1): protobuf → JSON, the same second byte, then the wire bytes. When it is accepted,
+///   the JSON encodes, and that decodes to the same JSON; when not, the error is one line
+///   `invalid protobuf message at byte N: …`.
+/// - `S` (≡ 2): the rest is a stream of JSON values. Fed whole, byte by byte and in pieces seeded
+///   from the input, the splitter reports the same values and the same error; the values are in
+///   order, do not overlap and start with `{`, `[`, `"`, `-`, a digit, `t`, `f` or `n`.
+enum TranscodingFuzzProperties {
+    static let types = [
+        "trestle.test.v1.Everything", "trestle.test.v1.Scalars", "trestle.test.v1.Repeated", "trestle.test.v1.Maps",
+        "trestle.test.v1.Oneofs", "trestle.test.v1.WellKnown", "trestle.test.v1.Recursive", "trestle.test.v1.Book",
+        "google.protobuf.Value", "google.protobuf.Any", "google.protobuf.Timestamp", "google.protobuf.Duration",
+    ]
+
+    /// Broken properties, in words; empty when all held.
+    static func check(_ input: [UInt8]) -> [String] {
+        guard let mode = input.first else { return [] }
+        switch mode == UInt8(ascii: "J") ? 0 : mode == UInt8(ascii: "B") ? 1 : mode == UInt8(ascii: "S") ? 2 : Int(mode % 3) {
+        case 0: return checkJSON(input)
+        case 1: return checkBinary(input)
+        default: return checkSplitter(Array(input.dropFirst()))
+        }
+    }
+
+    /// The message type and the options the second byte picks.
+    static func setup(_ input: [UInt8]) -> (MessageDescriptor, JSONTranscoder, [UInt8]) {
+        let selector = input.count > 1 ? input[1] : 0
+        let type = CodecFixture.registry.message(named: types[Int(selector >> 3) % types.count])!
+        let options = JSONOutputOptions(emitDefaults: selector & 1 != 0, enumsAsNumbers: selector & 2 != 0,
+                                        useProtoNames: selector & 4 != 0)
+        return (type, JSONTranscoder(registry: CodecFixture.registry, options: options), Array(input.dropFirst(2)))
+    }
+
+    static func checkJSON(_ input: [UInt8]) -> [String] {
+        var failures = FuzzFailures()
+        let (type, codec, json) = setup(input)
+        let first = encode(codec, json, type)
+        switch first {
+        case .failure(let error):
+            checkMessage(error, prefix: "invalid JSON at byte ", limit: json.count, &failures)
+        case .success(let binary):
+            // json → b1 → j2 → b2 → j3 → b3: j3 == j2 and b3 == b2.
+            guard case .success(let j2) = expectDecodes(codec, binary, type, json, &failures),
+                  case .success(let b2) = expectEncodes(codec, j2, type, json, &failures),
+                  case .success(let j3) = expectDecodes(codec, b2, type, json, &failures),
+                  case .success(let b3) = expectEncodes(codec, j3, type, json, &failures) else { break }
+            failures.expect(j3 == j2, "\(type.fullName): \(fuzzShow(json)): decode(encode(\(fuzzShow(j2)))) is \(fuzzShow(j3))")
+            failures.expect(b3 == b2, "\(type.fullName): \(fuzzShow(json)): \(fuzzShow(j2)) encodes to \(fuzzShow(b2)), then to \(fuzzShow(b3))")
+        }
+        return failures.messages
+    }
+
+    private static func expectDecodes(_ codec: JSONTranscoder, _ binary: [UInt8], _ type: MessageDescriptor,
+                                      _ input: [UInt8], _ failures: inout FuzzFailures) -> Result<[UInt8], TranscodeError> {
+        let result = decode(codec, binary, type)
+        if case .failure(let error) = result {
+            failures.fail("\(type.fullName): from \(fuzzShow(input)), \(fuzzShow(binary)) does not decode: \(error.message)")
+        }
+        return result
+    }
+
+    private static func expectEncodes(_ codec: JSONTranscoder, _ json: [UInt8], _ type: MessageDescriptor,
+                                      _ input: [UInt8], _ failures: inout FuzzFailures) -> Result<[UInt8], TranscodeError> {
+        let result = encode(codec, json, type)
+        if case .failure(let error) = result {
+            failures.fail("\(type.fullName): from \(fuzzShow(input)), the decoded \(fuzzShow(json)) does not encode: \(error.message)")
+        }
+        return result
+    }
+
+    static func checkBinary(_ input: [UInt8]) -> [String] {
+        var failures = FuzzFailures()
+        let (type, codec, binary) = setup(input)
+        switch decode(codec, binary, type) {
+        case .failure(let error):
+            checkMessage(error, prefix: "invalid protobuf message at byte ", limit: binary.count, &failures)
+        case .success(let text):
+            switch encode(codec, text, type) {
+            case .failure(let error):
+                failures.fail("\(type.fullName): \(fuzzShow(binary)) decodes to \(fuzzShow(text)), which does not encode: \(error.message)")
+            case .success(let again):
+                switch decode(codec, again, type) {
+                case .failure(let error):
+                    failures.fail("\(type.fullName): \(fuzzShow(text)) encodes to bytes that do not decode: \(error.message)")
+                case .success(let text2):
+                    failures.expect(text2 == text, "\(type.fullName): \(fuzzShow(binary)) → \(fuzzShow(text)) → \(fuzzShow(again)) → \(fuzzShow(text2)), not the same JSON")
+                }
+            }
+        }
+        return failures.messages
+    }
+
+    /// One line, the given prefix, an offset within the input.
+    static func checkMessage(_ error: TranscodeError, prefix: String, limit: Int, _ failures: inout FuzzFailures) {
+        let message = error.message
+        failures.expect(!message.contains("\n") && !message.contains("\r"), "error message spans lines: \(message.debugDescription)")
+        guard message.hasPrefix(prefix) else {
+            failures.fail("error message does not start with \(prefix.debugDescription): \(message.debugDescription)")
+            return
+        }
+        let digits = message.dropFirst(prefix.count).prefix { $0.isNumber }
+        guard let offset = Int(digits), message.dropFirst(prefix.count + digits.count).hasPrefix(": ") else {
+            failures.fail("error message without a byte offset: \(message.debugDescription)")
+            return
+        }
+        failures.expect(offset <= limit, "error offset \(offset) past the input (\(limit) bytes): \(message)")
+        failures.expect(error.offset == offset, "error.offset \(String(describing: error.offset)) is not the offset in \(message)")
+    }
+
+    static func checkSplitter(_ stream: [UInt8]) -> [String] {
+        var failures = FuzzFailures()
+        let whole = split(stream, pieces: [])
+        var seed = stream.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        let random = (0..<8).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(seed >> 60) + 1
+        }
+        for pieces in [[1], [2, 3], [7], random] {
+            let cut = split(stream, pieces: pieces)
+            failures.expect(cut == whole, "fed in pieces of \(pieces) the splitter gives \(cut), whole \(whole)")
+        }
+        var previousEnd = 0
+        for range in whole.values {
+            failures.expect(range.lowerBound >= previousEnd && range.upperBound > range.lowerBound, "value \(range) overlaps or is empty")
+            previousEnd = range.upperBound
+            if range.upperBound <= stream.count {
+                let b = stream[range.lowerBound]
+                failures.expect("{[\"-0123456789tfn".utf8.contains(b), "value \(range) starts with \(fuzzShow([b]))")
+            }
+        }
+        return failures.messages
+    }
+
+    struct Split: Equatable, CustomStringConvertible {
+        var values: [Range<Int>] = []
+        var error: String?
+        var description: String { "\(values)" + (error.map { " error \($0)" } ?? "") }
+    }
+
+    /// The stream fed in pieces of the given sizes in turn (all at once when empty), from an
+    /// array the caller trims as values are taken, as a gateway would.
+    static func split(_ stream: [UInt8], pieces: [Int]) -> Split {
+        var splitter = JSONValueSplitter()
+        var result = Split()
+        var buffer: [UInt8] = []
+        var bufferStart = 0
+        var fed = 0
+        var k = 0
+        do throws(TranscodeError) {
+            while fed < stream.count {
+                let n = pieces.isEmpty ? stream.count : min(pieces[k % pieces.count], stream.count - fed)
+                k += 1
+                buffer += stream[fed..<(fed + n)]
+                fed += n
+                while true {
+                    let next = buffer.withUnsafeBytes { raw -> Result<Range<Int>?, TranscodeError> in
+                        do throws(TranscodeError) { return .success(try splitter.next(in: raw, at: bufferStart)) } catch { return .failure(error) }
+                    }
+                    guard let range = try next.get() else { break }
+                    result.values.append(range)
+                }
+                let keep = splitter.valueStart ?? splitter.scannedCount
+                buffer.removeFirst(keep - bufferStart)
+                bufferStart = keep
+            }
+            if let last = try splitter.finish() { result.values.append(last) }
+        } catch {
+            result.error = error.message
+        }
+        return result
+    }
+
+    static func encode(_ codec: JSONTranscoder, _ json: [UInt8], _ type: MessageDescriptor) -> Result<[UInt8], TranscodeError> {
+        var writer = ProtoWriter()
+        return json.withUnsafeBytes { raw in
+            do throws(TranscodeError) {
+                try codec.encode(json: raw, as: type, into: &writer)
+                return .success(writer.bytes)
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    static func decode(_ codec: JSONTranscoder, _ binary: [UInt8], _ type: MessageDescriptor) -> Result<[UInt8], TranscodeError> {
+        var out: [UInt8] = []
+        return binary.withUnsafeBytes { raw in
+            do throws(TranscodeError) {
+                try codec.decode(proto: raw, as: type, into: &out)
+                return .success(out)
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+}
+
+/// The registry of Tests/TranscodingTests/Fixtures/codec_test.pb, found from this file's path
+/// (in the test target, or through the fuzz target's symlink).
+enum CodecFixture {
+    static let registry: DescriptorRegistry = {
+        let path = fixturePath("codec_test.pb")
+        guard let bytes = readAll(path) else { fatalError("cannot read \(path)") }
+        do {
+            return try DescriptorRegistry(fileDescriptorSets: [(name: path, bytes: bytes)])
+        } catch {
+            fatalError("\(path): \(error)")
+        }
+    }()
+
+    /// Tests/TranscodingTests/Fixtures/`name`, looked for in the folders above this file.
+    static func fixturePath(_ name: String, filePath: String = #filePath) -> String {
+        var parts = filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        while !parts.isEmpty {
+            let candidate = parts.joined(separator: "/") + "/Tests/TranscodingTests/Fixtures/" + name
+            if access(candidate, R_OK) == 0 { return candidate }
+            let local = parts.joined(separator: "/") + "/Fixtures/" + name
+            if parts.last == "TranscodingTests", access(local, R_OK) == 0 { return local }
+            parts = parts.dropLast()
+        }
+        return "Tests/TranscodingTests/Fixtures/" + name
+    }
+
+    static func readAll(_ path: String) -> [UInt8]? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, file)
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return bytes
+    }
+}
+
+#if !FUZZING
+import Testing
+
+@Suite struct TranscodingFuzzReplayTests {
+    @Test func seedsKeepEveryProperty() {
+        let seeds = FuzzReplay.files("corpus", "FuzzTranscoding")
+        #expect(seeds.count >= 10, "the seed corpus Fuzz/corpus/FuzzTranscoding is missing")
+        for (name, bytes) in seeds {
+            let failures = TranscodingFuzzProperties.check(bytes)
+            #expect(failures.isEmpty, "Fuzz/corpus/FuzzTranscoding/\(name):\n\(failures.joined(separator: "\n"))")
+        }
+    }
+
+    @Test func crashersNoLongerBreakAProperty() async {
+        for (name, bytes) in FuzzReplay.files("crashers", "FuzzTranscoding") {
+            let result = await #expect(
+                processExitsWith: .success, observing: [\.standardErrorContent], "Fuzz/crashers/FuzzTranscoding/\(name)"
+            ) { [bytes = bytes as [UInt8]] in
+                FuzzReplay.report(TranscodingFuzzProperties.check(bytes))
+            }
+            if let result, String(decoding: result.standardErrorContent, as: UTF8.self).contains(FuzzReplay.brokenMarker) {
+                Issue.record("Fuzz/crashers/FuzzTranscoding/\(name):\n\(String(decoding: result.standardErrorContent.prefix(4000), as: UTF8.self))")
+            }
+        }
+    }
+}
+#endif
