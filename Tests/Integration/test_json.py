@@ -527,3 +527,13 @@ def test_h1_json_client_streaming_bad_value_is_400_naming_offset(json_gateway):
     # the offset counts from the start of the whole body, not of the second value
     assert error == {"code": 3, "message": 'invalid JSON at byte 36: invalid value "zz" for int32 field "int32Value"',
                      "details": []}
+
+
+def test_h1_curl_keep_alive_reuses_the_connection(json_gateway):
+    """Two calls in one curl run go over one kept-alive HTTP/1.1 connection."""
+    done = subprocess.run(["curl", "-sS", "-v", "--http1.1", "--max-time", str(WAIT),
+                           json_gateway.url("/v1/shelves/s/books/1"), json_gateway.url("/v1/shelves/s/books/2")],
+                          capture_output=True, text=True, timeout=WAIT + 5)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count('"title"') == 2, done.stdout
+    assert "Re-using existing connection" in done.stderr or "Reusing existing connection" in done.stderr, done.stderr
