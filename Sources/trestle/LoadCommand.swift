@@ -44,7 +44,7 @@ struct LoadCommand: ParsableCommand {
     var streams: Int = 1
     @Option(name: [.short, .long], help: "Worker threads, each with its own event loop and connections.") var threads: Int = 1
     @Option(name: .long, help: "Open loop: start this many calls per second.") var rate: Double?
-    @Option(name: .long, help: "Measured time after the warm-up: 10s, 500ms, 2m (default 10s unless --calls).")
+    @Option(name: .long, help: "Measured time after the warm-up: 10s, 500ms, 2m (default 10s; with --calls, at most 5m).")
     var duration: String?
     @Option(name: [.customShort("n"), .customLong("calls")], help: "Stop after this many recorded calls.") var calls: Int?
     @Option(name: .long, help: "Warm-up before measuring (calls not recorded).") var warmup: String = "0s"
@@ -152,7 +152,8 @@ struct LoadCommand: ParsableCommand {
             return ns
         }
         var durationNs = try duration.map { (d) throws(LoadError) in try nanos(d, "--duration") }
-        if durationNs == nil && calls == nil { durationNs = 10_000_000_000 }
+        // Always a bound on time: 10 s by default, and with --calls alone at most 5 minutes.
+        if durationNs == nil { durationNs = calls == nil ? 10_000_000_000 : 300_000_000_000 }
         if durationNs == 0 { throw LoadError("--duration must be more than 0") }
         if let calls, calls < 1 { throw LoadError("--calls must be at least 1") }
         guard connections >= 1, streams >= 1, threads >= 1 else {
