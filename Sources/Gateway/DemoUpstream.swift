@@ -100,6 +100,8 @@ final class DemoStream {
     var expandLeft = 0
     var expandIndex: Int32 = 0
     var expand = DemoRequest()
+    /// Expand without delay: replies are produced when the queue runs low.
+    var expandOnDemand = false
     init(id: Int32) { self.id = id }
 }
 
@@ -386,6 +388,13 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
             finish(s, trailers: s.expand.trailers())
             return
         }
+        if s.expand.delayMs <= 0 {
+            // No delay: replies are made as the session pulls them (`http2DataReady`), so a long
+            // stream to a slow client is held back by flow control, not queued whole.
+            s.expandOnDemand = true
+            session?.resumeData(streamID: s.id)
+            return
+        }
         after(s.expand.delayMs, s) { [unowned self] in
             s.expandLeft -= 1
             self.send(s, s.expand.response(index: s.expandIndex))
@@ -440,6 +449,18 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         maxLength: Int) -> HTTP2DataReady {
         guard let s = stream(source) else { return .bytes(0, end: .endStream) }
+        if s.expandOnDemand {
+            while s.queue.count < 64 * 1024 && s.expandLeft > 0 {
+                s.expand.response(index: s.expandIndex).withUnsafeBytes { s.queue.append($0) }
+                s.expandIndex += 1
+                s.expandLeft -= 1
+            }
+            if s.expandLeft == 0 && !s.ended {
+                s.expandOnDemand = false
+                s.trailers = s.expand.trailers()
+                s.ended = true
+            }
+        }
         let n = min(s.queue.count, maxLength)
         if n == s.queue.count, s.ended {
             let t = s.trailers ?? {

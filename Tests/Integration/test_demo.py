@@ -100,3 +100,26 @@ def test_demo_native_grpc_chat_bidi(demo):
         with pytest.raises(grpc.RpcError) as error:
             unknown(b"", timeout=WAIT)
         assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_h1_json_server_streaming_to_a_slow_client_stays_bounded(demo):
+    """1 GB of Expand replies to an HTTP/1.1 client that does not read for a while: the gateway's
+    memory stays bounded (back-pressure down to the demo service, which makes replies only as they
+    are pulled), and every line arrives once the client reads. Regression: the demo service used to
+    queue all replies at once, recursing once per reply until its stack overflowed."""
+    import socket
+    import time
+    body = json.dumps({"message": "m", "count": 20000, "responseSize": 50000}).encode()
+    with socket.create_connection(("127.0.0.1", demo.port), timeout=WAIT) as sock:
+        sock.sendall(b"POST /v1/echo:expand HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
+        time.sleep(1.0)  # the slow client: nothing read for a second while the stream is pushed
+        with open(f"/proc/{demo.pid}/status") as f:
+            rss_kib = int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+        assert rss_kib < 96 * 1024, f"gateway + demo RSS {rss_kib} KiB while the client does not read"
+        marker, tail, lines = b'{"result"', b"", 0
+        while chunk := sock.recv(1 << 20):
+            data = tail + chunk
+            lines += data.count(marker)
+            tail = data[-(len(marker) - 1):]  # too short to hold a whole marker: never counted twice
+    assert lines == 20000
