@@ -97,13 +97,19 @@ final class JSONCall: GatewayCall {
             respondError(.notFound, "no JSON routes: the routes file names no descriptors", httpStatus: 404)
             return
         }
+        // absolute-form (`http://host/path`, RFC 9112 §3.2.2): the path is what follows the authority.
+        var target = head.target[...]
+        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+            let rest = target[target.index(target.firstIndex(of: ":")!, offsetBy: 3)...]
+            target = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
+        }
         let path: Substring
         let query: Substring
-        if let q = head.target.firstIndex(of: "?") {
-            path = head.target[..<q]
-            query = head.target[head.target.index(after: q)...]
+        if let q = target.firstIndex(of: "?") {
+            path = target[..<q]
+            query = target[target.index(after: q)...]
         } else {
-            path = head.target[...]
+            path = target
             query = ""
         }
         let match: HTTPBindingMatch
@@ -391,7 +397,8 @@ final class JSONCall: GatewayCall {
             resumeRequest()
             return
         }
-        if body.count > maxBody {
+        // Only when no complete value is left: what remains is one value still arriving.
+        if drained && body.count > maxBody {
             respondError(.resourceExhausted, "a request message larger than max_request_body (\(maxBody) bytes)", httpStatus: 413)
         }
     }
@@ -402,6 +409,27 @@ final class JSONCall: GatewayCall {
         GRPCFrame.writeHeader(compressed: false, length: UInt32(payload.count), into: &prefix)
         prefix.withUnsafeBytes { requestQueue.append($0) }
         payload.withUnsafeBytes { requestQueue.append($0) }
+    }
+
+    /// The response is over: the rest of the request is not needed. Request bytes held back by
+    /// flow control are given back (the client's upload must not stall on a finished call), and an
+    /// upstream stream still expecting request data is reset.
+    private func requestNoLongerNeeded() {
+        if deferredAck > 0 {
+            let n = deferredAck
+            deferredAck = 0
+            downstream?.jsonRequestTaken(n)
+        }
+        body = []
+        if !requestComplete || !requestQueue.isEmpty {
+            requestQueue.removeAll()
+            cancelUpstream()
+        }
+    }
+
+    /// The downstream lets go of the call (its request and response are both complete).
+    func detach() {
+        downstream = nil
     }
 
     /// The client went away (connection closed, stream reset): cancel the upstream side.
@@ -597,6 +625,10 @@ final class JSONCall: GatewayCall {
     /// Ends the response with the call's final status.
     private func finish(_ code: GRPCStatusCode, _ message: String) {
         guard !responded, let downstream else { return }
+        if code == .ok && method?.serverStreaming == true {
+            // A stream with no messages is still a (chunked, empty) NDJSON stream with trailers.
+            sendStreamHeadIfNeeded()
+        }
         if streamHeadSent {
             responded = true
             worker.deadlines.remove(self)
@@ -613,6 +645,7 @@ final class JSONCall: GatewayCall {
                 trailers = [("grpc-status", code.decimalText), ("grpc-message", GRPCStatusMessage.encode(message))] + trailerMetadata
             }
             downstream.jsonResponseEnd(trailers: trailers)
+            requestNoLongerNeeded()
             return
         }
         guard code == .ok else {
@@ -622,18 +655,12 @@ final class JSONCall: GatewayCall {
         responded = true
         worker.deadlines.remove(self)
         worker.counters.finished(status: code.rawValue)
-        if method?.serverStreaming == true {
-            // A stream with no messages: an empty NDJSON body.
-            downstream.jsonResponseHead(status: 200, headers: [("content-type", "application/x-ndjson")] + responseMetadata + trailerMetadata,
-                                        contentLength: 0)
-            downstream.jsonResponseEnd(trailers: [])
-            return
-        }
         let body = unaryResponse ?? Array("{}".utf8)
         downstream.jsonResponseHead(status: 200, headers: [("content-type", "application/json")] + responseMetadata + trailerMetadata,
                                     contentLength: body.count)
         body.withUnsafeBytes { downstream.jsonResponseBody($0) }
         downstream.jsonResponseEnd(trailers: [])
+        requestNoLongerNeeded()
     }
 
     private func writeStatus(_ code: GRPCStatusCode, _ message: String, into out: inout [UInt8]) {
@@ -652,6 +679,12 @@ final class JSONCall: GatewayCall {
     private func respondError(_ code: GRPCStatusCode, _ message: String, httpStatus: Int? = nil,
                               extraHeaders: [(String, String)] = []) {
         guard !responded else { return }
+        if streamHeadSent {
+            // NDJSON lines are already out: end with the `{"error": …}` line (and trailers).
+            finish(code, message)
+            cancelUpstream()
+            return
+        }
         responded = true
         worker.deadlines.remove(self)
         worker.counters.finished(status: code.rawValue)
@@ -666,6 +699,7 @@ final class JSONCall: GatewayCall {
                                     contentLength: out.count)
         out.withUnsafeBytes { downstream.jsonResponseBody($0) }
         downstream.jsonResponseEnd(trailers: [])
+        requestNoLongerNeeded()
     }
 }
 

@@ -16,6 +16,8 @@ extension ServerConnection: JSONDownstream {
     private static let untakenHighWater = 1 << 20
     private static let untakenLowWater = 256 * 1024
     private static let pendingLimit = 64 * 1024
+    /// Response bytes queued for the socket above which no further pipelined request is parsed.
+    private static let outputHighWater = 256 * 1024
 
     /// Whether the current request's bytes are all parsed and the parser must wait for its response.
     private var h1AwaitingResponse: Bool { h1Head != nil && h1RequestEnded }
@@ -134,6 +136,10 @@ extension ServerConnection: JSONDownstream {
         h1Upgrading = false
         h1Head = nil
         mode = .http2
+        if h1ReadPaused {
+            h1ReadPaused = false
+            tcp.startReading()
+        }
         let session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
         self.session = session
         let call = openCall(streamID: 1)
@@ -202,7 +208,7 @@ extension ServerConnection: JSONDownstream {
             mode = .rejecting
             scheduleFlush()
         } else {
-            close()
+            h1CloseOnceWritten()  // idle; a response still being written is not cut
         }
     }
 
@@ -229,6 +235,7 @@ extension ServerConnection: JSONDownstream {
     /// The request and its response are both complete: the next request may be parsed.
     private func h1MaybeComplete() {
         guard h1RequestEnded, h1ResponseEnded else { return }
+        h1Call?.detach()
         h1Call = nil
         h1Head = nil
         if h1CloseAfterResponse || h1Parser.isClosed {
@@ -243,6 +250,10 @@ extension ServerConnection: JSONDownstream {
     }
 
     func h1ResumeAfterResponse() {
+        // A client that pipelines and does not read must not make the gateway buffer responses
+        // without bound: the next request waits until the output has drained below the mark
+        // (this runs again from every flush).
+        guard outputBacklog <= Self.outputHighWater else { return }
         h1ResumeParsing = false
         let pending = h1Pending
         h1Pending = []
@@ -256,16 +267,30 @@ extension ServerConnection: JSONDownstream {
 
     /// Everything queued is written.
     func h1Flushed() {
+        if h1ResumeParsing {
+            h1ResumeAfterResponse()  // pipelined requests waiting for the output to drain
+        }
         h1Call?.downstreamWritable()
     }
 
     /// Graceful shutdown: finish the request in flight, then close.
     func h1BeginDrain() {
         if h1Head == nil {
-            close()
+            h1CloseOnceWritten()
         } else {
             h1CloseAfterResponse = true
         }
+    }
+
+    /// Closes the connection after what is queued has been written (at once when nothing is).
+    private func h1CloseOnceWritten() {
+        if outputBacklog == 0 {
+            close()
+            return
+        }
+        tcp.stopReading()
+        mode = .rejecting
+        scheduleFlush()
     }
 
     // MARK: JSONDownstream
@@ -274,7 +299,8 @@ extension ServerConnection: JSONDownstream {
         guard mode == .http1, let head = h1Head, !h1ResponseStarted else { return }
         h1ResponseStarted = true
         // A response that ends before its request did leaves unread body bytes: close after it.
-        if !h1RequestEnded && (contentLength != nil || status >= 400) { h1CloseAfterResponse = true }
+        let bodyless = head.body == .none || head.body == .contentLength(0)
+        if !h1RequestEnded && !bodyless && (contentLength != nil || status >= 400) { h1CloseAfterResponse = true }
         if contentLength == nil {
             if head.version == .http11 {
                 h1Chunked = true

@@ -29,6 +29,7 @@ public enum StatusJSON {
         status.withUnsafeBytes { raw in
             var reader = ProtoReader(raw)
             var first = true
+            var mark = out.count
             do throws(TranscodeError) {
                 while let (number, wireType) = try reader.readTag() {
                     guard number == 3, wireType == .lengthDelimited else {
@@ -36,19 +37,22 @@ public enum StatusJSON {
                         continue
                     }
                     let any = try reader.readLengthDelimited()
-                    let mark = out.count
+                    mark = out.count
                     if !first { out.append(UInt8(ascii: ",")) }
                     if let transcoder, let anyType, (try? transcoder.decode(proto: any, as: anyType, into: &out)) != nil {
                         first = false
+                        mark = out.count
                         continue
                     }
                     out.removeSubrange(mark...)
                     if !first { out.append(UInt8(ascii: ",")) }
                     try appendOpaqueAny(any, into: &out)
                     first = false
+                    mark = out.count
                 }
             } catch {
-                // A malformed details value: keep what was written whole.
+                // A malformed detail: drop what was begun for it, keep the details written whole.
+                out.removeSubrange(mark...)
             }
         }
     }
