@@ -38,7 +38,6 @@ final class JSONCall: GatewayCall {
     private var maxBody = RouteEntry.defaultMaxRequestBodyBytes
     private var acceptsTrailers = false
     private var requestHeaders: HTTP2Headers?
-    private var clientTimeoutNs: UInt64?
 
     // Request: client -> upstream.
     private var body: [UInt8] = []
@@ -157,10 +156,7 @@ final class JSONCall: GatewayCall {
         }
         buildRequestHeaders(head, method: method)
         if responded { return }
-        if let timeout = clientTimeoutNs ?? route.timeoutMs.map({ $0.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : $0 * 1_000_000 }) {
-            deadlineMs = GatewayCall.deadline(now: worker.loop.now, timeoutNs: timeout)
-            worker.deadlines.insert(self)
-        }
+        armDeadline(now: worker.loop.now, routeTimeoutMs: route.timeoutMs, in: worker.deadlines)
         if method.clientStreaming {
             // Full duplex: the upstream stream opens now; values follow as they are parsed.
             startUpstream()
@@ -457,11 +453,7 @@ final class JSONCall: GatewayCall {
     override func upstreamRequestHeaders() -> HTTP2Headers {
         let h = requestHeaders ?? worker.headerPool.take()
         requestHeaders = h
-        if deadlineMs > 0 {
-            let now = worker.loop.now
-            let remainingMs = deadlineMs > now ? deadlineMs - now : 1
-            h.append("grpc-timeout", GRPCTimeout.encode(nanoseconds: remainingMs &* 1_000_000))
-        }
+        appendRemainingTimeout(to: h, now: worker.loop.now)
         return h
     }
 
@@ -522,17 +514,17 @@ final class JSONCall: GatewayCall {
 
     override func upstreamHeadersComplete(kind: HTTP2HeadersKind, endStream: Bool) {
         if kind == .response, !endStream, let code = httpStatusWithoutGRPC {
-            finish(GRPCStatusCode.fromHTTPStatus(code), "upstream answered HTTP \(code)")
+            endCall(GRPCStatusCode.fromHTTPStatus(code), "upstream answered HTTP \(code)")
             cancelUpstream()
             return
         }
         guard endStream else { return }
         if let status {
-            finish(status, statusMessage)
+            endCall(status, statusMessage)
         } else if let code = httpStatusWithoutGRPC {
-            finish(GRPCStatusCode.fromHTTPStatus(code), "upstream answered HTTP \(code)")
+            endCall(GRPCStatusCode.fromHTTPStatus(code), "upstream answered HTTP \(code)")
         } else {
-            finish(.internalError, "upstream ended the response without grpc-status")
+            endCall(.internalError, "upstream ended the response without grpc-status")
         }
     }
 
@@ -546,9 +538,9 @@ final class JSONCall: GatewayCall {
         } catch {
             switch error {
             case .messageTooLarge(let n):
-                finish(.resourceExhausted, "upstream response message of \(n) bytes is larger than the gateway's limit")
+                endCall(.resourceExhausted, "upstream response message of \(n) bytes is larger than the gateway's limit")
             case .invalidFlag(let f):
-                finish(.internalError, "upstream sent a malformed gRPC message prefix (flag \(f))")
+                endCall(.internalError, "upstream sent a malformed gRPC message prefix (flag \(f))")
             }
             cancelUpstream()
         }
@@ -562,7 +554,7 @@ final class JSONCall: GatewayCall {
     private func responseMessage(_ message: GRPCFrameDecoder.Message) {
         guard !responded, let method, let transcoder else { return }
         if message.compressed {
-            finish(.internalError, "upstream sent a compressed message; the gateway does not offer grpc-encoding")
+            endCall(.internalError, "upstream sent a compressed message; the gateway does not offer grpc-encoding")
             cancelUpstream()
             return
         }
@@ -577,7 +569,7 @@ final class JSONCall: GatewayCall {
                 }
             }
         } catch {
-            finish(.internalError, "cannot translate the upstream's \(method.outputType.fullName) to JSON: \(error.message)")
+            endCall(.internalError, "cannot translate the upstream's \(method.outputType.fullName) to JSON: \(error.message)")
             cancelUpstream()
             return
         }
@@ -597,33 +589,12 @@ final class JSONCall: GatewayCall {
                                      contentLength: nil)
     }
 
-    override func upstreamRemoteEnded() {
-        finish(.internalError, "upstream ended the response without grpc-status trailers")
-    }
-
-    override func upstreamClosed(errorCode: UInt32) {
-        guard !responded else { return }
-        if errorCode == 0 {
-            finish(.internalError, "upstream closed the stream without trailers")
-        } else {
-            finish(GRPCStatusCode.fromHTTP2ErrorCode(errorCode), "upstream reset the stream (HTTP/2 error code \(errorCode))")
-        }
-    }
-
-    override func upstreamFailed(status: GRPCStatusCode, message: String) {
-        finish(status, message)
-    }
-
-    override func deadlineExpired() {
-        let budget = clientTimeoutNs.map { "\($0 / 1_000_000)ms" } ?? "route timeout"
-        finish(.deadlineExceeded, "deadline exceeded (\(budget))")
-        cancelUpstream()
-    }
-
     // MARK: ending the response
 
     /// Ends the response with the call's final status.
-    private func finish(_ code: GRPCStatusCode, _ message: String) {
+    override var isEnded: Bool { responded }
+
+    override func endCall(_ code: GRPCStatusCode, _ message: String) {
         guard !responded, let downstream else { return }
         if code == .ok && method?.serverStreaming == true {
             // A stream with no messages is still a (chunked, empty) NDJSON stream with trailers.
@@ -681,7 +652,7 @@ final class JSONCall: GatewayCall {
         guard !responded else { return }
         if streamHeadSent {
             // NDJSON lines are already out: end with the `{"error": …}` line (and trailers).
-            finish(code, message)
+            endCall(code, message)
             cancelUpstream()
             return
         }

@@ -26,7 +26,6 @@ final class ProxyCall: GatewayCall {
     private var pathValid = false
     private var isGRPC = false
     private var isPost = false
-    private var clientTimeoutNs: UInt64?
     private var headerProblem: String?
 
     // Request body: client -> upstream.
@@ -147,11 +146,7 @@ final class ProxyCall: GatewayCall {
             return
         }
         let route = worker.routes[routeIndex]
-        let timeoutNs = clientTimeoutNs ?? route.timeoutMs.map { $0.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : $0 * 1_000_000 }
-        if let timeoutNs {
-            deadlineMs = GatewayCall.deadline(now: conn.loopNow, timeoutNs: timeoutNs)
-            worker.deadlines.insert(self)
-        }
+        armDeadline(now: conn.loopNow, routeTimeoutMs: route.timeoutMs, in: worker.deadlines)
         worker.pools[route.clusterIndex].start(self)
     }
 
@@ -235,11 +230,7 @@ final class ProxyCall: GatewayCall {
     // MARK: upstream side
 
     override func upstreamRequestHeaders() -> HTTP2Headers {
-        if deadlineMs > 0, let conn {
-            let now = conn.loopNow
-            let remainingMs = deadlineMs > now ? deadlineMs - now : 1
-            requestHeaders.append("grpc-timeout", GRPCTimeout.encode(nanoseconds: remainingMs &* 1_000_000))
-        }
+        if let conn { appendRemainingTimeout(to: requestHeaders, now: conn.loopNow) }
         return requestHeaders
     }
 
@@ -311,37 +302,13 @@ final class ProxyCall: GatewayCall {
         conn.scheduleFlush()
     }
 
-    override func upstreamRemoteEnded() {
-        finish(.internalError, "upstream ended the response without grpc-status trailers")
-    }
-
-    override func upstreamClosed(errorCode: UInt32) {
-        guard !responseEnded else { return }
-        if errorCode == 0 {
-            finish(.internalError, "upstream closed the stream without trailers")
-        } else {
-            finish(GRPCStatusCode.fromHTTP2ErrorCode(errorCode),
-                   "upstream reset the stream (HTTP/2 error code \(errorCode))")
-        }
-    }
-
-    override func upstreamFailed(status: GRPCStatusCode, message: String) {
-        finish(status, message)
-    }
-
-    // MARK: deadline
-
-    override func deadlineExpired() {
-        let budget = clientTimeoutNs.map { "\($0 / 1_000_000)ms" } ?? "route timeout"
-        finish(.deadlineExceeded, "deadline exceeded (\(budget))")
-        cancelUpstream()
-    }
-
     // MARK: ending the response locally
 
     /// Ends the response with `status`: trailers-only if nothing was sent yet, else trailers after
     /// the response bytes already queued.
-    private func finish(_ status: GRPCStatusCode, _ message: String) {
+    override var isEnded: Bool { responseEnded }
+
+    override func endCall(_ status: GRPCStatusCode, _ message: String) {
         guard !responseEnded, let conn, let session = conn.session else { return }
         if !responseHeadersSent {
             respondTrailersOnly(status, message)

@@ -98,86 +98,56 @@ public struct ProtoWriter: Sendable {
     }
 }
 
-/// Reads protobuf wire-format values from a borrowed buffer. The buffer must outlive the reader.
+/// Reads protobuf wire-format values from a borrowed buffer: the public face of the codec's
+/// `WireCursor` (one reader in the module), for the small hand-written readers elsewhere (HTTP
+/// rules in method options, google.rpc.Status details, the demo service). Errors name the byte
+/// offset from the start of the buffer. The buffer must outlive the reader.
 public struct ProtoReader {
-    public let buffer: UnsafeRawBufferPointer
-    public private(set) var offset: Int
+    private var cursor: WireCursor
 
     public init(_ buffer: UnsafeRawBufferPointer) {
-        self.buffer = buffer
-        self.offset = 0
+        let base = buffer.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? ProtoReader.empty
+        cursor = WireCursor(UnsafeRawBufferPointer(start: base, count: buffer.count), base: base)
     }
 
-    public var isAtEnd: Bool { offset >= buffer.count }
+    /// A valid address for an empty buffer without one.
+    nonisolated(unsafe) private static let empty: UnsafePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return UnsafePointer(p)
+    }()
+
+    public var isAtEnd: Bool { cursor.isAtEnd }
 
     public mutating func readVarint() throws(TranscodeError) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < buffer.count {
-            let byte = buffer[offset]
-            offset += 1
-            if shift == 63 && byte > 1 { break }
-            result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return result }
-            shift += 7
-            if shift > 63 { break }
-        }
-        throw TranscodeError.wire("malformed varint at byte \(offset)")
+        do { return try cursor.varint() } catch { throw error.transcodeError }
     }
 
     /// The next field's number and wire type, or nil at the end of the buffer.
     public mutating func readTag() throws(TranscodeError) -> (number: Int32, wireType: WireType)? {
-        if isAtEnd { return nil }
-        let key = try readVarint()
-        guard key >> 3 != 0, key >> 3 <= 536_870_911, let wireType = WireType(rawValue: UInt8(key & 7)) else {
-            throw TranscodeError.wire("invalid field key \(key) at byte \(offset)")
+        if cursor.isAtEnd { return nil }
+        do {
+            let (number, wireType) = try cursor.tag()
+            return (number, WireType(rawValue: wireType)!)  // tag() accepts 0...5 only
+        } catch {
+            throw error.transcodeError
         }
-        return (Int32(key >> 3), wireType)
     }
 
     public mutating func readFixed32() throws(TranscodeError) -> UInt32 {
-        guard buffer.count - offset >= 4 else { throw TranscodeError.wire("truncated fixed32 at byte \(offset)") }
-        let value = buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-        offset += 4
-        return UInt32(littleEndian: value)
+        do { return try cursor.fixed32() } catch { throw error.transcodeError }
     }
 
     public mutating func readFixed64() throws(TranscodeError) -> UInt64 {
-        guard buffer.count - offset >= 8 else { throw TranscodeError.wire("truncated fixed64 at byte \(offset)") }
-        let value = buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-        offset += 8
-        return UInt64(littleEndian: value)
+        do { return try cursor.fixed64() } catch { throw error.transcodeError }
     }
 
     public mutating func readLengthDelimited() throws(TranscodeError) -> UnsafeRawBufferPointer {
-        let length = try readVarint()
-        guard length <= UInt64(buffer.count - offset) else {
-            throw TranscodeError.wire("length \(length) at byte \(offset) runs past the end of the message")
-        }
-        let slice = UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + Int(length))])
-        offset += Int(length)
-        return slice
+        do { return try cursor.lengthDelimited() } catch { throw error.transcodeError }
     }
 
-    /// Skips the value of a field of `wireType` (groups included, nested to any depth up to 100).
-    public mutating func skip(_ wireType: WireType, number: Int32 = 0, depth: Int = 0) throws(TranscodeError) {
-        switch wireType {
-        case .varint: _ = try readVarint()
-        case .fixed64: _ = try readFixed64()
-        case .fixed32: _ = try readFixed32()
-        case .lengthDelimited: _ = try readLengthDelimited()
-        case .startGroup:
-            guard depth < 100 else { throw TranscodeError.wire("groups nested too deeply") }
-            while let (n, w) = try readTag() {
-                if w == .endGroup {
-                    guard n == number else { throw TranscodeError.wire("mismatched end group at byte \(offset)") }
-                    return
-                }
-                try skip(w, number: n, depth: depth + 1)
-            }
-            throw TranscodeError.wire("unterminated group \(number)")
-        case .endGroup:
-            throw TranscodeError.wire("unexpected end group at byte \(offset)")
-        }
+    /// Skips the value of a field of `wireType` (groups included, nested up to the codec's limit).
+    public mutating func skip(_ wireType: WireType, number: Int32 = 0) throws(TranscodeError) {
+        do { try cursor.skip(wireType.rawValue, number: number, depth: 0) } catch { throw error.transcodeError }
     }
 }

@@ -15,10 +15,5 @@ public struct TranscodeError: Error, Sendable, Equatable, CustomStringConvertibl
         self.fieldPath = fieldPath
     }
 
-    /// A malformed protobuf message.
-    public static func wire(_ text: String) -> TranscodeError {
-        TranscodeError(message: "invalid protobuf message: \(text)")
-    }
-
     public var description: String { message }
 }
