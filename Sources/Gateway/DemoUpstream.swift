@@ -122,31 +122,29 @@ struct DemoRequest {
 
     init() {}
 
-    init(_ bytes: ArraySlice<UInt8>) throws(TranscodeError) {
-        try Array(bytes).withTypedThrows { (raw) throws(TranscodeError) in
-            var r = ProtoReader(raw)
-            while let (n, w) = try r.readTag() {
-                switch (n, w) {
-                case (1, .lengthDelimited): message = Array(try r.readLengthDelimited())
-                case (2, .lengthDelimited): payload = Array(try r.readLengthDelimited())
-                case (3, .varint): responseSize = Int(Int32(truncatingIfNeeded: try r.readVarint())); isPlain = false
-                case (4, .varint): delayMs = Int(Int32(truncatingIfNeeded: try r.readVarint())); isPlain = false
-                case (5, .varint): count = Int(Int32(truncatingIfNeeded: try r.readVarint())); isPlain = false
-                case (6, .lengthDelimited):
-                    isPlain = false
-                    var s = ProtoReader(try r.readLengthDelimited())
-                    statusCode = 0
-                    while let (sn, sw) = try s.readTag() {
-                        switch (sn, sw) {
-                        case (1, .varint): statusCode = Int(Int32(truncatingIfNeeded: try s.readVarint()))
-                        case (2, .lengthDelimited): statusMessage = String(decoding: try s.readLengthDelimited(), as: UTF8.self)
-                        case (3, .varint): withDetails = try s.readVarint() != 0
-                        default: try s.skip(sw, number: sn)
-                        }
+    init(_ raw: UnsafeRawBufferPointer) throws(TranscodeError) {
+        var r = ProtoReader(raw)
+        while let (n, w) = try r.readTag() {
+            switch (n, w) {
+            case (1, .lengthDelimited): message = Array(try r.readLengthDelimited())
+            case (2, .lengthDelimited): payload = Array(try r.readLengthDelimited())
+            case (3, .varint): responseSize = Int(Int32(truncatingIfNeeded: try r.readVarint())); isPlain = false
+            case (4, .varint): delayMs = Int(Int32(truncatingIfNeeded: try r.readVarint())); isPlain = false
+            case (5, .varint): count = Int(Int32(truncatingIfNeeded: try r.readVarint())); isPlain = false
+            case (6, .lengthDelimited):
+                isPlain = false
+                var s = ProtoReader(try r.readLengthDelimited())
+                statusCode = 0
+                while let (sn, sw) = try s.readTag() {
+                    switch (sn, sw) {
+                    case (1, .varint): statusCode = Int(Int32(truncatingIfNeeded: try s.readVarint()))
+                    case (2, .lengthDelimited): statusMessage = String(decoding: try s.readLengthDelimited(), as: UTF8.self)
+                    case (3, .varint): withDetails = try s.readVarint() != 0
+                    default: try s.skip(sw, number: sn)
                     }
-                default:
-                    try r.skip(w, number: n)
                 }
+            default:
+                try r.skip(w, number: n)
             }
         }
     }
@@ -341,7 +339,10 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
                 let length = Int(s.request[offset + 1]) << 24 | Int(s.request[offset + 2]) << 16
                     | Int(s.request[offset + 3]) << 8 | Int(s.request[offset + 4])
                 guard offset + 5 + length <= s.request.count else { break }
-                messages.append(try DemoRequest(s.request[(offset + 5)..<(offset + 5 + length)]))
+                let range = (offset + 5)..<(offset + 5 + length)
+                messages.append(try s.request.withTypedThrows { (raw) throws(TranscodeError) in
+                    try DemoRequest(UnsafeRawBufferPointer(rebasing: raw[range]))
+                })
                 offset += 5 + length
             }
         } catch {

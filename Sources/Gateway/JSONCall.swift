@@ -208,7 +208,9 @@ final class JSONCall: GatewayCall {
         h.append(":method", "POST")
         h.append(":scheme", "http")
         h.append(":path", method.path)
-        if let authority = head.authority { h.append(":authority", authority) }
+        // gRPC servers require :authority; an HTTP/1.0 request may come without Host: name the
+        // cluster then.
+        h.append(":authority", head.authority ?? worker.routes[routeIndex].cluster)
         h.append("content-type", "application/grpc")
         h.append("te", "trailers")
         // Names a Connection header lists (rare: collected only when there is one).
@@ -316,7 +318,7 @@ final class JSONCall: GatewayCall {
 
     private func encodeUnaryRequest(_ method: MethodDescriptor) {
         guard let transcoder else { return }
-        var message = ProtoWriter(capacity: body.count + bindings.bytes.count + 16)
+        var message = Self.framedWriter(capacity: body.count + bindings.bytes.count + 16)
         do throws(TranscodeError) {
             let isBlank = body.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
             if let bodyField, !isBlank {
@@ -334,7 +336,7 @@ final class JSONCall: GatewayCall {
         }
         body = []
         message.bytes.append(contentsOf: bindings.bytes)
-        enqueueMessage(message.bytes)
+        enqueueFramed(&message)
         startUpstream()
     }
 
@@ -356,7 +358,7 @@ final class JSONCall: GatewayCall {
                 drained = true
                 break
             }
-            var message = ProtoWriter(capacity: range.count)
+            var message = Self.framedWriter(capacity: range.count)
             do throws(TranscodeError) {
                 try body.withTypedThrows { (raw) throws(TranscodeError) in
                     try transcoder.encode(json: UnsafeRawBufferPointer(rebasing: raw[range]), as: method.inputType, into: &message)
@@ -366,7 +368,7 @@ final class JSONCall: GatewayCall {
                 return
             }
             taken = range.upperBound
-            enqueueMessage(message.bytes)
+            enqueueFramed(&message)
         }
         if taken > 0 {
             body.removeSubrange(0..<taken)
@@ -378,11 +380,11 @@ final class JSONCall: GatewayCall {
             do throws(TranscodeError) {
                 if let r = try splitter.finish() {
                     let range = (r.lowerBound - splitter.consumedTotal)..<(r.upperBound - splitter.consumedTotal)
-                    var message = ProtoWriter()
+                    var message = Self.framedWriter(capacity: r.count)
                     try body.withTypedThrows { (raw) throws(TranscodeError) in
                         try transcoder.encode(json: UnsafeRawBufferPointer(rebasing: raw[range]), as: method.inputType, into: &message)
                     }
-                    enqueueMessage(message.bytes)
+                    enqueueFramed(&message)
                 }
             } catch {
                 respondError(.invalidArgument, error.message)
@@ -399,12 +401,22 @@ final class JSONCall: GatewayCall {
         }
     }
 
-    private func enqueueMessage(_ payload: [UInt8]) {
-        var prefix: [UInt8] = []
-        prefix.reserveCapacity(GRPCFrame.headerSize)
-        GRPCFrame.writeHeader(compressed: false, length: UInt32(payload.count), into: &prefix)
-        prefix.withUnsafeBytes { requestQueue.append($0) }
-        payload.withUnsafeBytes { requestQueue.append($0) }
+    /// A writer whose first five bytes are room for the gRPC message prefix, so that a message is
+    /// encoded and framed in one buffer and queued with one copy.
+    private static func framedWriter(capacity: Int) -> ProtoWriter {
+        var w = ProtoWriter(capacity: capacity + GRPCFrame.headerSize)
+        w.bytes.append(contentsOf: [0, 0, 0, 0, 0] as [UInt8])
+        return w
+    }
+
+    /// Fills in the prefix of a `framedWriter` message (uncompressed, its length) and queues it.
+    private func enqueueFramed(_ w: inout ProtoWriter) {
+        let length = UInt32(w.bytes.count - GRPCFrame.headerSize)
+        w.bytes[1] = UInt8(truncatingIfNeeded: length >> 24)
+        w.bytes[2] = UInt8(truncatingIfNeeded: length >> 16)
+        w.bytes[3] = UInt8(truncatingIfNeeded: length >> 8)
+        w.bytes[4] = UInt8(truncatingIfNeeded: length)
+        w.bytes.withUnsafeBytes { requestQueue.append($0) }
     }
 
     /// The response is over: the rest of the request is not needed. Request bytes held back by

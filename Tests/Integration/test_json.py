@@ -537,3 +537,51 @@ def test_h1_curl_keep_alive_reuses_the_connection(json_gateway):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count('"title"') == 2, done.stdout
     assert "Re-using existing connection" in done.stderr or "Reusing existing connection" in done.stderr, done.stderr
+
+
+def read_to_close(sock):
+    data = b""
+    while chunk_ := sock.recv(65536):
+        data += chunk_
+    return data
+
+
+def test_h1_0_request_answered_and_closed(json_gateway):
+    """HTTP/1.0 without keep-alive: a Content-Length response, then the connection closes."""
+    with socket.create_connection(("127.0.0.1", json_gateway.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET /v1/shelves/s/books/old HTTP/1.0\r\n\r\n")
+        answer = read_to_close(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"content-length:" in head.lower()
+    assert json.loads(body)["name"] == "shelves/s/books/old"
+
+
+def test_h1_0_server_stream_is_delimited_by_close(json_gateway):
+    """HTTP/1.0 cannot take chunked: a streamed body ends when the connection closes."""
+    body = b'{"count": 2, "text": "z"}'
+    with socket.create_connection(("127.0.0.1", json_gateway.port), timeout=WAIT) as sock:
+        sock.sendall(b"POST /v1/stream:server HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        answer = read_to_close(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"transfer-encoding" not in head.lower() and b"connection: close" in head.lower()
+    assert len(ndjson(body)) == 2
+
+
+def test_h1_absolute_form_target(json_gateway):
+    """RFC 9112 §3.2.2: a server accepts a request-target in absolute form."""
+    with socket.create_connection(("127.0.0.1", json_gateway.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET http://example.test/v1/shelves/s/books/abs HTTP/1.1\r\nHost: example.test\r\n"
+                     b"Connection: close\r\n\r\n")
+        answer = read_to_close(sock)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert b'"name":"shelves/s/books/abs"' in answer
+
+
+def test_h1_empty_server_stream_is_chunked_with_trailers(json_gateway):
+    with socket.create_connection(("127.0.0.1", json_gateway.port), timeout=WAIT) as sock:
+        sock.sendall(b"POST /v1/stream:server HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n"
+                     b"Content-Length: 12\r\n\r\n{\"count\": 0}")
+        answer = read_to_close(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
+    assert body.startswith(b"0\r\n") and b"grpc-status: 0" in body
