@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Byte helpers for ASCII protocol text, shared by the pure parsers of this module.
 public enum ASCII {
     /// Lower-cases one ASCII letter; every other byte is returned unchanged.
@@ -37,5 +41,24 @@ public enum ASCII {
     static func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         var text = text
         return text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The bytes of a static string (ASCII protocol text), without copying.
+    public init(staticString s: StaticString) {
+        self.init(start: s.utf8Start, count: s.utf8CodeUnitCount)
+    }
+
+    /// Exact byte equality with an ASCII literal, without generic iteration (per-header hot path).
+    @inline(__always)
+    public func equals(_ s: StaticString) -> Bool {
+        count == s.utf8CodeUnitCount && (count == 0 || memcmp(baseAddress!, s.utf8Start, count) == 0)
+    }
+
+    /// Whether the bytes start with an ASCII literal (exact case).
+    @inline(__always)
+    public func hasPrefix(_ s: StaticString) -> Bool {
+        count >= s.utf8CodeUnitCount && memcmp(baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0
     }
 }

@@ -5,7 +5,7 @@ import UVLoop
 /// Holders are the calls themselves (`deadlineMs`, `deadlineIndex`, `deadlineExpired()`), a
 /// concrete type so that heap moves are plain pointer moves.
 final class DeadlineQueue {
-    private var heap: [GatewayCall] = []
+    private var heap: [Call] = []
     private let loop: Loop
     private var timer: Timer!
     private var armedFor: UInt64 = .max
@@ -16,14 +16,14 @@ final class DeadlineQueue {
         timer.unref()
     }
 
-    func insert(_ h: GatewayCall) {
+    func insert(_ h: Call) {
         h.deadlineIndex = heap.count
         heap.append(h)
         up(heap.count - 1)
         arm()
     }
 
-    func remove(_ h: GatewayCall) {
+    func remove(_ h: Call) {
         let i = h.deadlineIndex
         guard i >= 0, i < heap.count, heap[i] === h else { return }
         h.deadlineIndex = -1

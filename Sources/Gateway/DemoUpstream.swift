@@ -95,7 +95,7 @@ final class DemoStream {
     var requestEnded = false
     /// The response's end is decided: trailers follow the queued bytes.
     var ended = false
-    var trailers: HTTP2Headers?
+    var trailers: Metadata?
     var timer: Timer?
     var expandLeft = 0
     var expandIndex: Int32 = 0
@@ -168,8 +168,8 @@ struct DemoRequest {
     }
 
     /// The trailers that end the call: OK, or the status asked for (with google.rpc details).
-    func trailers() -> HTTP2Headers {
-        let t = HTTP2Headers(reservingBytes: 128, fields: 3)
+    func trailers() -> Metadata {
+        let t = Metadata(reservingBytes: 128, fields: 3)
         guard let code = statusCode, code != 0 else {
             t.append("grpc-status", "0")
             return t
@@ -284,7 +284,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
             if endStream { requestEnded(s) }
             return
         }
-        let h = HTTP2Headers(reservingBytes: 96, fields: 4)
+        let h = Metadata(reservingBytes: 96, fields: 4)
         h.append(":status", "200")
         h.append("content-type", "application/grpc")
         if s.method == .unknown {
@@ -421,7 +421,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
         session?.resumeData(streamID: s.id)
     }
 
-    private func finish(_ s: DemoStream, trailers: HTTP2Headers) {
+    private func finish(_ s: DemoStream, trailers: Metadata) {
         guard !s.ended else { return }
         s.trailers = trailers
         s.ended = true
@@ -465,7 +465,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
         let n = min(s.queue.count, maxLength)
         if n == s.queue.count, s.ended {
             let t = s.trailers ?? {
-                let t = HTTP2Headers(reservingBytes: 16, fields: 1)
+                let t = Metadata(reservingBytes: 16, fields: 1)
                 t.append("grpc-status", "0")
                 return t
             }()

@@ -17,30 +17,24 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     // HTTP/1.1 mode (see ServerConnection+HTTP1.swift).
     var h1Parser = HTTP1RequestParser()
     /// The request being served; requests are served one at a time, in order (pipelining).
-    var h1Call: JSONCall?
-    var h1Head: HTTP1RequestHead?
-    var h1RequestEnded = false
-    var h1ResponseStarted = false
-    var h1ResponseEnded = false
-    var h1Chunked = false
-    var h1CloseAfterResponse = false
+    var h1Exchange: HTTP1Exchange?
+    /// The exchange that just completed, kept until the next flush (see `h1ExchangeComplete`).
+    var h1Retired: HTTP1Exchange?
     /// Bytes received after the current request's end (pipelined requests), parsed once its
     /// response is complete.
     var h1Pending: [UInt8] = []
-    /// Request body bytes handed to the call and not yet taken by it.
-    var h1Untaken = 0
     var h1ReadPaused = false
     /// Reused for writing response heads.
     var h1HeadScratch: [UInt8] = []
     var h1ResumeParsing = false
-    /// The current request offered `Upgrade: h2c`: its body is collected here, and at its end
-    /// the connection switches to HTTP/2 with the request as stream 1.
-    var h1Upgrading = false
+    /// The current request offered `Upgrade: h2c`: its head and body are collected here, and at
+    /// its end the connection switches to HTTP/2 with the request as stream 1.
+    var h1Upgrade: HTTP1RequestHead?
     var h1UpgradeBody: [UInt8] = []
     private var sniffed: [UInt8] = []
     var session: HTTP2Session?
-    /// Open calls, as an intrusive list through `ProxyCall.nextOnConnection`.
-    private var firstCall: ProxyCall?
+    /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`.
+    private var firstStream: HTTP2ServerStream?
     var out = OutputBuffer(capacity: 16 * 1024)
     private var writing = OutputBuffer(capacity: 16 * 1024)
     var flushScheduled = false
@@ -129,7 +123,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         guard let session else { return }
         if let err = session.receive(bytes) {
             worker.log("connection error: \(err)")
-            session.terminate(errorCode: 1)
+            session.terminate(errorCode: HTTP2ErrorCode.protocolError.rawValue)
             tcp.stopReading()
         }
         scheduleFlush()
@@ -157,13 +151,14 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             return
         }
         flush()
-        if mode == .http1 { h1Call?.downstreamWritable() }
+        if mode == .http1 { h1Exchange?.written() }
     }
 
     /// Bytes queued towards the client and not yet written.
     var outputBacklog: Int { out.count + writing.count }
 
     func flush() {
+        h1Retired = nil
         if mode == .http1 && h1ResumeParsing { h1ResumeAfterResponse() }
         guard mode != .closed, !tcp.writeInFlight else { return }
         while true {
@@ -202,13 +197,13 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         guard mode != .closed else { return }
         stopPrefaceTimer()
         mode = .closed
-        while let call = firstCall {
-            unlink(call)
-            call.downstreamClosed(errorCode: 8)
+        while let stream = firstStream {
+            unlink(stream)
+            stream.closed(errorCode: HTTP2ErrorCode.cancel.rawValue)
         }
-        if let call = h1Call {
-            h1Call = nil
-            call.downstreamGone()
+        if let exchange = h1Exchange {
+            h1Exchange = nil
+            exchange.clientGone()
         }
         session = nil
         tcp.close()
@@ -216,9 +211,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         worker.connectionClosed(self)
     }
 
-    private func unlink(_ c: ProxyCall) {
+    private func unlink(_ c: HTTP2ServerStream) {
         c.onConnectionList = false
-        if let p = c.prevOnConnection { p.nextOnConnection = c.nextOnConnection } else { firstCall = c.nextOnConnection }
+        if let p = c.prevOnConnection { p.nextOnConnection = c.nextOnConnection } else { firstStream = c.nextOnConnection }
         c.nextOnConnection?.prevOnConnection = c.prevOnConnection
         c.nextOnConnection = nil
         c.prevOnConnection = nil
@@ -227,63 +222,63 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     // MARK: HTTP/2 events
 
     @inline(__always)
-    private func call(_ userData: UnsafeMutableRawPointer?) -> ProxyCall? {
+    private func stream(_ userData: UnsafeMutableRawPointer?) -> HTTP2ServerStream? {
         guard let userData else { return nil }
-        return Unmanaged<ProxyCall>.fromOpaque(userData).takeUnretainedValue()
+        return Unmanaged<HTTP2ServerStream>.fromOpaque(userData).takeUnretainedValue()
     }
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
-        let c = openCall(streamID: streamID)
-        session.setStreamUserData(streamID, Unmanaged.passUnretained(c).toOpaque())
+        let s = openStream(streamID: streamID)
+        session.setStreamUserData(streamID, Unmanaged.passUnretained(s).toOpaque())
     }
 
-    /// A call for a new client stream, linked into the connection's list (which owns it).
-    func openCall(streamID: Int32) -> ProxyCall {
-        let c = ProxyCall(conn: self, streamID: streamID)
-        c.nextOnConnection = firstCall
-        firstCall?.prevOnConnection = c
-        c.onConnectionList = true
-        firstCall = c
-        return c
+    /// A new client stream, linked into the connection's list (which owns it).
+    func openStream(streamID: Int32) -> HTTP2ServerStream {
+        let s = HTTP2ServerStream(conn: self, streamID: streamID)
+        s.nextOnConnection = firstStream
+        firstStream?.prevOnConnection = s
+        s.onConnectionList = true
+        firstStream = s
+        return s
     }
 
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                      name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         guard let userData else { return }
-        // The call is owned by the call list for as long as nghttp2 knows the stream: no retain needed.
-        Unmanaged<ProxyCall>.fromOpaque(userData)._withUnsafeGuaranteedRef {
-            $0.downstreamHeader(name: name, value: value)
+        // The stream is owned by the list for as long as nghttp2 knows it: no retain needed.
+        Unmanaged<HTTP2ServerStream>.fromOpaque(userData)._withUnsafeGuaranteedRef {
+            $0.header(name: name, value: value)
         }
     }
 
     func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                               kind: HTTP2HeadersKind, endStream: Bool) {
-        guard let c = call(userData) else { return }
+        guard let s = stream(userData) else { return }
         if kind == .request {
-            c.requestHeadersComplete(endStream: endStream)
+            s.headersComplete(endStream: endStream)
         } else if endStream {
-            c.downstreamRemoteEnded()
+            s.remoteEnded()  // request trailers: carried nothing a gRPC upstream could use
         }
     }
 
     func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                    bytes: UnsafeRawBufferPointer) {
-        if let c = call(userData) {
-            c.downstreamData(bytes)
+        if let s = stream(userData) {
+            s.data(bytes)
         } else {
             session.consume(streamID: streamID, bytes.count)
         }
     }
 
     func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
-        call(userData)?.downstreamRemoteEnded()
+        stream(userData)?.remoteEnded()
     }
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
-        guard let c = call(userData), c.onConnectionList else { return }
-        unlink(c)
-        c.downstreamClosed(errorCode: errorCode)
+        guard let s = stream(userData), s.onConnectionList else { return }
+        unlink(s)
+        s.closed(errorCode: errorCode)
     }
 
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {}
@@ -292,12 +287,12 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         maxLength: Int) -> HTTP2DataReady {
-        guard let c = call(source) else { return .bytes(0, end: .endStream) }
-        return c.downstreamDataReady(maxLength: maxLength)
+        guard let s = stream(source) else { return .bytes(0, end: .endStream) }
+        return s.dataReady(maxLength: maxLength)
     }
 
     func http2WriteData(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         into: UnsafeMutableRawBufferPointer) {
-        call(source)?.downstreamWriteData(into: into)
+        stream(source)?.writeData(into: into)
     }
 }

@@ -14,22 +14,14 @@ final class Worker {
     let index: Int
     let loop: Loop
     let config: GatewayConfig
-    let routes: [RouteEntry]
-    let router: RouteTable
+    /// The tables and pools new calls start on (a call keeps the one it started on).
+    private(set) var snapshot: ConfigSnapshot!
     let serverSettings: HTTP2LocalSettings
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
     let headerPool = HeaderBlockPool()
-    /// The JSON frontend's tables: descriptors, compiled HTTP bindings (nil without descriptors),
-    /// one transcoder per route (its output options).
-    let registry: DescriptorRegistry
-    let httpRoutes: HTTPRouteTable?
-    let transcoders: [JSONTranscoder]
-    /// Scratch space for lower-casing header names (JSON calls), reused across calls.
-    var nameScratch: [UInt8] = []
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
-    private(set) var pools: [ClusterPool] = []
     private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     private var drainWakeup: Wakeup!
@@ -47,14 +39,6 @@ final class Worker {
     init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>) throws {
         self.index = index
         self.config = config
-        self.routes = config.routes
-        self.router = RouteTable(router)
-        registry = config.registry
-        httpRoutes = config.httpRoutes
-        transcoders = config.routes.map { r in
-            JSONTranscoder(registry: config.registry, options: JSONOutputOptions(
-                emitDefaults: r.jsonEmitDefaults, enumsAsNumbers: r.jsonEnumsAsNumbers, useProtoNames: r.jsonOriginalNames))
-        }
         loop = try Loop()
         let window = Int32(clamping: config.streamWindowBytes)
         serverSettings = HTTP2LocalSettings(
@@ -63,7 +47,7 @@ final class Worker {
             connectionWindow: Worker.connectionWindow(streams: config.maxConcurrentStreams, window: window))
         flushQueue = FlushQueue(loop: loop)
         deadlines = DeadlineQueue(loop: loop)
-        pools = config.clusters.map { c in
+        let pools = config.clusters.map { c in
             ClusterPool(settings: UpstreamClusterSettings(
                 name: c.name,
                 endpoints: c.endpoints.map { ($0.host, $0.port) },
@@ -78,6 +62,7 @@ final class Worker {
                                                                                     window: window))),
                 loop: loop, flushQueue: flushQueue, counters: counters)
         }
+        snapshot = ConfigSnapshot(config: config, router: router, pools: pools)
         for l in config.listeners {
             guard let addr = ResolvedAddress(ip: l.host, port: l.port) else {
                 throw StartupError("listener \(l): not an IP address")
@@ -162,7 +147,7 @@ final class Worker {
     private func finishDrain() {
         guard !finished else { return }
         finished = true
-        for p in pools { p.drain() }
+        for p in snapshot.pools { p.drain() }
         // Let the last frames go out, then stop; closeAllHandles frees what is left.
         flushQueue.run()
         graceTimer?.close()

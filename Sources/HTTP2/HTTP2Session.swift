@@ -1,3 +1,4 @@
+import Channel
 import CFreeList
 import CNghttp2
 
@@ -201,7 +202,7 @@ public final class HTTP2Session {
 
     /// Client: opens a stream. Returns the stream ID, or a negative nghttp2 error
     /// (NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE when the connection has used all its IDs).
-    public func submitRequest(_ headers: HTTP2Headers, source: UnsafeMutableRawPointer, endStream: Bool = false) -> Int32 {
+    public func submitRequest(_ headers: Metadata, source: UnsafeMutableRawPointer, endStream: Bool = false) -> Int32 {
         headers.withNV { nv, n in
             if endStream {
                 return nghttp2_submit_request(raw, nil, nv, n, nil, source)
@@ -215,7 +216,7 @@ public final class HTTP2Session {
     /// Server: sends response headers; with `hasBody` DATA is pulled from the delegate with `source`,
     /// without it the HEADERS frame ends the stream (a trailers-only gRPC response).
     @discardableResult
-    public func submitResponse(streamID: Int32, _ headers: HTTP2Headers, hasBody: Bool,
+    public func submitResponse(streamID: Int32, _ headers: Metadata, hasBody: Bool,
                                source: UnsafeMutableRawPointer?) -> Int32 {
         headers.withNV { nv, n in
             if !hasBody {
@@ -229,7 +230,7 @@ public final class HTTP2Session {
 
     /// Trailers. Call from `http2DataReady` when returning `.bytes(_, end: .trailers)`.
     @discardableResult
-    public func submitTrailer(streamID: Int32, _ headers: HTTP2Headers) -> Int32 {
+    public func submitTrailer(streamID: Int32, _ headers: Metadata) -> Int32 {
         headers.withNV { nv, n in nghttp2_submit_trailer(raw, streamID, nv, n) }
     }
 
@@ -405,5 +406,22 @@ public final class HTTP2Session {
             pad.initializeMemory(as: UInt8.self, repeating: 0)
         }
         return 0
+    }
+}
+
+extension Metadata {
+    /// Builds the nghttp2_nv array on the stack; nghttp2 copies names and values on submit.
+    func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
+        let n = count
+        return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(n, 1)) { nv in
+            for f in 0 ..< n {
+                let (name, value) = field(f)
+                nv[f] = nghttp2_nv(name: UnsafeMutablePointer(mutating: name.baseAddress?.assumingMemoryBound(to: UInt8.self)),
+                                   value: UnsafeMutablePointer(mutating: value.baseAddress?.assumingMemoryBound(to: UInt8.self)),
+                                   namelen: name.count, valuelen: value.count,
+                                   flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            }
+            return body(UnsafePointer(nv.baseAddress), n)
+        }
     }
 }

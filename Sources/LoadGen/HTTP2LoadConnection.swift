@@ -18,7 +18,7 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
     private var state = State.idle
     private var session: HTTP2Session?
     private var tcp: TCPStream?
-    private let headers: HTTP2Headers
+    private let headers: Metadata
     private var out = OutputBuffer(), writing = OutputBuffer()
     var flushScheduled = false
     /// Slots whose call ended during the last input: offered to the worker at the next flush.
@@ -32,7 +32,7 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
     init(worker: LoadWorker, slots count: Int) {
         self.worker = worker
         let plan = worker.plan
-        headers = HTTP2Headers(reservingBytes: 256, fields: 8 + plan.extraHeaders.count)
+        headers = Metadata(reservingBytes: 256, fields: 8 + plan.extraHeaders.count)
         headers.append(":method", "POST")
         headers.append(":scheme", "http")
         headers.append(":path", plan.path)

@@ -22,8 +22,8 @@ public final class ClusterPool {
     }
 
     /// Starts the upstream side of a call: it is attached to a stream now, queued, or failed
-    /// (`upstreamFailed`) — possibly before this returns.
-    public func start(_ call: UpstreamStream) {
+    /// (`attemptFailed`) — possibly before this returns.
+    public func start(_ call: UpstreamAttempt) {
         guard let e = pick(excluding: nil) else {
             fail(call, reason: nil)
             return
@@ -44,8 +44,8 @@ public final class ClusterPool {
     }
 
     /// A call whose endpoint could not be reached tries another endpoint once, else fails.
-    func retry(_ call: UpstreamStream, after failed: EndpointPool, reason: String) {
-        guard !call.upstreamDone else { return }
+    func retry(_ call: UpstreamAttempt, after failed: EndpointPool, reason: String) {
+        guard !call.isDone else { return }
         if let e = pick(excluding: failed) {
             e.start(call)
         } else {
@@ -53,11 +53,9 @@ public final class ClusterPool {
         }
     }
 
-    private func fail(_ call: UpstreamStream, reason: String?) {
-        call.upstreamDone = true
+    private func fail(_ call: UpstreamAttempt, reason: String?) {
         let why = reason ?? endpoints.compactMap(\.lastError).last ?? "all endpoints are backing off"
-        call.upstreamFailed(status: .unavailable,
-                            message: "upstream cluster \(settings.name) unavailable: \(why)")
+        call.fail(.unavailable, "upstream cluster \(settings.name) unavailable: \(why)")
     }
 
     /// Graceful shutdown of this pool's connections.

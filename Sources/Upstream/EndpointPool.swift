@@ -14,7 +14,7 @@ final class EndpointPool {
     private var resolving = false
     private(set) var connections: [UpstreamConnection] = []
     /// FIFO of waiting calls; `head` is the first live index.
-    private var waiting: [UpstreamStream?] = []
+    private var waiting: [UpstreamAttempt?] = []
     private var head = 0
     private(set) var waitingCount = 0
     /// Backoff after a failed connect: no new connection before `retryAt` (loop ms).
@@ -37,15 +37,13 @@ final class EndpointPool {
     /// extra connect must not turn calls away from a healthy connection).
     var isAvailable: Bool { !isBackingOff || connections.contains { $0.state == .ready } }
 
-    func start(_ call: UpstreamStream) {
+    func start(_ call: UpstreamAttempt) {
         for c in connections where c.state == .ready && c.room > 0 {
             c.open(call)
             return
         }
         if waitingCount >= cluster.settings.maxPendingCalls {
-            call.upstreamDone = true
-            call.upstreamFailed(status: .resourceExhausted,
-                                message: "upstream cluster \(cluster.settings.name): \(waitingCount) calls already waiting for \(name)")
+            call.fail(.resourceExhausted, "upstream cluster \(cluster.settings.name): \(waitingCount) calls already waiting for \(name)")
             return
         }
         call.waitingIn = self
@@ -54,7 +52,7 @@ final class EndpointPool {
         openConnectionsIfNeeded()
     }
 
-    func removeWaiting(_ call: UpstreamStream) {
+    func removeWaiting(_ call: UpstreamAttempt) {
         call.waitingIn = nil
         for i in head ..< waiting.count where waiting[i] === call {
             waiting[i] = nil
@@ -75,7 +73,7 @@ final class EndpointPool {
         }
     }
 
-    private func popWaiting() -> UpstreamStream? {
+    private func popWaiting() -> UpstreamAttempt? {
         while head < waiting.count {
             let c = waiting[head]
             waiting[head] = nil
@@ -124,7 +122,7 @@ final class EndpointPool {
     private func rehomeWaitingIfStuck(reason: String) {
         guard waitingCount > 0,
               !connections.contains(where: { $0.isComingUp || $0.state == .ready }) else { return }
-        var moved: [UpstreamStream] = []
+        var moved: [UpstreamAttempt] = []
         while let call = popWaiting() { moved.append(call) }
         for call in moved { cluster.retry(call, after: self, reason: reason) }
     }

@@ -16,8 +16,8 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     var session: HTTP2Session!
     private var tcp: TCPStream?
     private var connectTimer: Timer?
-    /// The open streams, as an intrusive list through `UpstreamStream.nextOnConnection`.
-    private var firstStream: UpstreamStream?
+    /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`.
+    private var firstStream: UpstreamAttempt?
     private(set) var streamCount = 0
     private var out = OutputBuffer()
     private var writing = OutputBuffer()
@@ -59,16 +59,16 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     }
 
     /// Opens a stream for `call`. Precondition: room > 0 and state == .ready.
-    func open(_ call: UpstreamStream) {
+    func open(_ call: UpstreamAttempt) {
+        guard let owner = call.owner else { return }
         let source = Unmanaged.passUnretained(call).toOpaque()
-        let headers = call.upstreamRequestHeaders()
-        let id = session.submitRequest(headers, source: source, endStream: !call.upstreamRequestHasBody())
+        let headers = owner.attemptRequestHead(call)
+        let id = session.submitRequest(headers, source: source, endStream: !owner.attemptRequestHasBody(call))
         if id <= 0 {
-            call.upstreamDone = true
-            call.upstreamFailed(status: .unavailable, message: "upstream \(address): cannot open a stream (nghttp2 error \(id))")
+            call.fail(.unavailable, "upstream \(address): cannot open a stream (nghttp2 error \(id))")
             return
         }
-        call.upstreamStreamID = id
+        call.streamID = id
         call.connection = self
         link(call)
         if !session.nextStreamIDAvailable {
@@ -82,7 +82,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         pool.cluster.flushQueue.schedule(self)
     }
 
-    private func link(_ s: UpstreamStream) {
+    private func link(_ s: UpstreamAttempt) {
         s.nextOnConnection = firstStream
         firstStream?.prevOnConnection = s
         s.prevOnConnection = nil
@@ -91,7 +91,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         streamCount += 1
     }
 
-    private func unlink(_ s: UpstreamStream) {
+    private func unlink(_ s: UpstreamAttempt) {
         guard s.onConnectionList else { return }
         s.onConnectionList = false
         if let p = s.prevOnConnection { p.nextOnConnection = s.nextOnConnection } else { firstStream = s.nextOnConnection }
@@ -194,9 +194,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         while let call = firstStream {
             unlink(call)
             call.connection = nil
-            guard !call.upstreamDone else { continue }
-            call.upstreamDone = true
-            call.upstreamFailed(status: .unavailable, message: reason)
+            call.fail(.unavailable, reason)
         }
         session = nil  // breaks the session -> delegate cycle; the streams are released above
         pool.connectionClosed(self)
@@ -220,24 +218,26 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     // MARK: HTTP/2 events
 
     @inline(__always)
-    private func call(_ userData: UnsafeMutableRawPointer?) -> UpstreamStream? {
+    private func call(_ userData: UnsafeMutableRawPointer?) -> UpstreamAttempt? {
         guard let userData else { return nil }
-        let c = Unmanaged<UpstreamStream>.fromOpaque(userData).takeUnretainedValue()
-        return c.upstreamDone ? nil : c
+        let c = Unmanaged<UpstreamAttempt>.fromOpaque(userData).takeUnretainedValue()
+        return c.isDone ? nil : c
     }
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {}
 
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                      name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        call(userData)?.upstreamHeader(name: name, value: value)
+        guard let c = call(userData) else { return }
+        c.owner?.attemptField(c, name: name, value: value, isTrailer: c.responseHeadReceived)
     }
 
     func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                               kind: HTTP2HeadersKind, endStream: Bool) {
         guard let c = call(userData) else { return }
-        if kind == .response { c.responseHeadersReceived = true }
-        c.upstreamHeadersComplete(kind: kind, endStream: endStream)
+        let isTrailer = c.responseHeadReceived
+        if kind == .response { c.responseHeadReceived = true }
+        c.owner?.attemptFieldsComplete(c, isTrailer: isTrailer, endStream: endStream)
     }
 
     func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
@@ -247,26 +247,27 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
             return
         }
         c.unconsumedResponse += bytes.count
-        c.upstreamData(bytes)
+        c.owner?.attemptData(c, bytes)
     }
 
     func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
-        call(userData)?.upstreamRemoteEnded()
+        guard let c = call(userData) else { return }
+        c.owner?.attemptEndedWithoutTrailers(c)
     }
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
         guard let userData else { return }
-        let c = Unmanaged<UpstreamStream>.fromOpaque(userData).takeUnretainedValue()
+        let c = Unmanaged<UpstreamAttempt>.fromOpaque(userData).takeUnretainedValue()
         guard c.onConnectionList else { return }
         unlink(c)
         // Bytes never taken still count against the connection window (C-INTEROP.md pitfall).
         session.consumeConnection(c.unconsumedResponse)
         c.unconsumedResponse = 0
         c.connection = nil
-        if !c.upstreamDone {
-            c.upstreamDone = true
-            c.upstreamClosed(errorCode: errorCode)
+        if !c.isDone {
+            c.isDone = true
+            c.owner?.attemptReset(c, errorCode: errorCode)
         }
         pool.streamClosed(on: self)
     }
@@ -289,13 +290,15 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         maxLength: Int) -> HTTP2DataReady {
-        guard let c = call(source) else { return .bytes(0, end: .endStream) }
-        return c.upstreamDataReady(maxLength: maxLength)
+        guard let c = call(source), let owner = c.owner else { return .bytes(0, end: .endStream) }
+        guard let ready = owner.attemptRequestReady(c, maxLength: maxLength) else { return .deferred }
+        return .bytes(ready.count, end: ready.end ? .endStream : .none)
     }
 
     func http2WriteData(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         into: UnsafeMutableRawBufferPointer) {
         guard let source else { return }
-        Unmanaged<UpstreamStream>.fromOpaque(source).takeUnretainedValue().upstreamWriteData(into: into)
+        let c = Unmanaged<UpstreamAttempt>.fromOpaque(source).takeUnretainedValue()
+        c.owner?.attemptWriteRequest(c, into: into)
     }
 }

@@ -1,3 +1,4 @@
+import Channel
 import HTTP2
 import Testing
 
@@ -341,8 +342,8 @@ final class Peer: HTTP2SessionDelegate {
     }
 }
 
-func headers(_ fields: [(String, String)]) -> HTTP2Headers {
-    let h = HTTP2Headers()
+func headers(_ fields: [(String, String)]) -> Metadata {
+    let h = Metadata()
     for (name, value) in fields { h.append(name, value) }
     return h
 }

@@ -169,6 +169,32 @@ class ProcessUpstream(Process):
         self.port = int(self.ready_line.split()[1])
 
 
+STALL_QUIET = 0.5   # seconds without progress after which a counter counts as stalled
+STALL_LIMIT = 10    # seconds a counter may keep moving before stalled_at gives up
+
+
+def stalled_at(read, ceiling, quiet=STALL_QUIET, limit=STALL_LIMIT):
+    """Observes a progress counter (`read()`) until it stops moving — unchanged for `quiet` seconds —
+    and returns its value. This is observation, not synchronisation: a stalled stream shows no
+    progress however long it is watched; `quiet` only decides when to stop watching. Returns at once
+    when the value passes `ceiling` (the caller's assertion then fails); fails if the counter is
+    still moving after `limit` seconds."""
+    start = changed = time.monotonic()
+    last = read()
+    while True:
+        now = time.monotonic()
+        value = read()
+        if value > ceiling:
+            return value
+        if value != last:
+            last, changed = value, now
+        elif now - changed >= quiet:
+            return value
+        if now - start > limit:
+            raise AssertionError(f"no stall: progress still at {value} after {limit}s")
+        threading.Event().wait(0.01)  # the polling interval of the observation
+
+
 def status_of(call):
     """(code, details, seconds) of a call that must fail: `call` is a no-argument function."""
     start = time.monotonic()

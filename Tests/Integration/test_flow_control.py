@@ -1,7 +1,6 @@
 """End-to-end back-pressure through the gateway: a side that does not read stalls the writer on the
 other side within a few windows, the gateway's memory stays flat meanwhile, and one stalled stream
 does not hold up the others on the same connections."""
-import threading
 import time
 
 import grpc
@@ -28,30 +27,8 @@ STALL_BOUND_MIB = 16
 # in it: the process itself plus a few MiB, nowhere near the data the sender wants to push.
 GATEWAY_RSS_CAP_MIB = 64
 
-QUIET = 0.5        # seconds without progress after which a stream counts as stalled
-STALL_LIMIT = 10   # seconds a stream may keep making progress before the test gives up
-
-
-def stalled_at(read, ceiling):
-    """Observes a progress counter (`read()`) until it stops moving — unchanged for QUIET seconds —
-    and returns its value. This is observation, not synchronisation: a stalled stream shows no
-    progress however long it is watched; QUIET only decides when to stop watching. Returns at once
-    when the value passes `ceiling` (the caller's assertion then fails); fails if the counter is
-    still moving after STALL_LIMIT seconds."""
-    start = changed = time.monotonic()
-    last = read()
-    while True:
-        now = time.monotonic()
-        value = read()
-        if value > ceiling:
-            return value
-        if value != last:
-            last, changed = value, now
-        elif now - changed >= QUIET:
-            return value
-        if now - start > STALL_LIMIT:
-            raise AssertionError(f"no stall: progress still at {value} after {STALL_LIMIT}s")
-        threading.Event().wait(0.01)  # the polling interval of the observation
+# A progress counter observed until it stops moving (harness.STALL_QUIET, harness.STALL_LIMIT).
+stalled_at = harness.stalled_at
 
 
 class Pulled:

@@ -1,9 +1,9 @@
-import HTTP2
+import Channel
 import Testing
 
-@Suite struct HTTP2HeadersTests {
+@Suite struct MetadataTests {
     @Test func appendsAndIteratesInOrderAcrossGrowth() {
-        let h = HTTP2Headers(reservingBytes: 8, fields: 1)
+        let h = Metadata(reservingBytes: 8, fields: 1)
         var expected: [(String, String)] = []
         for i in 0 ..< 100 {
             let name = "x-field-\(i)", value = String(repeating: "v", count: i)
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func resetKeepsNothing() {
-        let h = HTTP2Headers()
+        let h = Metadata()
         h.append(":status", "200")
         h.reset()
         #expect(h.isEmpty)

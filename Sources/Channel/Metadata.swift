@@ -1,12 +1,15 @@
-import CNghttp2
-
-/// A compact header list: every name, value and offset in one buffer.
-/// Names and values are raw bytes (HTTP/2 fields are octets, RFC 9113 §8.2), never Strings on
-/// the per-request path; appending is a memcpy.
+/// Call metadata: an ordered list of header fields (name, value) as bytes, every name, value and
+/// offset in one buffer of its own (not nghttp2's). Used for a call's request head (pseudo-headers
+/// included, in the order they go out), response headers and trailers.
 ///
-/// A class, not a value: a block is built by one owner, submitted (nghttp2 copies it), and
-/// dropped or `reset()` for reuse. Loop-thread only.
-public final class HTTP2Headers {
+/// Names and values are raw bytes (HTTP/2 fields are octets, RFC 9113 §8.2), never Strings on the
+/// per-request path; appending is a memcpy. A `-bin` name carries base64 on the wire
+/// (PROTOCOL-HTTP2.md "Binary-Header"): its value is kept as it arrived and forwarded untouched;
+/// `isBinary(name:)` tells which.
+///
+/// A class, not a value: a block is built by one owner, submitted (the HTTP/2 session copies it),
+/// and dropped or `reset()` for reuse (`HeaderBlockPool`). Loop-thread only.
+public final class Metadata {
     /// One allocation: name and value bytes grow up from the start, field records (name start,
     /// name length, value start, value length as Int32) grow down from the end.
     private var base: UnsafeMutableRawPointer
@@ -17,7 +20,7 @@ public final class HTTP2Headers {
     private static let recordSize = 16
 
     public init(reservingBytes: Int = 256, fields: Int = 8) {
-        capacity = max(reservingBytes + fields * HTTP2Headers.recordSize, 64)
+        capacity = max(reservingBytes + fields * Metadata.recordSize, 64)
         base = .allocate(byteCount: capacity, alignment: 8)
     }
 
@@ -30,7 +33,7 @@ public final class HTTP2Headers {
 
     @inline(__always)
     private func record(_ f: Int) -> UnsafeMutablePointer<Int32> {
-        (base + capacity - (f + 1) * HTTP2Headers.recordSize).assumingMemoryBound(to: Int32.self)
+        (base + capacity - (f + 1) * Metadata.recordSize).assumingMemoryBound(to: Int32.self)
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -43,7 +46,7 @@ public final class HTTP2Headers {
 
     public func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let need = used + name.count + value.count
-        if need + (count + 1) * HTTP2Headers.recordSize > capacity { grow(need + (count + 1) * HTTP2Headers.recordSize) }
+        if need + (count + 1) * Metadata.recordSize > capacity { grow(need + (count + 1) * Metadata.recordSize) }
         let ns = used
         if name.count > 0 { (base + ns).copyMemory(from: name.baseAddress!, byteCount: name.count) }
         let vs = ns + name.count
@@ -78,7 +81,7 @@ public final class HTTP2Headers {
         while c < need { c *= 2 }
         let nb = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
         nb.copyMemory(from: base, byteCount: used)
-        let records = count * HTTP2Headers.recordSize
+        let records = count * Metadata.recordSize
         (nb + c - records).copyMemory(from: base + capacity - records, byteCount: records)
         base.deallocate()
         base = nb
@@ -104,18 +107,14 @@ public final class HTTP2Headers {
         return found
     }
 
-    /// Builds the nghttp2_nv array on the stack; nghttp2 copies names and values on submit.
-    func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
-        let n = count
-        return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(n, 1)) { nv in
-            let b = base.assumingMemoryBound(to: UInt8.self)
-            for f in 0 ..< n {
-                let o = record(f)
-                nv[f] = nghttp2_nv(name: b + Int(o[0]), value: b + Int(o[2]),
-                                   namelen: Int(o[1]), valuelen: Int(o[3]),
-                                   flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-            }
-            return body(UnsafePointer(nv.baseAddress), n)
-        }
+    /// The name and value of field `index` (0 ..< count). The pointers are valid until the next append or reset.
+    @inline(__always)
+    public func field(_ index: Int) -> (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let o = record(index)
+        return (UnsafeRawBufferPointer(start: base + Int(o[0]), count: Int(o[1])),
+                UnsafeRawBufferPointer(start: base + Int(o[2]), count: Int(o[3])))
     }
+
+    /// Whether `name` is binary metadata (ends in `-bin`, any case): its value is base64 on the wire.
+    public static func isBinary(name: UnsafeRawBufferPointer) -> Bool { MetadataRules.isBinary(name) }
 }

@@ -1,0 +1,157 @@
+/// A call's request head as the core sees it, whatever the client's wire format: the metadata
+/// to send upstream (pseudo-headers included, after the one request filter), the client's
+/// deadline, and where the service and method are. Built field by field with `CallHeadBuilder`
+/// (HTTP/2 fields arrive one callback at a time), so nothing is collected twice.
+///
+/// The service and method are byte ranges of the `:path` field, not Strings: a native call
+/// never allocates for them (`service` / `method` make Strings for messages and slow paths).
+public struct CallHead {
+    /// The fields that go upstream, in order.
+    public let metadata: Metadata
+    /// The client's `grpc-timeout`, in nanoseconds, when it sent a valid one.
+    public var timeoutNanoseconds: UInt64?
+    /// Why the head cannot be served (a malformed `grpc-timeout`), when it cannot.
+    public var problem: String?
+    /// `:method`, `content-type`, `:authority` as received (slow-path Strings are built from these).
+    public var isPost = false
+    public var contentType: ContentType = .none
+    /// The client sent `te: trailers` (RFC 9110 §10.1.4): a response may end with trailer fields.
+    public var acceptsTrailers = false
+    /// Index in `metadata` of `:path` (-1: none) and the service/method ranges within its value.
+    public var pathField = -1
+    public var serviceRange: Range<Int>?
+    public var methodRange: Range<Int>?
+
+    /// The request's content type, as far as the core cares.
+    public enum ContentType: Sendable, Equatable {
+        case none
+        /// `application/grpc`, `application/grpc+proto`, …
+        case grpc
+        /// Anything else (JSON, a form, …): a translated frontend's business.
+        case other
+    }
+
+    public init(metadata: Metadata) {
+        self.metadata = metadata
+    }
+
+    /// The `:path` value (valid until the metadata changes).
+    public var path: UnsafeRawBufferPointer? {
+        pathField >= 0 ? metadata.field(pathField).value : nil
+    }
+
+    /// The service name bytes of a well-formed gRPC path.
+    public var serviceBytes: UnsafeRawBufferPointer? {
+        guard let path, let r = serviceRange else { return nil }
+        return UnsafeRawBufferPointer(rebasing: path[r])
+    }
+
+    public var service: String? { serviceBytes.map { String(decoding: $0, as: UTF8.self) } }
+
+    public var method: String? {
+        guard let path, let r = methodRange else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: path[r]), as: UTF8.self)
+    }
+}
+
+/// Builds a `CallHead` from received fields, applying `MetadataFilter.request` as each arrives:
+/// forwarded fields are copied once into the head's metadata, the rest never are.
+///
+/// Native profile (HTTP/2 requests, whose frontend is chosen only once `content-type` is known):
+/// pseudo-headers are kept, `:scheme` becomes `http` (the upstream hop is cleartext).
+/// Translated profile (a frontend that builds the upstream request itself and has already put its
+/// own pseudo-headers first): the client's pseudo-headers are skipped, names are lower-cased and
+/// lose a `Grpc-Metadata-` prefix, and `x-forwarded-for` gets the client's address (`finish`).
+/// Both: `grpc-timeout` sets the deadline (a malformed one is the head's `problem`), hop-by-hop
+/// fields and the names `Connection` lists are dropped.
+public struct CallHeadBuilder {
+    public private(set) var head: CallHead
+    public let profile: MetadataFilter.Profile
+    private var connectionNamed = ConnectionNamedFields()
+    private var forwardedFor: [UInt8] = []
+
+    public init(into metadata: Metadata, profile: MetadataFilter.Profile) {
+        head = CallHead(metadata: metadata)
+        self.profile = profile
+    }
+
+    /// Names listed by a `Connection` field, given before the fields (an HTTP/1.1 head is whole
+    /// before it is read; HTTP/2 forbids `Connection`, RFC 9113 §8.2.2).
+    public mutating func dropFieldsNamed(byConnectionValue value: UnsafeRawBufferPointer) {
+        connectionNamed.add(connectionValue: value)
+    }
+
+    /// One received field. Native: `name` is lower case (HTTP/2). Translated: any case.
+    public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        if profile == .native {
+            addLowercased(name: name, value: value)
+            return
+        }
+        var name = name
+        if ASCII.hasPrefixIgnoringCase(name, MetadataFilter.metadataPrefix) {
+            name = UnsafeRawBufferPointer(rebasing: name[MetadataFilter.metadataPrefix.count...])
+        }
+        if name.isEmpty { return }
+        withUnsafeTemporaryAllocation(byteCount: name.count, alignment: 1) { lower in
+            for i in 0 ..< name.count { lower[i] = ASCII.lowercased(name[i]) }
+            addLowercased(name: UnsafeRawBufferPointer(lower), value: value)
+        }
+    }
+
+    private mutating func addLowercased(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        switch MetadataFilter.request(name, profile: profile) {
+        case .pseudo:
+            guard profile == .native else { return }
+            if name.equals(":path") {
+                head.pathField = head.metadata.count
+                if let parts = GRPCPath.split(value) {
+                    head.serviceRange = parts.service
+                    head.methodRange = parts.method
+                }
+            } else if name.equals(":method") {
+                head.isPost = value.equals("POST")
+            } else if name.equals(":scheme") {
+                head.metadata.append(":scheme", value: UnsafeRawBufferPointer(staticString: "http"))
+                return
+            }
+        case .deadline:
+            if let ns = GRPCTimeout.parse(value) {
+                head.timeoutNanoseconds = ns
+            } else {
+                head.problem = "malformed grpc-timeout \"\(String(decoding: value, as: UTF8.self))\""
+            }
+            return
+        case .drop, .connection:
+            return
+        case .forwardedFor:
+            if !forwardedFor.isEmpty { forwardedFor.append(contentsOf: ", ".utf8) }
+            forwardedFor.append(contentsOf: value)
+            return
+        case .forward:
+            if !connectionNamed.isEmpty && connectionNamed.contains(name) { return }
+            if name.equals("content-type") {
+                head.contentType = value.hasPrefix("application/grpc") ? .grpc : .other
+            } else if name.equals("te") {
+                head.acceptsTrailers = value.split(separator: UInt8(ascii: ",")).contains { token in
+                    var t = token
+                    while let c = t.first, c == 0x20 || c == 0x09 { t = t.dropFirst() }
+                    while let c = t.last, c == 0x20 || c == 0x09 { t = t.dropLast() }
+                    return t.elementsEqual("trailers".utf8)
+                }
+            }
+        }
+        head.metadata.append(name: name, value: value)
+    }
+
+    /// Translated: appends `x-forwarded-for` with the client's address after what the client sent.
+    public mutating func finish(peer: String?) -> CallHead {
+        if let peer {
+            if !forwardedFor.isEmpty { forwardedFor.append(contentsOf: ", ".utf8) }
+            forwardedFor.append(contentsOf: peer.utf8)
+        }
+        if !forwardedFor.isEmpty {
+            forwardedFor.withUnsafeBytes { head.metadata.append("x-forwarded-for", value: $0) }
+        }
+        return head
+    }
+}

@@ -1,0 +1,354 @@
+import Channel
+import RouteConfig
+import Upstream
+
+/// One client call, whatever its wire format (DESIGN.md "The call and its frontends"): the
+/// `CallStateMachine`, the deadline, the config snapshot the call started on, its counters, the
+/// request bytes on their way upstream, and its current `UpstreamAttempt` (by composition: a
+/// retry drops one attempt and starts another). Its `Frontend` translates between the client's
+/// format and the channel's; its `ClientStream` (an HTTP/2 stream, an HTTP/1.1 exchange) carries
+/// the bytes. Deadlines, metadata rules, status decisions, counting and flow control are here,
+/// once; a frontend writes none of them.
+///
+/// Lifetime: owned by its client stream; it owns its frontend and its attempt (which the upstream
+/// connection also holds while its stream is open, with an unowned pointer back here that
+/// `deinit` clears). Loop-thread only.
+final class Call: UpstreamAttemptOwner {
+    unowned(unsafe) let worker: Worker
+    /// The config this call started on: a reload does not change it.
+    let snapshot: ConfigSnapshot
+    /// Unowned: the client stream owns the call and outlives it.
+    unowned(unsafe) let client: any ClientStream
+    /// Set right after `init` (the frontend refers back to its call).
+    var frontend: (any Frontend)!
+    private(set) var machine = CallStateMachine()
+    private(set) var attempt: UpstreamAttempt?
+    /// The route the call took (index into the snapshot's routes), -1 before routing.
+    private(set) var routeIndex = -1
+    /// The head sent upstream (the frontend fills it).
+    private(set) var upstreamHead: Metadata?
+    private var clientTimeoutNs: UInt64?
+
+    // Request: framed gRPC bytes waiting for the upstream.
+    private var requestQueue = ByteQueue()
+    /// Every request byte is queued (the client's request is complete).
+    private(set) var requestComplete = false
+
+    // Response, as the core follows it.
+    private var responseFrames = GRPCFrameTracker()
+    private var upstreamStatus: GRPCStatusCode?
+    private var upstreamMessage = ""
+    private var upstreamHTTPStatus = 200
+
+    // Deadline: loop milliseconds, and the place in the worker's heap (-1: not in it).
+    var deadlineMs: UInt64 = 0
+    var deadlineIndex = -1
+    /// About 100 years: far enough to mean "no deadline", small enough never to overflow.
+    static let maxDeadlineMs: UInt64 = 100 * 365 * 24 * 3_600_000
+
+    init(worker: Worker, client: any ClientStream) {
+        self.worker = worker
+        snapshot = worker.snapshot
+        self.client = client
+        let counters = worker.counters
+        counters.add(counters.callsStarted)
+        counters.add(counters.callsActive, 1)
+    }
+
+    deinit {
+        // The attempt may outlive the call on its connection: it must not call back here.
+        attempt?.cancel()
+        if let upstreamHead { worker.headerPool.give(upstreamHead) }
+    }
+
+    var isFinished: Bool { machine.isFinished }
+    var route: RouteEntry? { routeIndex >= 0 ? snapshot.routes[routeIndex] : nil }
+
+    // MARK: starting
+
+    /// The frontend has routed the call and built its upstream head: arm the deadline (the
+    /// client's `grpc-timeout`, else the route's), and open the upstream now or when the
+    /// frontend asks (`openUpstream`, e.g. once a unary JSON body is complete).
+    func start(route: Int, head: CallHead, cardinality: CallStateMachine.ResponseCardinality, openNow: Bool) {
+        routeIndex = route
+        upstreamHead = head.metadata
+        if let problem = head.problem {
+            fail(.invalidArgument, problem)
+            return
+        }
+        clientTimeoutNs = head.timeoutNanoseconds
+        armDeadline(routeTimeoutMs: snapshot.routes[route].timeoutMs)
+        let action = machine.clientHead(cardinality: cardinality)
+        if openNow { act(action) }
+    }
+
+    /// Opens the upstream side of a call started with `openNow: false`.
+    func openUpstream() {
+        guard attempt == nil, !machine.isFinished else { return }
+        startAttempt()
+    }
+
+    private func startAttempt() {
+        let a = UpstreamAttempt(owner: self)
+        attempt = a
+        snapshot.pools[snapshot.routes[routeIndex].clusterIndex].start(a)
+    }
+
+    private func armDeadline(routeTimeoutMs: UInt64?) {
+        let routeNs = routeTimeoutMs.map { $0.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : $0 * 1_000_000 }
+        guard let timeoutNs = clientTimeoutNs ?? routeNs else { return }
+        // grpc-timeout allows up to 99999999 hours, which overflows nanoseconds: clamp (past
+        // ~100 years is as good as none).
+        let ms = min(timeoutNs / 1_000_000 + (timeoutNs % 1_000_000 == 0 ? 0 : 1), Self.maxDeadlineMs)
+        deadlineMs = worker.loop.now &+ ms
+        worker.deadlines.insert(self)
+    }
+
+    /// The deadline passed: DEADLINE_EXCEEDED, and the upstream stream is reset.
+    func deadlineExpired() {
+        let budget = clientTimeoutNs.map { "\($0 / 1_000_000)ms" } ?? "route timeout"
+        act(machine.deadlineExpired("deadline exceeded (\(budget))"))
+    }
+
+    // MARK: client events (from the client stream)
+
+    /// Request body bytes from the client (a view, valid during the call).
+    func clientData(_ bytes: UnsafeRawBufferPointer) {
+        if machine.clientMessage() == .forward {
+            frontend.requestBody(bytes)
+        } else {
+            client.requestTaken(bytes.count)  // nobody will take them: give the window back now
+        }
+    }
+
+    /// The client's request is complete.
+    func clientEnd() {
+        if machine.clientEnd() == .forward { frontend.requestEnd() }
+    }
+
+    /// The client went away (stream reset, connection closed).
+    func clientGone() {
+        act(machine.clientReset())
+        attempt?.cancel()
+        requestQueue.removeAll()
+        worker.deadlines.remove(self)
+    }
+
+    /// The client stream wrote `count` response bytes out: the frontend may give the window back.
+    func responseWritten(_ count: Int) {
+        frontend.responseWritten(count)
+    }
+
+    // MARK: the frontend's requests
+
+    /// Queues framed request bytes for the upstream.
+    func sendRequest(_ bytes: UnsafeRawBufferPointer) {
+        requestQueue.append(bytes)
+        attempt?.resumeRequest()
+    }
+
+    /// Every request byte is queued.
+    func endRequest() {
+        requestComplete = true
+        attempt?.resumeRequest()
+    }
+
+    /// Framed request bytes queued and not yet taken by the upstream.
+    var requestBacklog: Int { requestQueue.count }
+
+    /// The frontend ends the call itself (it cannot translate a message, a limit is hit, the
+    /// request cannot be routed).
+    func fail(_ code: GRPCStatusCode, _ message: String) {
+        act(machine.fail(code, message))
+    }
+
+    /// Opens the upstream window for `count` response bytes the client side has taken.
+    func consumeResponse(_ count: Int) {
+        attempt?.consumeResponse(count)
+    }
+
+    // MARK: carrying out the machine's actions
+
+    private func act(_ action: CallStateMachine.Action) {
+        switch action {
+        case .none, .forward:
+            break
+        case .openUpstream:
+            startAttempt()
+        case .retry:
+            attempt?.cancel()
+            startAttempt()
+        case .finish(let ending):
+            finish(ending)
+        case .invalid(let why):
+            assertionFailure(why)
+            worker.log("call state error: \(why)")
+            act(machine.fail(.internalError, "gateway error: \(why)"))
+        }
+    }
+
+    private func finish(_ ending: CallStateMachine.Ending) {
+        worker.deadlines.remove(self)
+        worker.counters.finished(status: ending.code.rawValue)
+        // The rest of the request is not needed: an upstream still expecting it is reset.
+        if ending.resetUpstream || !(requestComplete && requestQueue.isEmpty) {
+            attempt?.cancel()
+        }
+        requestQueue.removeAll()
+        if ending.source != .client { frontend.finish(ending) }
+    }
+
+    // MARK: UpstreamAttemptOwner
+
+    func attemptRequestHead(_ attempt: UpstreamAttempt) -> Metadata {
+        let h = upstreamHead!
+        // The time remaining, when there is a deadline (PROTOCOL-HTTP2.md "Timeouts").
+        if deadlineMs > 0 {
+            let now = worker.loop.now
+            let remainingMs = deadlineMs > now ? deadlineMs - now : 1
+            h.append("grpc-timeout", GRPCTimeout.encode(nanoseconds: remainingMs &* 1_000_000))
+        }
+        return h
+    }
+
+    func attemptRequestHasBody(_ attempt: UpstreamAttempt) -> Bool { !(requestComplete && requestQueue.isEmpty) }
+
+    func attemptRequestReady(_ attempt: UpstreamAttempt, maxLength: Int) -> (count: Int, end: Bool)? {
+        let queued = requestQueue.count
+        if queued > 0 {
+            let n = min(queued, maxLength)
+            return (n, n == queued && requestComplete)
+        }
+        return requestComplete ? (0, true) : nil
+    }
+
+    func attemptWriteRequest(_ attempt: UpstreamAttempt, into: UnsafeMutableRawBufferPointer) {
+        requestQueue.read(into: into)
+        frontend.requestSent(into.count)
+    }
+
+    func attemptField(_ attempt: UpstreamAttempt, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, isTrailer: Bool) {
+        let kind = MetadataFilter.response(name, profile: frontend.profile)
+        switch kind {
+        case .status:
+            upstreamStatus = GRPCStatusCode(decimalText: value) ?? .unknown
+        case .statusMessage:
+            upstreamMessage = GRPCStatusMessage.decode(String(decoding: value, as: UTF8.self))
+        case .pseudo:
+            if name.equals(":status") { upstreamHTTPStatus = Self.httpStatus(value) }
+        default:
+            break
+        }
+        frontend.responseField(name: name, value: value, kind: kind, isTrailer: isTrailer)
+    }
+
+    func attemptFieldsComplete(_ attempt: UpstreamAttempt, isTrailer: Bool, endStream: Bool) {
+        if !isTrailer && !endStream {
+            // A gRPC response is HTTP 200; any other status is the HTTP-to-gRPC table's
+            // (doc/http-grpc-status-mapping.md).
+            guard upstreamHTTPStatus == 200 else {
+                fail(GRPCStatusCode.fromHTTPStatus(upstreamHTTPStatus), "upstream answered HTTP \(upstreamHTTPStatus)")
+                return
+            }
+            if machine.upstreamHead() == .forward { frontend.responseHead() }
+            return
+        }
+        var status = upstreamStatus
+        var message = upstreamMessage
+        if status == nil && upstreamHTTPStatus != 200 {
+            status = GRPCStatusCode.fromHTTPStatus(upstreamHTTPStatus)
+            message = "upstream answered HTTP \(upstreamHTTPStatus)"
+        }
+        act(machine.upstreamEnd(status: status, message: message, insideMessage: responseFrames.insideMessage,
+                                trailersOnly: !isTrailer))
+    }
+
+    func attemptData(_ attempt: UpstreamAttempt, _ bytes: UnsafeRawBufferPointer) {
+        var messages = responseFrames.feed(bytes)
+        while messages > 0 {
+            let action = machine.upstreamMessage()
+            guard action == .forward else {
+                // A cardinality violation ends the call (or it had ended): nothing more goes out.
+                attempt.consumeResponse(bytes.count)
+                act(action)
+                return
+            }
+            messages -= 1
+        }
+        guard !machine.isFinished else {
+            attempt.consumeResponse(bytes.count)
+            return
+        }
+        frontend.responseData(bytes)
+    }
+
+    func attemptEndedWithoutTrailers(_ attempt: UpstreamAttempt) {
+        fail(.internalError, "upstream ended the response without grpc-status trailers")
+    }
+
+    func attemptReset(_ attempt: UpstreamAttempt, errorCode: UInt32) {
+        act(machine.upstreamReset(errorCode: errorCode))
+    }
+
+    func attemptFailed(_ attempt: UpstreamAttempt, status: GRPCStatusCode, message: String) {
+        act(machine.upstreamFailed(status, message))
+    }
+
+    private static func httpStatus(_ value: UnsafeRawBufferPointer) -> Int {
+        if value.equals("200") { return 200 }
+        var n = 0
+        for b in value {
+            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return 500 }
+            n = n * 10 + Int(b - UInt8(ascii: "0"))
+        }
+        return n
+    }
+}
+
+/// What a frontend writes through: one HTTP/1.1 exchange or one HTTP/2 server stream, with its
+/// flow control and back-pressure. Loop-thread only.
+protocol ClientStream: AnyObject {
+    /// The response head: HTTP status and fields (lower-case names). `contentLength` nil: the
+    /// body is streamed (chunked on HTTP/1.1). `endStream`: nothing follows (a gRPC
+    /// trailers-only response; a bodyless answer).
+    func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool)
+    /// Body bytes, copied before returning.
+    func sendBody(_ bytes: UnsafeRawBufferPointer)
+    /// The response is complete; `trailers` go out where the protocol carries them (HTTP/2; an
+    /// HTTP/1.1 chunked response to a client that sent `TE: trailers`). The stream takes the
+    /// block (it goes back to the worker's pool once written); `sendHead` only borrows its fields.
+    func sendEnd(trailers: Metadata?)
+    /// The call has taken `count` request body bytes: the client may send more (HTTP/2 window,
+    /// HTTP/1.1 reading resumed below the low watermark).
+    func requestTaken(_ count: Int)
+    /// Response bytes accepted by `sendBody` and not yet written to the socket.
+    var responseBacklog: Int { get }
+    /// Whether the response may end with trailer fields.
+    var acceptsTrailers: Bool { get }
+}
+
+/// Translation between one client wire format and the channel (client bytes → request messages,
+/// channel events → client bytes). It writes through its call's `client`, and does nothing that
+/// belongs to the core: no deadline, metadata rule, status decision, counter or flow-control
+/// policy of its own. Loop-thread only.
+protocol Frontend: AnyObject {
+    /// Which metadata rules apply (native gRPC framing, or a format the gateway translates).
+    var profile: MetadataFilter.Profile { get }
+    /// Request body bytes (a view, valid during the call).
+    func requestBody(_ bytes: UnsafeRawBufferPointer)
+    /// The request body is complete.
+    func requestEnd()
+    /// The upstream took `count` framed request bytes from the call's queue.
+    func requestSent(_ count: Int)
+    /// One response header or trailer field, classified by the core's table.
+    func responseField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                       kind: MetadataFilter.ResponseField, isTrailer: Bool)
+    /// The response head is complete (HTTP 200, not trailers-only).
+    func responseHead()
+    /// Response DATA bytes; give the upstream window back with `call.consumeResponse`.
+    func responseData(_ bytes: UnsafeRawBufferPointer)
+    /// The call's final status is decided: write the end of the response.
+    func finish(_ ending: CallStateMachine.Ending)
+    /// The client stream wrote `count` response bytes out.
+    func responseWritten(_ count: Int)
+}

@@ -1,0 +1,35 @@
+import Channel
+import RouteConfig
+import Transcoding
+import Upstream
+
+/// What one worker serves calls from: the routes file's compiled tables (routes, service
+/// router, descriptors, HTTP bindings, one JSON transcoder per route) and the worker's upstream
+/// pools for its clusters. Immutable once built; a call keeps the snapshot it started on, so a
+/// reload can give the worker a new one while calls in flight finish on theirs. Loop-thread only
+/// (the pools are the worker's).
+final class ConfigSnapshot {
+    let config: GatewayConfig
+    let routes: [RouteEntry]
+    let router: RouteTable
+    let registry: DescriptorRegistry
+    /// The JSON frontend's bindings (nil without descriptors).
+    let httpRoutes: HTTPRouteTable?
+    /// One per route (its JSON output options).
+    let transcoders: [JSONTranscoder]
+    /// One per cluster, indexed like `config.clusters`.
+    let pools: [ClusterPool]
+
+    init(config: GatewayConfig, router: ServiceRouter<Int>, pools: [ClusterPool]) {
+        self.config = config
+        routes = config.routes
+        self.router = RouteTable(router)
+        registry = config.registry
+        httpRoutes = config.httpRoutes
+        transcoders = config.routes.map { r in
+            JSONTranscoder(registry: config.registry, options: JSONOutputOptions(
+                emitDefaults: r.jsonEmitDefaults, enumsAsNumbers: r.jsonEnumsAsNumbers, useProtoNames: r.jsonOriginalNames))
+        }
+        self.pools = pools
+    }
+}

@@ -1,0 +1,184 @@
+import Channel
+import HTTP1
+
+/// One HTTP/1.1 request and its response (RFC 9112) on a `ServerConnection` in HTTP/1.1 mode, as
+/// a `ClientStream`. The connection parses; the exchange starts the call (JSON today: the
+/// frontend a request line gets), hands it the body, and writes the response into the
+/// connection's output: the head once, the body (chunked when its length is not known), the end
+/// with trailers where the client sent `TE: trailers`.
+///
+/// Flow control: body bytes handed to the call and not yet taken (`untaken`) above a high
+/// watermark stop the socket from being read; it reads again below the low one. Response bytes
+/// wait in the connection's output buffer; the call hears `written` when it drains.
+///
+/// Owned by the connection while it is the request being served (then kept until the next
+/// flush, so that a call finishing inside its own callbacks is not freed under them); it owns
+/// the call. Loop-thread only.
+final class HTTP1Exchange: ClientStream {
+    unowned(unsafe) let conn: ServerConnection
+    let head: HTTP1RequestHead
+    private(set) var call: Call?
+    private(set) var requestEnded = false
+    private(set) var responseStarted = false
+    private(set) var responseEnded = false
+    private var chunked = false
+    /// The connection closes once this response is written.
+    var closeAfterResponse: Bool
+    /// Request body bytes handed to the call and not yet taken by it.
+    private var untaken = 0
+
+    init(conn: ServerConnection, head: HTTP1RequestHead) {
+        self.conn = conn
+        self.head = head
+        closeAfterResponse = !head.keepAlive
+    }
+
+    /// Starts the call for this request.
+    func start() -> Call {
+        let call = Call(worker: conn.worker, client: self)
+        self.call = call
+        let f = JSONFrontend(call: call)
+        call.frontend = f
+        f.start(JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
+                                fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil))
+        return call
+    }
+
+    // MARK: request, from the connection's parser
+
+    func body(_ bytes: UnsafeRawBufferPointer) {
+        untaken += bytes.count
+        call?.clientData(bytes)
+        if untaken > ServerConnection.untakenHighWater { conn.h1PauseReading() }
+    }
+
+    func end() {
+        requestEnded = true
+        call?.clientEnd()
+        completeIfDone()
+    }
+
+    /// The connection is going away, or refused the rest of the request.
+    func clientGone() {
+        call?.clientGone()
+    }
+
+    /// The connection's output drained (a socket write completed).
+    func written() {
+        call?.responseWritten(0)
+    }
+
+    private func completeIfDone() {
+        guard requestEnded, responseEnded else { return }
+        conn.h1ExchangeComplete(self)
+    }
+
+    // MARK: ClientStream
+
+    var acceptsTrailers: Bool { head.version == .http11 && head.headers.acceptsTrailers }
+
+    var responseBacklog: Int { conn.outputBacklog }
+
+    func requestTaken(_ count: Int) {
+        untaken -= count
+        if untaken < ServerConnection.untakenLowWater && conn.h1Pending.count <= ServerConnection.pendingLimit && !requestEnded {
+            conn.h1ResumeReading()
+        }
+    }
+
+    func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
+        guard conn.mode == .http1, !responseStarted else { return }
+        responseStarted = true
+        // A response that ends before its request did leaves unread body bytes: close after it.
+        let bodyless = head.body == .none || head.body == .contentLength(0)
+        if !requestEnded && !bodyless && (contentLength != nil || status >= 400) { closeAfterResponse = true }
+        if contentLength == nil {
+            if head.version == .http11 {
+                chunked = true
+            } else {
+                closeAfterResponse = true  // HTTP/1.0: the body ends when the connection closes
+            }
+        }
+        // Written directly: the fields are the gateway's own and the upstream's, whose names and
+        // values nghttp2 has validated (RFC 9113 §8.2.1: no CR, LF or NUL), so they are valid
+        // HTTP/1.1 field lines (RFC 9112 §5).
+        var b: [UInt8] = []
+        swap(&b, &conn.h1HeadScratch)
+        b.removeAll(keepingCapacity: true)
+        b.append(contentsOf: "HTTP/1.1 ".utf8)
+        b.append(contentsOf: String(status).utf8)
+        b.append(UInt8(ascii: " "))
+        b.append(contentsOf: HTTP1ResponseWriter.reasonPhrase(for: status).utf8)
+        b.append(contentsOf: "\r\n".utf8)
+        for i in 0 ..< fields.count {
+            let (name, value) = fields.field(i)
+            if name.first == UInt8(ascii: ":") { continue }
+            b.append(contentsOf: name)
+            b.append(contentsOf: ": ".utf8)
+            b.append(contentsOf: value)
+            b.append(contentsOf: "\r\n".utf8)
+        }
+        if let contentLength {
+            b.append(contentsOf: "content-length: ".utf8)
+            b.append(contentsOf: String(contentLength).utf8)
+            b.append(contentsOf: "\r\n".utf8)
+        } else if chunked {
+            b.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
+        }
+        if closeAfterResponse {
+            b.append(contentsOf: "connection: close\r\n".utf8)
+        } else if head.version == .http10 {
+            b.append(contentsOf: "connection: keep-alive\r\n".utf8)
+        }
+        b.append(contentsOf: "\r\n".utf8)
+        b.withUnsafeBytes { conn.out.append($0) }
+        swap(&b, &conn.h1HeadScratch)
+        conn.scheduleFlush()
+        if endStream { sendEnd(trailers: nil) }
+    }
+
+    func sendBody(_ bytes: UnsafeRawBufferPointer) {
+        guard conn.mode == .http1, !bytes.isEmpty, !responseEnded else { return }
+        if chunked {
+            var prefix: [UInt8] = []
+            HTTP1ResponseWriter.writeChunkPrefix(length: bytes.count, into: &prefix)
+            prefix.withUnsafeBytes { conn.out.append($0) }
+            conn.out.append(bytes)
+            var suffix: [UInt8] = []
+            HTTP1ResponseWriter.writeChunkSuffix(into: &suffix)
+            suffix.withUnsafeBytes { conn.out.append($0) }
+        } else {
+            conn.out.append(bytes)
+        }
+        conn.scheduleFlush()
+    }
+
+    func sendEnd(trailers: Metadata?) {
+        defer { if let trailers { conn.worker.headerPool.give(trailers) } }
+        guard conn.mode == .http1, !responseEnded else { return }
+        if chunked {
+            var fields = HTTP1Fields()
+            if let trailers, acceptsTrailers {
+                for i in 0 ..< trailers.count {
+                    let (name, value) = trailers.field(i)
+                    fields.append(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+                }
+            }
+            var bytes: [UInt8] = []
+            do {
+                try HTTP1ResponseWriter.writeLastChunk(trailers: fields, into: &bytes)
+            } catch {
+                bytes.removeAll()
+                try? HTTP1ResponseWriter.writeLastChunk(into: &bytes)
+            }
+            bytes.withUnsafeBytes { conn.out.append($0) }
+        }
+        responseEnded = true
+        if !requestEnded && closeAfterResponse {
+            // The rest of the request body is not worth reading: close once this is written.
+            conn.h1AbandonRequest(self)
+        }
+        conn.scheduleFlush()
+        completeIfDone()
+    }
+}

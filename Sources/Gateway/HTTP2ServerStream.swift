@@ -1,0 +1,216 @@
+import Channel
+import HTTP2
+
+/// One client HTTP/2 stream (RFC 9113 §5) on a `ServerConnection`, as a `ClientStream`: it
+/// collects the request head through the core's filter as nghttp2 reports each field, starts the
+/// call with the frontend its `content-type` asks for (native gRPC, else JSON), passes request
+/// DATA on, and serves the response: headers submitted at once, DATA pulled by nghttp2 from its
+/// queue (written into frames without another copy), trailers after the last byte.
+///
+/// Flow control: the client's window opens only for request bytes the call has taken
+/// (`requestTaken`); response bytes leave the queue as nghttp2 frames them, which the call hears
+/// as `responseWritten` (the native frontend opens the upstream's window for exactly those).
+///
+/// Owned by its connection's list of open streams (nghttp2 holds an unretained pointer as the
+/// stream's user data) until nghttp2 closes the stream; it owns its call. Loop-thread only.
+final class HTTP2ServerStream: ClientStream {
+    /// nil once the connection is gone. Unowned: the connection clears it (`closed`) for every
+    /// stream before it goes away.
+    private(set) unowned(unsafe) var conn: ServerConnection?
+    unowned(unsafe) let worker: Worker
+    let streamID: Int32
+    private var builder: CallHeadBuilder
+    private(set) var call: Call?
+    private var requestEnded = false
+    /// Client bytes received and not yet given back to the client's window.
+    private var unconsumed = 0
+    /// Stream 1 of a connection upgraded from HTTP/1.1 (`Upgrade: h2c`): its request body came
+    /// in HTTP/1.1, outside any HTTP/2 window, so nothing is consumed for it.
+    var windowless = false
+
+    private var responseQueue = ByteQueue()
+    private var trailers: Metadata?
+    private var headSent = false
+    /// The response's end is decided (trailers queued, or a bodyless HEADERS sent).
+    private var responseEnded = false
+
+    /// Links in the connection's list of open streams (intrusive; the list holds the strong references).
+    var nextOnConnection: HTTP2ServerStream?
+    unowned(unsafe) var prevOnConnection: HTTP2ServerStream?
+    var onConnectionList = false
+
+    init(conn: ServerConnection, streamID: Int32) {
+        self.conn = conn
+        self.worker = conn.worker
+        self.streamID = streamID
+        builder = CallHeadBuilder(into: conn.worker.headerPool.take(), profile: .native)
+    }
+
+    deinit {
+        let pool = worker.headerPool
+        // The collected head goes back unless the call took it as its upstream head.
+        if call?.upstreamHead !== builder.head.metadata { pool.give(builder.head.metadata) }
+        if let trailers { pool.give(trailers) }
+    }
+
+    // MARK: request, from the connection
+
+    /// Names a `Connection` field listed (an h2c upgrade's HTTP/1.1 head).
+    func dropFieldsNamed(byConnectionValue value: UnsafeRawBufferPointer) {
+        builder.dropFieldsNamed(byConnectionValue: value)
+    }
+
+    @inline(__always)
+    func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        builder.add(name: name, value: value)
+    }
+
+    /// The request HEADERS are complete: start the call with its frontend.
+    func headersComplete(endStream: Bool) {
+        guard let conn else { return }
+        requestEnded = endStream
+        let head = builder.head
+        let call = Call(worker: worker, client: self)
+        self.call = call
+        if head.contentType == .grpc {
+            let f = GRPCFrontend(call: call)
+            call.frontend = f
+            f.start(head)
+        } else {
+            let f = JSONFrontend(call: call)
+            call.frontend = f
+            f.start(jsonHead(head, peer: conn.peerHost))
+        }
+        if endStream { call.clientEnd() }
+    }
+
+    private func jsonHead(_ head: CallHead, peer: String?) -> JSONRequestHead {
+        var method = "", target = "", authority: String?
+        let fields = head.metadata
+        for i in 0 ..< fields.count {
+            let (name, value) = fields.field(i)
+            guard name.first == UInt8(ascii: ":") else { break }  // pseudo-headers come first (RFC 9113 §8.3)
+            if name.equals(":method") {
+                method = String(decoding: value, as: UTF8.self)
+            } else if name.equals(":path") {
+                target = String(decoding: value, as: UTF8.self)
+            } else if name.equals(":authority") {
+                authority = String(decoding: value, as: UTF8.self)
+            }
+        }
+        return JSONRequestHead(method: method, target: target, authority: authority, fields: .http2(fields),
+                               peer: peer, http2Head: head)
+    }
+
+    func data(_ bytes: UnsafeRawBufferPointer) {
+        unconsumed += bytes.count
+        if let call {
+            call.clientData(bytes)
+        } else {
+            requestTaken(bytes.count)
+        }
+    }
+
+    func remoteEnded() {
+        guard !requestEnded else { return }
+        requestEnded = true
+        call?.clientEnd()
+    }
+
+    /// nghttp2 closed the stream (normally, reset by the client, or the connection is gone).
+    func closed(errorCode: UInt32) {
+        if let call { call.clientGone() }
+        // Bytes never taken still count against the connection window (C-INTEROP.md pitfall).
+        if let session = conn?.session, !windowless { session.consumeConnection(unconsumed) }
+        unconsumed = 0
+        responseQueue.removeAll()
+        conn = nil
+    }
+
+    // MARK: ClientStream
+
+    func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
+        guard let conn, let session = conn.session, !headSent else { return }
+        headSent = true
+        var block = fields
+        var own: Metadata?
+        if fields.isEmpty || !fields.field(0).name.equals(":status") {
+            // A translated response: the gateway's own fields, after the :status pseudo-header.
+            let h = worker.headerPool.take()
+            h.append(":status", String(status))
+            for i in 0 ..< fields.count {
+                let (name, value) = fields.field(i)
+                h.append(name: name, value: value)
+            }
+            if let contentLength { h.append("content-length", String(contentLength)) }
+            block = h
+            own = h
+        }
+        if endStream {
+            responseEnded = true
+            session.submitResponse(streamID: streamID, block, hasBody: false, source: nil)
+        } else {
+            session.submitResponse(streamID: streamID, block, hasBody: true,
+                                   source: Unmanaged.passUnretained(self).toOpaque())
+        }
+        if let own { worker.headerPool.give(own) }
+        conn.scheduleFlush()
+    }
+
+    func sendBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let conn, let session = conn.session, !responseEnded else { return }
+        responseQueue.append(bytes)
+        session.resumeData(streamID: streamID)
+        conn.scheduleFlush()
+    }
+
+    func sendEnd(trailers: Metadata?) {
+        guard let conn, let session = conn.session, !responseEnded else {
+            if let trailers { worker.headerPool.give(trailers) }
+            return
+        }
+        responseEnded = true
+        self.trailers = trailers
+        session.resumeData(streamID: streamID)
+        conn.scheduleFlush()
+    }
+
+    func requestTaken(_ count: Int) {
+        unconsumed -= count
+        guard let conn, let session = conn.session, !windowless else { return }
+        session.consume(streamID: streamID, count)
+        conn.scheduleFlush()
+    }
+
+    var responseBacklog: Int { responseQueue.count }
+
+    /// A native gRPC response always ends with trailers (the frontend sends them regardless);
+    /// a translated one only to a client that sent `te: trailers`.
+    var acceptsTrailers: Bool { builder.head.acceptsTrailers }
+
+    // MARK: response DATA pull, from the connection's session
+
+    func dataReady(maxLength: Int) -> HTTP2DataReady {
+        let queued = responseQueue.count
+        if queued > 0 {
+            let n = min(queued, maxLength)
+            if n == queued, responseEnded { return .bytes(n, end: submitTrailers()) }
+            return .bytes(n, end: .none)
+        }
+        if responseEnded { return .bytes(0, end: submitTrailers()) }
+        return .deferred
+    }
+
+    private func submitTrailers() -> HTTP2DataEnd {
+        guard let t = trailers, let session = conn?.session else { return .endStream }
+        session.submitTrailer(streamID: streamID, t)
+        trailers = nil
+        worker.headerPool.give(t)
+        return .trailers
+    }
+
+    func writeData(into: UnsafeMutableRawBufferPointer) {
+        responseQueue.read(into: into)
+        call?.responseWritten(into.count)
+    }
+}

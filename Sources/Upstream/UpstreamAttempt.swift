@@ -1,0 +1,103 @@
+import Channel
+
+/// What an upstream attempt needs from the call that owns it, and the events it reports.
+/// Implemented by the gateway's `Call`. Every method runs on the worker's loop thread, inside the
+/// upstream connection's HTTP/2 callbacks (or the pool's decisions): submit, never re-enter.
+public protocol UpstreamAttemptOwner: AnyObject {
+    /// The request head to send; asked once, when the stream is being opened.
+    func attemptRequestHead(_ attempt: UpstreamAttempt) -> Metadata
+    /// Whether the request has a body (false: HEADERS ends the stream).
+    func attemptRequestHasBody(_ attempt: UpstreamAttempt) -> Bool
+    /// How many request bytes are ready (at most `maxLength`) and whether they end the request;
+    /// nil: none yet (ask again after `resumeRequest`).
+    func attemptRequestReady(_ attempt: UpstreamAttempt, maxLength: Int) -> (count: Int, end: Bool)?
+    /// Fill `into` with exactly the bytes announced by the last `attemptRequestReady`.
+    func attemptWriteRequest(_ attempt: UpstreamAttempt, into: UnsafeMutableRawBufferPointer)
+    /// One response header or trailer field (`isTrailer`).
+    func attemptField(_ attempt: UpstreamAttempt, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, isTrailer: Bool)
+    /// A header block is complete: the response head (`isTrailer` false; `endStream`: a
+    /// trailers-only response) or the trailers.
+    func attemptFieldsComplete(_ attempt: UpstreamAttempt, isTrailer: Bool, endStream: Bool)
+    /// Response DATA bytes, a view valid during the call. Give the window back with `consumeResponse`.
+    func attemptData(_ attempt: UpstreamAttempt, _ bytes: UnsafeRawBufferPointer)
+    /// The upstream ended its side with DATA (no trailers): a protocol error for gRPC.
+    func attemptEndedWithoutTrailers(_ attempt: UpstreamAttempt)
+    /// The stream closed before the response ended; `errorCode` is the RST_STREAM code (0: plain close).
+    func attemptReset(_ attempt: UpstreamAttempt, errorCode: UInt32)
+    /// No stream could be opened, or the connection was lost: the attempt is over.
+    func attemptFailed(_ attempt: UpstreamAttempt, status: GRPCStatusCode, message: String)
+}
+
+/// One try of a call on one upstream stream (Envoy's `UpstreamRequest`). The call holds its
+/// current attempt and may abandon it (`cancel`) and start another on another connection or
+/// endpoint; the attempt never outlives its usefulness to the call: once cancelled or ended it
+/// reports nothing more.
+///
+/// Lifetime: held by the call, and by the upstream connection while its stream is open (nghttp2
+/// gets an unretained pointer as stream user data). The owner is unowned: the call cancels its
+/// attempt before it goes away. Loop-thread only.
+public final class UpstreamAttempt {
+    /// Unowned: the owner calls `cancel()` (which clears this) before it is freed.
+    public private(set) unowned(unsafe) var owner: UpstreamAttemptOwner?
+    /// The HTTP/2 stream on the upstream connection; 0 until attached.
+    public internal(set) var streamID: Int32 = 0
+    /// Unowned: a connection clears this on every stream it carries before it goes away.
+    unowned(unsafe) var connection: UpstreamConnection?
+    /// Links in the carrying connection's list of open streams (intrusive; the list holds the
+    /// strong references).
+    var nextOnConnection: UpstreamAttempt?
+    unowned(unsafe) var prevOnConnection: UpstreamAttempt?
+    var onConnectionList = false
+    /// Set while the attempt waits in an endpoint's queue for room on a connection.
+    var waitingIn: EndpointPool?
+    /// Response bytes received and not yet given back with `consumeResponse`.
+    var unconsumedResponse = 0
+    /// True once the attempt is over (closed, failed or cancelled): no more events.
+    public internal(set) var isDone = false
+    /// Response HEADERS have arrived (later header fields are trailers).
+    public internal(set) var responseHeadReceived = false
+    /// The endpoint it went to (for messages), once attached.
+    public var endpointName: String? { connection.map { "\($0.address)" } }
+
+    public init(owner: UpstreamAttemptOwner) {
+        self.owner = owner
+    }
+
+    /// Ends the attempt from the pool's or connection's side, reporting a failure to the owner.
+    func fail(_ status: GRPCStatusCode, _ message: String) {
+        guard !isDone else { return }
+        isDone = true
+        owner?.attemptFailed(self, status: status, message: message)
+    }
+
+    // MARK: control, called by the owner
+
+    /// More request bytes (or the request's end) are ready.
+    public func resumeRequest() {
+        guard let c = connection, streamID > 0, !isDone else { return }
+        c.session.resumeData(streamID: streamID)
+        c.scheduleFlush()
+    }
+
+    /// The client took `count` response bytes: open the upstream window for them.
+    public func consumeResponse(_ count: Int) {
+        unconsumedResponse -= count
+        guard let c = connection, streamID > 0 else { return }
+        c.session.consume(streamID: streamID, count)
+        c.scheduleFlush()
+    }
+
+    /// Abandons the attempt: RST_STREAM(CANCEL) if its stream is open, out of the queue if it is
+    /// waiting. Nothing more is reported to the owner, which may go away after this.
+    public func cancel() {
+        owner = nil
+        guard !isDone else { return }
+        isDone = true
+        if let w = waitingIn {
+            w.removeWaiting(self)
+        } else if let c = connection, streamID > 0 {
+            c.session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+            c.scheduleFlush()
+        }
+    }
+}
