@@ -5,19 +5,21 @@ import Glibc
 /// Byte helpers for ASCII protocol text, shared by the pure parsers of this module.
 public enum ASCII {
     /// Lower-cases one ASCII letter; every other byte is returned unchanged.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
     /// True when `bytes` equals `lowercaseName` ignoring ASCII case. `lowercaseName` must be
     /// lower case already.
+    @inlinable
     public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercaseName: [UInt8]) -> Bool {
         guard bytes.count == lowercaseName.count else { return false }
         return hasPrefixIgnoringCase(bytes, lowercaseName)
     }
 
     /// True when `bytes` starts with `lowercasePrefix` ignoring ASCII case.
+    @inlinable
     public static func hasPrefixIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercasePrefix: [UInt8]) -> Bool {
         guard bytes.count >= lowercasePrefix.count else { return false }
         for index in 0..<lowercasePrefix.count where lowercased(bytes[index]) != lowercasePrefix[index] {
@@ -46,18 +48,19 @@ public enum ASCII {
 
 extension UnsafeRawBufferPointer {
     /// The bytes of a static string (ASCII protocol text), without copying.
+    @inlinable
     public init(staticString s: StaticString) {
         self.init(start: s.utf8Start, count: s.utf8CodeUnitCount)
     }
 
     /// Exact byte equality with an ASCII literal, without generic iteration (per-header hot path).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func equals(_ s: StaticString) -> Bool {
         count == s.utf8CodeUnitCount && (count == 0 || memcmp(baseAddress!, s.utf8Start, count) == 0)
     }
 
     /// Whether the bytes start with an ASCII literal (exact case).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func hasPrefix(_ s: StaticString) -> Bool {
         count >= s.utf8CodeUnitCount && memcmp(baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0
     }

@@ -65,10 +65,11 @@ public struct CallHead {
 /// Both: `grpc-timeout` sets the deadline (a malformed one is the head's `problem`), hop-by-hop
 /// fields and the names `Connection` lists are dropped.
 public struct CallHeadBuilder {
-    public private(set) var head: CallHead
+    /// What has been built so far (settable only so that the per-field path can be inlined).
+    public var head: CallHead
     public let profile: MetadataFilter.Profile
-    private var connectionNamed = ConnectionNamedFields()
-    private var forwardedFor: [UInt8] = []
+    @usableFromInline var connectionNamed = ConnectionNamedFields()
+    @usableFromInline var forwardedFor: [UInt8] = []
 
     public init(into metadata: Metadata, profile: MetadataFilter.Profile) {
         head = CallHead(metadata: metadata)
@@ -82,23 +83,28 @@ public struct CallHeadBuilder {
     }
 
     /// One received field. Native: `name` is lower case (HTTP/2). Translated: any case.
+    @inlinable @inline(__always)
     public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         if profile == .native {
             addLowercased(name: name, value: value)
             return
         }
-        var name = name
-        if ASCII.hasPrefixIgnoringCase(name, MetadataFilter.metadataPrefix) {
-            name = UnsafeRawBufferPointer(rebasing: name[MetadataFilter.metadataPrefix.count...])
-        }
         if name.isEmpty { return }
-        withUnsafeTemporaryAllocation(byteCount: name.count, alignment: 1) { lower in
-            for i in 0 ..< name.count { lower[i] = ASCII.lowercased(name[i]) }
-            addLowercased(name: UnsafeRawBufferPointer(lower), value: value)
+        withUnsafeTemporaryAllocation(byteCount: name.count, alignment: 1) { buffer in
+            for i in 0 ..< name.count { buffer[i] = ASCII.lowercased(name[i]) }
+            var lower = UnsafeRawBufferPointer(buffer)
+            // `Connection` names fields as they are on the wire (prefix included).
+            if !connectionNamed.isEmpty && connectionNamed.contains(lower) { return }
+            if lower.hasPrefix("grpc-metadata-") {
+                lower = UnsafeRawBufferPointer(rebasing: lower[MetadataFilter.metadataPrefix.count...])
+                if lower.isEmpty { return }
+            }
+            addLowercased(name: lower, value: value)
         }
     }
 
-    private mutating func addLowercased(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    @inlinable @inline(__always)
+    mutating func addLowercased(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         switch MetadataFilter.request(name, profile: profile) {
         case .pseudo:
             guard profile == .native else { return }
@@ -118,7 +124,7 @@ public struct CallHeadBuilder {
             if let ns = GRPCTimeout.parse(value) {
                 head.timeoutNanoseconds = ns
             } else {
-                head.problem = "malformed grpc-timeout \"\(String(decoding: value, as: UTF8.self))\""
+                head.problem = Self.malformedTimeout(value)
             }
             return
         case .drop, .connection:
@@ -130,17 +136,37 @@ public struct CallHeadBuilder {
         case .forward:
             if !connectionNamed.isEmpty && connectionNamed.contains(name) { return }
             if name.equals("content-type") {
-                head.contentType = value.hasPrefix("application/grpc") ? .grpc : .other
+                head.contentType = Self.isGRPCContentType(value) ? .grpc : .other
             } else if name.equals("te") {
-                head.acceptsTrailers = value.split(separator: UInt8(ascii: ",")).contains { token in
-                    var t = token
-                    while let c = t.first, c == 0x20 || c == 0x09 { t = t.dropFirst() }
-                    while let c = t.last, c == 0x20 || c == 0x09 { t = t.dropLast() }
-                    return t.elementsEqual("trailers".utf8)
-                }
+                head.acceptsTrailers = value.equals("trailers") || Self.listsTrailers(value)
             }
         }
         head.metadata.append(name: name, value: value)
+    }
+
+    /// `application/grpc`, or it followed by `+format` or `;parameters` (PROTOCOL-HTTP2.md
+    /// "Content-Type"); not `application/grpc-web` and the like, which are other wire formats.
+    @inlinable
+    static func isGRPCContentType(_ value: UnsafeRawBufferPointer) -> Bool {
+        guard value.hasPrefix("application/grpc") else { return false }
+        let n = "application/grpc".utf8.count
+        return value.count == n || value[n] == UInt8(ascii: "+") || value[n] == UInt8(ascii: ";")
+    }
+
+    /// Whether a `te` value lists `trailers` among other codings.
+    @usableFromInline
+    static func listsTrailers(_ value: UnsafeRawBufferPointer) -> Bool {
+        value.split(separator: UInt8(ascii: ",")).contains { token in
+            var t = token
+            while let c = t.first, c == 0x20 || c == 0x09 { t = t.dropFirst() }
+            while let c = t.last, c == 0x20 || c == 0x09 { t = t.dropLast() }
+            return t.elementsEqual("trailers".utf8)
+        }
+    }
+
+    @usableFromInline
+    static func malformedTimeout(_ value: UnsafeRawBufferPointer) -> String {
+        "malformed grpc-timeout \"\(String(decoding: value, as: UTF8.self))\""
     }
 
     /// Translated: appends `x-forwarded-for` with the client's address after what the client sent.

@@ -76,6 +76,9 @@ public struct CallStateMachine: Sendable {
     /// The final status, once decided.
     public private(set) var ending: Ending?
     public private(set) var responseMessages = 0
+    /// The upstream's response head was passed on (so an ending goes out as trailers, not as a
+    /// trailers-only response).
+    public private(set) var responseStarted = false
     public private(set) var attempts = 0
     private var cardinality = ResponseCardinality.unknown
     /// An upstream attempt has been asked for and has not ended.
@@ -133,9 +136,11 @@ public struct CallStateMachine: Sendable {
     /// The upstream's response headers (not trailers-only).
     public mutating func upstreamHead() -> Action {
         switch state {
-        case .clientOpenServerIdle: state = .clientOpenServerOpen; return .forward
-        case .clientClosedServerIdle: state = .clientClosedServerOpen; return .forward
-        case .clientOpenServerClosed, .clientClosedServerClosed: return .none
+        case .clientOpenServerIdle: state = .clientOpenServerOpen; responseStarted = true; return .forward
+        case .clientClosedServerIdle: state = .clientClosedServerOpen; responseStarted = true; return .forward
+        case .clientOpenServerClosed, .clientClosedServerClosed:
+            // Late after the gateway's own decision; impossible after the upstream's own end.
+            return ending?.source == .upstream ? invalid("response head") : .none
         default: return invalid("response head")
         }
     }

@@ -20,6 +20,21 @@ public struct GRPCFrameTracker: Sendable {
         var index = 0
         let count = bytes.count
         while index < count {
+            if prefixFilled == 0 && count - index >= GRPCFrame.headerSize {
+                // A whole prefix in this chunk (the usual case): read the length at once.
+                length = Int(bytes[index + 1]) << 24 | Int(bytes[index + 2]) << 16
+                    | Int(bytes[index + 3]) << 8 | Int(bytes[index + 4])
+                index += GRPCFrame.headerSize
+                let take = min(length, count - index)
+                index += take
+                if take == length {
+                    completed += 1
+                } else {
+                    prefixFilled = GRPCFrame.headerSize
+                    remaining = length - take
+                }
+                continue
+            }
             if prefixFilled < GRPCFrame.headerSize {
                 if prefixFilled == 0 { length = 0 } else { length = length << 8 | Int(bytes[index]) }
                 prefixFilled += 1

@@ -8,16 +8,18 @@
 /// `isBinary(name:)` tells which.
 ///
 /// A class, not a value: a block is built by one owner, submitted (the HTTP/2 session copies it),
-/// and dropped or `reset()` for reuse (`HeaderBlockPool`). Loop-thread only.
+/// and dropped or `reset()` for reuse (`MetadataPool`). Loop-thread only.
 public final class Metadata {
     /// One allocation: name and value bytes grow up from the start, field records (name start,
     /// name length, value start, value length as Int32) grow down from the end.
-    private var base: UnsafeMutableRawPointer
-    private var capacity: Int
-    private var used = 0
-    public private(set) var count = 0
+    @usableFromInline var base: UnsafeMutableRawPointer
+    @usableFromInline var capacity: Int
+    @usableFromInline var used = 0
+    /// The number of fields.
+    @inlinable public var count: Int { fieldCount }
+    @usableFromInline var fieldCount = 0
 
-    private static let recordSize = 16
+    @usableFromInline static let recordSize = 16
 
     public init(reservingBytes: Int = 256, fields: Int = 8) {
         capacity = max(reservingBytes + fields * Metadata.recordSize, 64)
@@ -31,19 +33,21 @@ public final class Metadata {
     /// Bytes of storage held (for pools that drop blocks a burst made large).
     public var storageSize: Int { capacity }
 
-    @inline(__always)
-    private func record(_ f: Int) -> UnsafeMutablePointer<Int32> {
+    @inlinable @inline(__always)
+    func record(_ f: Int) -> UnsafeMutablePointer<Int32> {
         (base + capacity - (f + 1) * Metadata.recordSize).assumingMemoryBound(to: Int32.self)
     }
 
-    public var isEmpty: Bool { count == 0 }
+    @inlinable public var isEmpty: Bool { fieldCount == 0 }
 
     /// Empties the list, keeping its storage.
+    @inlinable
     public func reset() {
         used = 0
-        count = 0
+        fieldCount = 0
     }
 
+    @inlinable
     public func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let need = used + name.count + value.count
         if need + (count + 1) * Metadata.recordSize > capacity { grow(need + (count + 1) * Metadata.recordSize) }
@@ -54,7 +58,7 @@ public final class Metadata {
         used = need
         let o = record(count)
         o[0] = Int32(ns); o[1] = Int32(name.count); o[2] = Int32(vs); o[3] = Int32(value.count)
-        count += 1
+        fieldCount += 1
     }
 
     public func append(_ name: String, _ value: String) {
@@ -67,6 +71,7 @@ public final class Metadata {
                value: UnsafeRawBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
     }
 
+    @inlinable
     public func append(_ name: StaticString, value: UnsafeRawBufferPointer) {
         append(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: value)
     }
@@ -76,7 +81,8 @@ public final class Metadata {
         v.withUTF8 { append(name, value: UnsafeRawBufferPointer($0)) }
     }
 
-    private func grow(_ need: Int) {
+    @usableFromInline
+    func grow(_ need: Int) {
         var c = capacity * 2
         while c < need { c *= 2 }
         let nb = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 8)
@@ -108,7 +114,7 @@ public final class Metadata {
     }
 
     /// The name and value of field `index` (0 ..< count). The pointers are valid until the next append or reset.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func field(_ index: Int) -> (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let o = record(index)
         return (UnsafeRawBufferPointer(start: base + Int(o[0]), count: Int(o[1])),

@@ -42,6 +42,7 @@ public enum MetadataFilter {
     }
 
     /// The request table.
+    @inlinable @inline(__always)
     public static func request(_ name: UnsafeRawBufferPointer, profile: Profile) -> RequestField {
         guard let first = name.first else { return .drop }
         if first == UInt8(ascii: ":") { return .pseudo }
@@ -75,6 +76,7 @@ public enum MetadataFilter {
     }
 
     /// The response table (headers and trailers).
+    @inlinable
     public static func response(_ name: UnsafeRawBufferPointer, profile: Profile) -> ResponseField {
         guard let first = name.first else { return .drop }
         if first == UInt8(ascii: ":") { return .pseudo }
@@ -96,10 +98,11 @@ public enum MetadataFilter {
 /// The names a request's `Connection` fields list (RFC 9110 §7.6.1): none of them is forwarded.
 /// Rare, so empty (and free) unless a request has such a field.
 public struct ConnectionNamedFields: Sendable {
-    private var names: [[UInt8]] = []
+    @usableFromInline var names: [[UInt8]] = []
 
     public init() {}
 
+    @inlinable
     public var isEmpty: Bool { names.isEmpty }
 
     /// Adds the tokens of one `Connection` field value (comma-separated, any case).

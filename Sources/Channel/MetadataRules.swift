@@ -10,7 +10,7 @@
 /// pseudo-headers, and `te: trailers`, which gRPC itself requires on every hop.
 public enum MetadataRules: Sendable {
     /// Exact names, lower case. `isHopByHop` indexes this table by position: keep the order.
-    static let hopByHopNames: [[UInt8]] = [
+    @usableFromInline static let hopByHopNames: [[UInt8]] = [
         "connection",
         "keep-alive",
         "te",
@@ -22,12 +22,13 @@ public enum MetadataRules: Sendable {
     ].map { Array($0.utf8) }
 
     /// Every name with this prefix is hop-by-hop (`proxy-connection`, `proxy-authorization`, …).
-    static let hopByHopPrefix: [UInt8] = Array("proxy-".utf8)
+    @usableFromInline static let hopByHopPrefix: [UInt8] = Array("proxy-".utf8)
 
     /// The suffix of binary metadata names, whose values are base64 on the wire.
     static let binarySuffix: [UInt8] = Array("-bin".utf8)
 
     /// True when a header of this name must not be forwarded to the next hop.
+    @inlinable
     public static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
         // Runs for every header of every call: dispatch on the first letter and the length, so
         // almost every name is settled without a comparison.

@@ -10,17 +10,19 @@ import Upstream
 /// the bytes. Deadlines, metadata rules, status decisions, counting and flow control are here,
 /// once; a frontend writes none of them.
 ///
-/// Lifetime: owned by its client stream; it owns its frontend and its attempt (which the upstream
-/// connection also holds while its stream is open, with an unowned pointer back here that
-/// `deinit` clears). Loop-thread only.
+/// Lifetime: owned by its client stream, which it holds in turn until the stream lets go of it
+    /// (`detach`, when the stream closes); it owns its frontend, and its attempt until the call
+/// ends (the upstream connection holds the attempt, and the attempt this call, until the
+/// upstream stream closes). Its references are `let`s so that the per-event paths need no
+/// reference counting. Loop-thread only.
 final class Call: UpstreamAttemptOwner {
-    unowned(unsafe) let worker: Worker
+    let worker: Worker
     /// The config this call started on: a reload does not change it.
     let snapshot: ConfigSnapshot
-    /// Unowned: the client stream owns the call and outlives it.
-    unowned(unsafe) let client: any ClientStream
-    /// Set right after `init` (the frontend refers back to its call).
-    var frontend: (any Frontend)!
+    /// The client side. Held strongly: the stream lets go of its call when it closes, which ends
+    /// the cycle.
+    let client: any ClientStream
+    let frontend: any Frontend
     private(set) var machine = CallStateMachine()
     private(set) var attempt: UpstreamAttempt?
     /// The route the call took (index into the snapshot's routes), -1 before routing.
@@ -39,6 +41,13 @@ final class Call: UpstreamAttemptOwner {
     private var upstreamStatus: GRPCStatusCode?
     private var upstreamMessage = ""
     private var upstreamHTTPStatus = 200
+    /// The HTTP status of a refusal whose status is not the usual one for its frontend (a gRPC
+    /// request that is not a POST: 405; a JSON path that no route names: 404, …), with the
+    /// fields it needs (`Allow`).
+    private(set) var refusalHTTPStatus: Int?
+    private(set) var refusalFields: [(StaticString, String)] = []
+    /// The upstream's final header block has no field the frontend's table drops.
+    private(set) var filteredFields = true
 
     // Deadline: loop milliseconds, and the place in the worker's heap (-1: not in it).
     var deadlineMs: UInt64 = 0
@@ -46,10 +55,11 @@ final class Call: UpstreamAttemptOwner {
     /// About 100 years: far enough to mean "no deadline", small enough never to overflow.
     static let maxDeadlineMs: UInt64 = 100 * 365 * 24 * 3_600_000
 
-    init(worker: Worker, client: any ClientStream) {
+    init(worker: Worker, client: any ClientStream, frontend: any Frontend) {
         self.worker = worker
         snapshot = worker.snapshot
         self.client = client
+        self.frontend = frontend
         let counters = worker.counters
         counters.add(counters.callsStarted)
         counters.add(counters.callsActive, 1)
@@ -89,7 +99,7 @@ final class Call: UpstreamAttemptOwner {
     }
 
     private func startAttempt() {
-        let a = UpstreamAttempt(owner: self)
+        let a = UpstreamAttempt(owner: self, pool: worker.headerPool)
         attempt = a
         snapshot.pools[snapshot.routes[routeIndex].clusterIndex].start(a)
     }
@@ -114,8 +124,8 @@ final class Call: UpstreamAttemptOwner {
 
     /// Request body bytes from the client (a view, valid during the call).
     func clientData(_ bytes: UnsafeRawBufferPointer) {
-        if machine.clientMessage() == .forward {
-            frontend.requestBody(bytes)
+        if case .forward = machine.clientMessage() {
+            frontend.requestBody(self, bytes)
         } else {
             client.requestTaken(bytes.count)  // nobody will take them: give the window back now
         }
@@ -123,20 +133,21 @@ final class Call: UpstreamAttemptOwner {
 
     /// The client's request is complete.
     func clientEnd() {
-        if machine.clientEnd() == .forward { frontend.requestEnd() }
+        if case .forward = machine.clientEnd() { frontend.requestEnd(self) }
     }
 
     /// The client went away (stream reset, connection closed).
     func clientGone() {
         act(machine.clientReset())
         attempt?.cancel()
+        attempt = nil
         requestQueue.removeAll()
         worker.deadlines.remove(self)
     }
 
     /// The client stream wrote `count` response bytes out: the frontend may give the window back.
     func responseWritten(_ count: Int) {
-        frontend.responseWritten(count)
+        frontend.responseWritten(self, count)
     }
 
     // MARK: the frontend's requests
@@ -157,8 +168,14 @@ final class Call: UpstreamAttemptOwner {
     var requestBacklog: Int { requestQueue.count }
 
     /// The frontend ends the call itself (it cannot translate a message, a limit is hit, the
-    /// request cannot be routed).
-    func fail(_ code: GRPCStatusCode, _ message: String) {
+    /// request cannot be routed); `httpStatus` when the answer is not the table's (only before
+    /// anything was sent).
+    func fail(_ code: GRPCStatusCode, _ message: String, httpStatus: Int? = nil,
+              fields: [(StaticString, String)] = []) {
+        if !machine.responseStarted && !machine.isFinished {
+            refusalHTTPStatus = httpStatus
+            refusalFields = fields
+        }
         act(machine.fail(code, message))
     }
 
@@ -169,7 +186,9 @@ final class Call: UpstreamAttemptOwner {
 
     // MARK: carrying out the machine's actions
 
-    private func act(_ action: CallStateMachine.Action) {
+    /// `fields`: the upstream's last header block, when the action answers it (the frontend
+    /// takes it; else it goes back to the pool here).
+    private func act(_ action: CallStateMachine.Action, fields: Metadata? = nil) {
         switch action {
         case .none, .forward:
             break
@@ -177,25 +196,35 @@ final class Call: UpstreamAttemptOwner {
             startAttempt()
         case .retry:
             attempt?.cancel()
+            attempt = nil
             startAttempt()
         case .finish(let ending):
-            finish(ending)
+            finish(ending, fields: fields)
+            return
         case .invalid(let why):
             assertionFailure(why)
             worker.log("call state error: \(why)")
             act(machine.fail(.internalError, "gateway error: \(why)"))
         }
+        if let fields { worker.headerPool.give(fields) }
     }
 
-    private func finish(_ ending: CallStateMachine.Ending) {
+    private func finish(_ ending: CallStateMachine.Ending, fields: Metadata?) {
         worker.deadlines.remove(self)
         worker.counters.finished(status: ending.code.rawValue)
         // The rest of the request is not needed: an upstream still expecting it is reset.
         if ending.resetUpstream || !(requestComplete && requestQueue.isEmpty) {
             attempt?.cancel()
         }
+        // The attempt holds this call until its stream closes; the call lets go of it now
+        // (response bytes still queued towards the client are given back when that stream closes).
+        attempt = nil
         requestQueue.removeAll()
-        if ending.source != .client { frontend.finish(ending) }
+        if ending.source != .client {
+            frontend.finish(self, ending, fields: fields)
+        } else if let fields {
+            worker.headerPool.give(fields)
+        }
     }
 
     // MARK: UpstreamAttemptOwner
@@ -224,33 +253,41 @@ final class Call: UpstreamAttemptOwner {
 
     func attemptWriteRequest(_ attempt: UpstreamAttempt, into: UnsafeMutableRawBufferPointer) {
         requestQueue.read(into: into)
-        frontend.requestSent(into.count)
+        frontend.requestSent(self, into.count)
     }
 
-    func attemptField(_ attempt: UpstreamAttempt, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, isTrailer: Bool) {
-        let kind = MetadataFilter.response(name, profile: frontend.profile)
-        switch kind {
-        case .status:
-            upstreamStatus = GRPCStatusCode(decimalText: value) ?? .unknown
-        case .statusMessage:
-            upstreamMessage = GRPCStatusMessage.decode(String(decoding: value, as: UTF8.self))
-        case .pseudo:
-            if name.equals(":status") { upstreamHTTPStatus = Self.httpStatus(value) }
-        default:
-            break
+    func attemptHeaders(_ attempt: UpstreamAttempt, _ fields: Metadata, isTrailer: Bool, endStream: Bool) {
+        // The core reads the status; the frontend decides what of the rest its client sees.
+        let profile = frontend.profile
+        var drops = false
+        for i in 0 ..< fields.count {
+            let (name, value) = fields.field(i)
+            switch MetadataFilter.response(name, profile: profile) {
+            case .status:
+                upstreamStatus = GRPCStatusCode(decimalText: value) ?? .unknown
+            case .statusMessage:
+                upstreamMessage = GRPCStatusMessage.decode(String(decoding: value, as: UTF8.self))
+            case .pseudo:
+                if name.equals(":status") { upstreamHTTPStatus = Self.httpStatus(value) }
+            case .drop:
+                drops = true
+            case .forward, .statusDetails:
+                break
+            }
         }
-        frontend.responseField(name: name, value: value, kind: kind, isTrailer: isTrailer)
-    }
-
-    func attemptFieldsComplete(_ attempt: UpstreamAttempt, isTrailer: Bool, endStream: Bool) {
         if !isTrailer && !endStream {
             // A gRPC response is HTTP 200; any other status is the HTTP-to-gRPC table's
             // (doc/http-grpc-status-mapping.md).
             guard upstreamHTTPStatus == 200 else {
+                worker.headerPool.give(fields)
                 fail(GRPCStatusCode.fromHTTPStatus(upstreamHTTPStatus), "upstream answered HTTP \(upstreamHTTPStatus)")
                 return
             }
-            if machine.upstreamHead() == .forward { frontend.responseHead() }
+            if case .forward = machine.upstreamHead() {
+                frontend.responseHead(self, fields, filtered: !drops)
+            } else {
+                worker.headerPool.give(fields)
+            }
             return
         }
         var status = upstreamStatus
@@ -259,15 +296,16 @@ final class Call: UpstreamAttemptOwner {
             status = GRPCStatusCode.fromHTTPStatus(upstreamHTTPStatus)
             message = "upstream answered HTTP \(upstreamHTTPStatus)"
         }
+        filteredFields = !drops
         act(machine.upstreamEnd(status: status, message: message, insideMessage: responseFrames.insideMessage,
-                                trailersOnly: !isTrailer))
+                                trailersOnly: !isTrailer), fields: fields)
     }
 
     func attemptData(_ attempt: UpstreamAttempt, _ bytes: UnsafeRawBufferPointer) {
         var messages = responseFrames.feed(bytes)
         while messages > 0 {
             let action = machine.upstreamMessage()
-            guard action == .forward else {
+            guard case .forward = action else {
                 // A cardinality violation ends the call (or it had ended): nothing more goes out.
                 attempt.consumeResponse(bytes.count)
                 act(action)
@@ -279,7 +317,7 @@ final class Call: UpstreamAttemptOwner {
             attempt.consumeResponse(bytes.count)
             return
         }
-        frontend.responseData(bytes)
+        frontend.responseData(self, bytes)
     }
 
     func attemptEndedWithoutTrailers(_ attempt: UpstreamAttempt) {
@@ -328,27 +366,30 @@ protocol ClientStream: AnyObject {
 }
 
 /// Translation between one client wire format and the channel (client bytes → request messages,
-/// channel events → client bytes). It writes through its call's `client`, and does nothing that
+/// channel events → client bytes). Every event comes with the call (so the frontend needs no
+/// reference of its own). It writes through the call's `client`, and does nothing that
 /// belongs to the core: no deadline, metadata rule, status decision, counter or flow-control
 /// policy of its own. Loop-thread only.
 protocol Frontend: AnyObject {
     /// Which metadata rules apply (native gRPC framing, or a format the gateway translates).
     var profile: MetadataFilter.Profile { get }
     /// Request body bytes (a view, valid during the call).
-    func requestBody(_ bytes: UnsafeRawBufferPointer)
+    func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer)
     /// The request body is complete.
-    func requestEnd()
+    func requestEnd(_ call: Call)
     /// The upstream took `count` framed request bytes from the call's queue.
-    func requestSent(_ count: Int)
-    /// One response header or trailer field, classified by the core's table.
-    func responseField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
-                       kind: MetadataFilter.ResponseField, isTrailer: Bool)
-    /// The response head is complete (HTTP 200, not trailers-only).
-    func responseHead()
+    func requestSent(_ call: Call, _ count: Int)
+    /// The upstream's response head (HTTP 200, not trailers-only), whole: the frontend takes the
+    /// block (back to the worker's pool when it is done). `filtered`: no field of it is one the
+    /// core's table drops for this frontend's profile (`MetadataFilter.response`), so a native
+    /// frontend may relay it as it is.
+    func responseHead(_ call: Call, _ fields: Metadata, filtered: Bool)
     /// Response DATA bytes; give the upstream window back with `call.consumeResponse`.
-    func responseData(_ bytes: UnsafeRawBufferPointer)
-    /// The call's final status is decided: write the end of the response.
-    func finish(_ ending: CallStateMachine.Ending)
+    func responseData(_ call: Call, _ bytes: UnsafeRawBufferPointer)
+    /// The call's final status is decided: write the end of the response. `fields`: the
+    /// upstream's trailers (or trailers-only response) that ended it, when they did (the
+    /// frontend takes the block; `call.filteredFields` says whether it may be relayed as is).
+    func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?)
     /// The client stream wrote `count` response bytes out.
-    func responseWritten(_ count: Int)
+    func responseWritten(_ call: Call, _ count: Int)
 }

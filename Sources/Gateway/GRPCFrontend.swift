@@ -2,35 +2,27 @@ import Channel
 
 /// Native gRPC (PROTOCOL-HTTP2.md): the client already speaks the channel's format, so this
 /// frontend only relays. Request DATA bytes go to the call's queue as they arrive, never
-/// reframed; response headers, DATA and trailers go back byte for byte (the core's table drops
-/// hop-by-hop fields); a status the gateway decides is a trailers-only response, or trailers
-/// after what was already relayed. Flow control is 1:1: the client's window opens for the bytes
-/// the upstream took, the upstream's for the bytes the client stream wrote out.
+/// reframed; the upstream's response head, DATA and trailers go back byte for byte (a header
+/// block is relayed as the upstream sent it, unless the core's table drops one of its fields); a
+/// status the gateway decides is a trailers-only response, or trailers after what was already
+/// relayed. Flow control is 1:1: the client's window opens for the bytes the upstream took, the
+/// upstream's for the bytes the client stream wrote out.
+///
+/// It keeps no state of its own (the call has it all), so one instance serves every native call
+/// of a worker.
 final class GRPCFrontend: Frontend {
-    unowned(unsafe) let call: Call
-    private var responseHeaders: Metadata?
-    private var trailers: Metadata?
-    private var headSent = false
-    /// The HTTP status of a refusal made before any routing (a request that is not a POST: 405).
-    var refusalHTTPStatus = "200"
+    private let pool: MetadataPool
 
-    init(call: Call) {
-        self.call = call
-    }
-
-    deinit {
-        let pool = call.worker.headerPool
-        if let responseHeaders { pool.give(responseHeaders) }
-        if let trailers { pool.give(trailers) }
+    init(pool: MetadataPool) {
+        self.pool = pool
     }
 
     var profile: MetadataFilter.Profile { .native }
 
     /// Routes the call by its service name and starts it, or answers why it cannot be served.
-    func start(_ head: CallHead) {
+    func start(_ call: Call, _ head: CallHead) {
         guard head.isPost else {
-            refusalHTTPStatus = "405"
-            call.fail(.invalidArgument, "a gRPC request must be a POST")
+            call.fail(.invalidArgument, "a gRPC request must be a POST", httpStatus: 405)
             return
         }
         guard let service = head.serviceBytes else {
@@ -46,62 +38,65 @@ final class GRPCFrontend: Frontend {
 
     // MARK: request
 
-    func requestBody(_ bytes: UnsafeRawBufferPointer) {
+    func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
         call.sendRequest(bytes)
     }
 
-    func requestEnd() {
+    func requestEnd(_ call: Call) {
         call.endRequest()
     }
 
-    func requestSent(_ count: Int) {
+    func requestSent(_ call: Call, _ count: Int) {
         call.client.requestTaken(count)
     }
 
     // MARK: response
 
-    func responseField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
-                       kind: MetadataFilter.ResponseField, isTrailer: Bool) {
-        guard kind != .drop else { return }
-        let pool = call.worker.headerPool
-        if isTrailer {
-            if trailers == nil { trailers = pool.take() }
-            trailers!.append(name: name, value: value)
-        } else {
-            if responseHeaders == nil { responseHeaders = pool.take() }
-            responseHeaders!.append(name: name, value: value)
+    /// The block as it may go to the client: itself, or (rare: an upstream that sends
+    /// hop-by-hop fields) a copy without what the table drops.
+    private func relayable(_ fields: Metadata, filtered: Bool) -> Metadata {
+        guard !filtered else { return fields }
+        let block = pool.take()
+        for i in 0 ..< fields.count {
+            let (name, value) = fields.field(i)
+            if MetadataFilter.response(name, profile: .native) != .drop { block.append(name: name, value: value) }
         }
+        pool.give(fields)
+        return block
     }
 
-    func responseHead() {
-        headSent = true
-        call.client.sendHead(status: 200, fields: responseHeaders ?? call.worker.headerPool.take(),
-                             contentLength: nil, endStream: false)
+    func responseHead(_ call: Call, _ fields: Metadata, filtered: Bool) {
+        let block = relayable(fields, filtered: filtered)
+        call.client.sendHead(status: 200, fields: block, contentLength: nil, endStream: false)
+        pool.give(block)
     }
 
-    func responseData(_ bytes: UnsafeRawBufferPointer) {
+    func responseData(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
         call.client.sendBody(bytes)
     }
 
-    func responseWritten(_ count: Int) {
+    func responseWritten(_ call: Call, _ count: Int) {
         call.consumeResponse(count)
     }
 
-    func finish(_ ending: CallStateMachine.Ending) {
+    func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?) {
         let client = call.client
-        if ending.source == .upstream {
+        let headSent = call.machine.responseStarted
+        if ending.source == .upstream, let fields {
             // Relayed exactly: a trailers-only response stays one HEADERS frame.
+            let block = relayable(fields, filtered: call.filteredFields)
             if headSent {
-                client.sendEnd(trailers: trailers)
-                trailers = nil  // the stream owns it now
-            } else if let responseHeaders {
-                client.sendHead(status: 200, fields: responseHeaders, contentLength: nil, endStream: true)
+                client.sendEnd(trailers: block)  // the stream owns it now
+            } else {
+                client.sendHead(status: 200, fields: block, contentLength: nil, endStream: true)
+                pool.give(block)
             }
             return
         }
-        let h = call.worker.headerPool.take()
+        if let fields { pool.give(fields) }
+        let h = pool.take()
         if !headSent {
-            h.append(":status", refusalHTTPStatus)
+            h.append(":status", String(call.refusalHTTPStatus ?? 200))
             h.append("content-type", "application/grpc")
         }
         h.append("grpc-status", ending.code.decimalText)
@@ -110,7 +105,7 @@ final class GRPCFrontend: Frontend {
             client.sendEnd(trailers: h)  // the stream owns it now
         } else {
             client.sendHead(status: 200, fields: h, contentLength: nil, endStream: true)
-            call.worker.headerPool.give(h)
+            pool.give(h)
         }
     }
 }

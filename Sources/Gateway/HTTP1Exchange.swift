@@ -13,7 +13,7 @@ import HTTP1
 ///
 /// Owned by the connection while it is the request being served (then kept until the next
 /// flush, so that a call finishing inside its own callbacks is not freed under them); it owns
-/// the call. Loop-thread only.
+/// the call, which holds it too until `detach()` ends that cycle. Loop-thread only.
 final class HTTP1Exchange: ClientStream {
     unowned(unsafe) let conn: ServerConnection
     let head: HTTP1RequestHead
@@ -35,11 +35,10 @@ final class HTTP1Exchange: ClientStream {
 
     /// Starts the call for this request.
     func start() -> Call {
-        let call = Call(worker: conn.worker, client: self)
+        let f = JSONFrontend(pool: conn.worker.headerPool)
+        let call = Call(worker: conn.worker, client: self, frontend: f)
         self.call = call
-        let f = JSONFrontend(call: call)
-        call.frontend = f
-        f.start(JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
+        f.start(call, JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
                                 fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil))
         return call
     }
@@ -61,6 +60,11 @@ final class HTTP1Exchange: ClientStream {
     /// The connection is going away, or refused the rest of the request.
     func clientGone() {
         call?.clientGone()
+    }
+
+    /// Lets go of the call (the exchange is over and no call method is running).
+    func detach() {
+        call = nil
     }
 
     /// The connection's output drained (a socket write completed).

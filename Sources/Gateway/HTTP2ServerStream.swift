@@ -12,7 +12,8 @@ import HTTP2
 /// as `responseWritten` (the native frontend opens the upstream's window for exactly those).
 ///
 /// Owned by its connection's list of open streams (nghttp2 holds an unretained pointer as the
-/// stream's user data) until nghttp2 closes the stream; it owns its call. Loop-thread only.
+/// stream's user data) until nghttp2 closes the stream; it owns its call until then (the call
+/// holds it too: `closed` lets go of the call, which ends that cycle). Loop-thread only.
 final class HTTP2ServerStream: ClientStream {
     /// nil once the connection is gone. Unowned: the connection clears it (`closed`) for every
     /// stream before it goes away.
@@ -20,6 +21,8 @@ final class HTTP2ServerStream: ClientStream {
     unowned(unsafe) let worker: Worker
     let streamID: Int32
     private var builder: CallHeadBuilder
+    /// The call took the collected head as its upstream head (it gives it back to the pool).
+    private var headTaken = false
     private(set) var call: Call?
     private var requestEnded = false
     /// Client bytes received and not yet given back to the client's window.
@@ -49,7 +52,7 @@ final class HTTP2ServerStream: ClientStream {
     deinit {
         let pool = worker.headerPool
         // The collected head goes back unless the call took it as its upstream head.
-        if call?.upstreamHead !== builder.head.metadata { pool.give(builder.head.metadata) }
+        if !headTaken { pool.give(builder.head.metadata) }
         if let trailers { pool.give(trailers) }
     }
 
@@ -70,17 +73,19 @@ final class HTTP2ServerStream: ClientStream {
         guard let conn else { return }
         requestEnded = endStream
         let head = builder.head
-        let call = Call(worker: worker, client: self)
-        self.call = call
+        let call: Call
         if head.contentType == .grpc {
-            let f = GRPCFrontend(call: call)
-            call.frontend = f
-            f.start(head)
+            let f = worker.grpcFrontend
+            call = Call(worker: worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, head)
         } else {
-            let f = JSONFrontend(call: call)
-            call.frontend = f
-            f.start(jsonHead(head, peer: conn.peerHost))
+            let f = JSONFrontend(pool: worker.headerPool)
+            call = Call(worker: worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, jsonHead(head, peer: conn.peerHost))
         }
+        headTaken = call.upstreamHead === head.metadata
         if endStream { call.clientEnd() }
     }
 
@@ -119,7 +124,10 @@ final class HTTP2ServerStream: ClientStream {
 
     /// nghttp2 closed the stream (normally, reset by the client, or the connection is gone).
     func closed(errorCode: UInt32) {
-        if let call { call.clientGone() }
+        if let call {
+            call.clientGone()
+            self.call = nil  // the call holds this stream: letting go ends the cycle
+        }
         // Bytes never taken still count against the connection window (C-INTEROP.md pitfall).
         if let session = conn?.session, !windowless { session.consumeConnection(unconsumed) }
         unconsumed = 0

@@ -21,7 +21,8 @@ import Transcoding
 /// Deadlines, metadata rules, cardinality and the final status are the call's (`Call`); this
 /// type translates. Owned by its call. Loop-thread only.
 final class JSONFrontend: Frontend {
-    unowned(unsafe) let call: Call
+    /// Set by `start` (the call owns this frontend).
+    private unowned(unsafe) var call: Call!
     private var worker: Worker { call.worker }
     private var snapshot: ConfigSnapshot { call.snapshot }
 
@@ -53,21 +54,18 @@ final class JSONFrontend: Frontend {
     private var detailsBin: [UInt8]?
     private var unaryResponse: [UInt8]?
     private var streamHeadSent = false
-    /// A refusal's HTTP status when it is not the table's (404 no route, 405, 413, 501) and its
-    /// extra headers (Allow).
-    private var refusalHTTPStatus: Int?
-    private var refusalHeaders: [(StaticString, String)] = []
     /// Upstream response bytes processed while the client was slow: given back when it drains.
     private var withheldResponseBytes = 0
     private static let responseHighWater = 256 * 1024
     private var json: [UInt8] = []
 
-    init(call: Call) {
-        self.call = call
+    private let pool: MetadataPool
+
+    init(pool: MetadataPool) {
+        self.pool = pool
     }
 
     deinit {
-        let pool = call.worker.headerPool
         if let headerFields { pool.give(headerFields) }
         if let trailerFields { pool.give(trailerFields) }
     }
@@ -78,7 +76,8 @@ final class JSONFrontend: Frontend {
 
     /// Matches the request to a method, builds the upstream head and starts the call, or answers
     /// at once (the call is then finished) when there is nothing to call.
-    func start(_ head: JSONRequestHead) {
+    func start(_ call: Call, _ head: JSONRequestHead) {
+        self.call = call
         guard let routes = snapshot.httpRoutes else {
             refuse(.notFound, "no JSON routes: the routes file names no descriptors", httpStatus: 404)
             return
@@ -103,9 +102,8 @@ final class JSONFrontend: Frontend {
         case .matched(let m):
             match = m
         case .methodNotAllowed(let allowed):
-            refusalHeaders = [("allow", allowed.joined(separator: ", "))]
             refuse(.unimplemented, "method \(head.method) is not allowed for \(path); allowed: \(allowed.joined(separator: ", "))",
-                   httpStatus: 405)
+                   httpStatus: 405, fields: [("allow", allowed.joined(separator: ", "))])
             return
         case .notFound:
             refuseNotFound(method: head.method, path: path)
@@ -212,7 +210,7 @@ final class JSONFrontend: Frontend {
 
     // MARK: request body
 
-    func requestBody(_ bytes: UnsafeRawBufferPointer) {
+    func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
         guard let method else {
             call.client.requestTaken(bytes.count)
             return
@@ -237,7 +235,7 @@ final class JSONFrontend: Frontend {
         body.append(contentsOf: bytes)
     }
 
-    func requestEnd() {
+    func requestEnd(_ call: Call) {
         guard !requestEnded else { return }
         requestEnded = true
         guard let method else { return }
@@ -351,7 +349,7 @@ final class JSONFrontend: Frontend {
         w.bytes.withUnsafeBytes { call.sendRequest($0) }
     }
 
-    func requestSent(_ count: Int) {
+    func requestSent(_ call: Call, _ count: Int) {
         guard method?.clientStreaming == true, call.requestBacklog < Self.requestHighWater / 2 else { return }
         if deferredAck > 0 {
             let n = deferredAck
@@ -374,28 +372,33 @@ final class JSONFrontend: Frontend {
 
     // MARK: response
 
-    func responseField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
-                       kind: MetadataFilter.ResponseField, isTrailer: Bool) {
-        switch kind {
-        case .forward:
-            let pool = worker.headerPool
-            if isTrailer {
-                if trailerFields == nil { trailerFields = pool.take() }
-                trailerFields!.append(name: name, value: value)
-            } else {
-                if headerFields == nil { headerFields = pool.take() }
-                headerFields!.append(name: name, value: value)
+    func responseHead(_ call: Call, _ fields: Metadata, filtered: Bool) {
+        take(fields, isTrailer: false)
+    }
+
+    /// Keeps the fields of an upstream block that the client may see, and the status details.
+    private func take(_ fields: Metadata, isTrailer: Bool) {
+        defer { pool.give(fields) }
+        for i in 0 ..< fields.count {
+            let (name, value) = fields.field(i)
+            switch MetadataFilter.response(name, profile: .translated) {
+            case .forward:
+                if isTrailer {
+                    if trailerFields == nil { trailerFields = pool.take() }
+                    trailerFields!.append(name: name, value: value)
+                } else {
+                    if headerFields == nil { headerFields = pool.take() }
+                    headerFields!.append(name: name, value: value)
+                }
+            case .statusDetails:
+                detailsBin = Array(value)
+            case .drop, .pseudo, .status, .statusMessage:
+                break  // the core holds the status; the rest is not the client's
             }
-        case .statusDetails:
-            detailsBin = Array(value)
-        case .drop, .pseudo, .status, .statusMessage:
-            break  // the core holds the status; the rest is not the client's
         }
     }
 
-    func responseHead() {}
-
-    func responseData(_ bytes: UnsafeRawBufferPointer) {
+    func responseData(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
         do throws(GRPCFrameDecoder.DecodeError) {
             try decoder.feed(bytes) { message in self.responseMessage(message) }
         } catch {
@@ -414,7 +417,7 @@ final class JSONFrontend: Frontend {
     }
 
     /// The client's side drained: give the upstream the window withheld meanwhile.
-    func responseWritten(_ count: Int) {
+    func responseWritten(_ call: Call, _ count: Int) {
         guard withheldResponseBytes > 0, call.client.responseBacklog < Self.responseHighWater else { return }
         let n = withheldResponseBytes
         withheldResponseBytes = 0
@@ -472,12 +475,13 @@ final class JSONFrontend: Frontend {
 
     /// Refuses the call with `code` before or instead of calling upstream; `httpStatus` when the
     /// answer is not the table's.
-    private func refuse(_ code: GRPCStatusCode, _ message: String, httpStatus: Int? = nil) {
-        if !streamHeadSent { refusalHTTPStatus = httpStatus }
-        call.fail(code, message)
+    private func refuse(_ code: GRPCStatusCode, _ message: String, httpStatus: Int? = nil,
+                        fields: [(StaticString, String)] = []) {
+        call.fail(code, message, httpStatus: httpStatus, fields: fields)
     }
 
-    func finish(_ ending: CallStateMachine.Ending) {
+    func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?) {
+        if let fields { take(fields, isTrailer: call.machine.responseStarted) }
         let code = ending.code
         let client = call.client
         if code == .ok && method?.serverStreaming == true {
@@ -515,8 +519,8 @@ final class JSONFrontend: Frontend {
             out = []
             writeStatus(code, ending.message, into: &out)
             out.append(UInt8(ascii: "\n"))
-            status = refusalHTTPStatus ?? code.httpStatus
-            for (name, value) in refusalHeaders { h.append(name, value) }
+            status = call.refusalHTTPStatus ?? code.httpStatus
+            for (name, value) in call.refusalFields { h.append(name, value) }
         }
         // A unary response's head waits for the status, so its trailers come back as headers too.
         appendFields(headerFields, to: h)

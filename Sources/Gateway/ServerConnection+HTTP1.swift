@@ -168,6 +168,7 @@ extension ServerConnection {
         if let exchange = h1Exchange {
             h1Exchange = nil
             exchange.clientGone()
+            exchange.detach()
             // Mid-request with a response already under way: the connection just ends after it.
             if exchange.responseStarted {
                 mode = .rejecting

@@ -158,7 +158,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var outputBacklog: Int { out.count + writing.count }
 
     func flush() {
-        h1Retired = nil
+        if let retired = h1Retired {
+            h1Retired = nil
+            retired.detach()
+        }
         if mode == .http1 && h1ResumeParsing { h1ResumeAfterResponse() }
         guard mode != .closed, !tcp.writeInFlight else { return }
         while true {
@@ -204,7 +207,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         if let exchange = h1Exchange {
             h1Exchange = nil
             exchange.clientGone()
+            exchange.detach()
         }
+        h1Retired?.detach()
+        h1Retired = nil
         session = nil
         tcp.close()
         worker.counters.add(worker.counters.downstreamConnections, -1)

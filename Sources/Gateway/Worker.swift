@@ -19,7 +19,9 @@ final class Worker {
     let serverSettings: HTTP2LocalSettings
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
-    let headerPool = HeaderBlockPool()
+    let headerPool = MetadataPool()
+    /// Native gRPC calls share one frontend: it keeps no state of its own.
+    let grpcFrontend: GRPCFrontend
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
     private var listeners: [TCPListener] = []
@@ -39,6 +41,7 @@ final class Worker {
     init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>) throws {
         self.index = index
         self.config = config
+        grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
         let window = Int32(clamping: config.streamWindowBytes)
         serverSettings = HTTP2LocalSettings(

@@ -13,11 +13,10 @@ public protocol UpstreamAttemptOwner: AnyObject {
     func attemptRequestReady(_ attempt: UpstreamAttempt, maxLength: Int) -> (count: Int, end: Bool)?
     /// Fill `into` with exactly the bytes announced by the last `attemptRequestReady`.
     func attemptWriteRequest(_ attempt: UpstreamAttempt, into: UnsafeMutableRawBufferPointer)
-    /// One response header or trailer field (`isTrailer`).
-    func attemptField(_ attempt: UpstreamAttempt, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, isTrailer: Bool)
-    /// A header block is complete: the response head (`isTrailer` false; `endStream`: a
-    /// trailers-only response) or the trailers.
-    func attemptFieldsComplete(_ attempt: UpstreamAttempt, isTrailer: Bool, endStream: Bool)
+    /// A header block arrived whole: the response head (`isTrailer` false; `endStream`: a
+    /// trailers-only response) or the trailers, as the upstream sent them (pseudo-headers first).
+    /// The owner takes the block (back to the pool when it is done with it).
+    func attemptHeaders(_ attempt: UpstreamAttempt, _ fields: Metadata, isTrailer: Bool, endStream: Bool)
     /// Response DATA bytes, a view valid during the call. Give the window back with `consumeResponse`.
     func attemptData(_ attempt: UpstreamAttempt, _ bytes: UnsafeRawBufferPointer)
     /// The upstream ended its side with DATA (no trailers): a protocol error for gRPC.
@@ -34,11 +33,15 @@ public protocol UpstreamAttemptOwner: AnyObject {
 /// reports nothing more.
 ///
 /// Lifetime: held by the call, and by the upstream connection while its stream is open (nghttp2
-/// gets an unretained pointer as stream user data). The owner is unowned: the call cancels its
-/// attempt before it goes away. Loop-thread only.
+/// gets an unretained pointer as stream user data). It holds its owner (a `let`, so that events
+/// need no reference counting): the owner drops its attempt when the call ends, and the
+/// connection drops it when the stream closes, which ends the cycle. Loop-thread only.
 public final class UpstreamAttempt {
-    /// Unowned: the owner calls `cancel()` (which clears this) before it is freed.
-    public private(set) unowned(unsafe) var owner: UpstreamAttemptOwner?
+    public let owner: any UpstreamAttemptOwner
+    /// Where response header blocks come from (the worker's pool).
+    let pool: MetadataPool
+    /// The header block being received (response head, then trailers).
+    var receiving: Metadata?
     /// The HTTP/2 stream on the upstream connection; 0 until attached.
     public internal(set) var streamID: Int32 = 0
     /// Unowned: a connection clears this on every stream it carries before it goes away.
@@ -59,15 +62,36 @@ public final class UpstreamAttempt {
     /// The endpoint it went to (for messages), once attached.
     public var endpointName: String? { connection.map { "\($0.address)" } }
 
-    public init(owner: UpstreamAttemptOwner) {
+    public init(owner: any UpstreamAttemptOwner, pool: MetadataPool) {
         self.owner = owner
+        self.pool = pool
+    }
+
+    deinit {
+        if let receiving { pool.give(receiving) }
     }
 
     /// Ends the attempt from the pool's or connection's side, reporting a failure to the owner.
     func fail(_ status: GRPCStatusCode, _ message: String) {
         guard !isDone else { return }
         isDone = true
-        owner?.attemptFailed(self, status: status, message: message)
+        owner.attemptFailed(self, status: status, message: message)
+    }
+
+    /// One field of the header block being received.
+    @inline(__always)
+    func receiveField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        if receiving == nil { receiving = pool.take() }
+        receiving!.append(name: name, value: value)
+    }
+
+    /// The header block is complete: the owner takes it.
+    func receiveHeadersComplete(endStream: Bool) {
+        let isTrailer = responseHeadReceived
+        responseHeadReceived = true
+        let fields = receiving ?? pool.take()
+        receiving = nil
+        owner.attemptHeaders(self, fields, isTrailer: isTrailer, endStream: endStream)
     }
 
     // MARK: control, called by the owner
@@ -88,9 +112,8 @@ public final class UpstreamAttempt {
     }
 
     /// Abandons the attempt: RST_STREAM(CANCEL) if its stream is open, out of the queue if it is
-    /// waiting. Nothing more is reported to the owner, which may go away after this.
+    /// waiting. Nothing more is reported to the owner.
     public func cancel() {
-        owner = nil
         guard !isDone else { return }
         isDone = true
         if let w = waitingIn {

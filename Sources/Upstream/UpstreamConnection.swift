@@ -60,7 +60,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     /// Opens a stream for `call`. Precondition: room > 0 and state == .ready.
     func open(_ call: UpstreamAttempt) {
-        guard let owner = call.owner else { return }
+        let owner = call.owner
         let source = Unmanaged.passUnretained(call).toOpaque()
         let headers = owner.attemptRequestHead(call)
         let id = session.submitRequest(headers, source: source, endStream: !owner.attemptRequestHasBody(call))
@@ -228,16 +228,13 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                      name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard let c = call(userData) else { return }
-        c.owner?.attemptField(c, name: name, value: value, isTrailer: c.responseHeadReceived)
+        call(userData)?.receiveField(name: name, value: value)
     }
 
     func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                               kind: HTTP2HeadersKind, endStream: Bool) {
         guard let c = call(userData) else { return }
-        let isTrailer = c.responseHeadReceived
-        if kind == .response { c.responseHeadReceived = true }
-        c.owner?.attemptFieldsComplete(c, isTrailer: isTrailer, endStream: endStream)
+        c.receiveHeadersComplete(endStream: endStream)
     }
 
     func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
@@ -247,12 +244,12 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
             return
         }
         c.unconsumedResponse += bytes.count
-        c.owner?.attemptData(c, bytes)
+        c.owner.attemptData(c, bytes)
     }
 
     func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
         guard let c = call(userData) else { return }
-        c.owner?.attemptEndedWithoutTrailers(c)
+        c.owner.attemptEndedWithoutTrailers(c)
     }
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
@@ -267,7 +264,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         c.connection = nil
         if !c.isDone {
             c.isDone = true
-            c.owner?.attemptReset(c, errorCode: errorCode)
+            c.owner.attemptReset(c, errorCode: errorCode)
         }
         pool.streamClosed(on: self)
     }
@@ -290,8 +287,8 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         maxLength: Int) -> HTTP2DataReady {
-        guard let c = call(source), let owner = c.owner else { return .bytes(0, end: .endStream) }
-        guard let ready = owner.attemptRequestReady(c, maxLength: maxLength) else { return .deferred }
+        guard let c = call(source) else { return .bytes(0, end: .endStream) }
+        guard let ready = c.owner.attemptRequestReady(c, maxLength: maxLength) else { return .deferred }
         return .bytes(ready.count, end: ready.end ? .endStream : .none)
     }
 
@@ -299,6 +296,6 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
                         into: UnsafeMutableRawBufferPointer) {
         guard let source else { return }
         let c = Unmanaged<UpstreamAttempt>.fromOpaque(source).takeUnretainedValue()
-        c.owner?.attemptWriteRequest(c, into: into)
+        c.owner.attemptWriteRequest(c, into: into)
     }
 }
