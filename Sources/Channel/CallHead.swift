@@ -110,6 +110,8 @@ public struct CallHeadBuilder {
             guard profile == .native else { return }
             if name.equals(":path") {
                 head.pathField = head.metadata.count
+                head.serviceRange = nil
+                head.methodRange = nil
                 if let parts = GRPCPath.split(value) {
                     head.serviceRange = parts.service
                     head.methodRange = parts.method
@@ -160,7 +162,7 @@ public struct CallHeadBuilder {
             var t = token
             while let c = t.first, c == 0x20 || c == 0x09 { t = t.dropFirst() }
             while let c = t.last, c == 0x20 || c == 0x09 { t = t.dropLast() }
-            return t.elementsEqual("trailers".utf8)
+            return t.count == 8 && zip(t, "trailers".utf8).allSatisfy { ASCII.lowercased($0) == $1 }
         }
     }
 

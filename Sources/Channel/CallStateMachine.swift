@@ -83,6 +83,8 @@ public struct CallStateMachine: Sendable {
     private var cardinality = ResponseCardinality.unknown
     /// An upstream attempt has been asked for and has not ended.
     private var upstreamOpen = false
+    /// The upstream stream itself ended (its end, a reset, a failure): nothing more can come from it.
+    private var upstreamEnded = false
     /// Attempts after the first one, at most.
     public var maxRetries = 1
 
@@ -139,8 +141,8 @@ public struct CallStateMachine: Sendable {
         case .clientOpenServerIdle: state = .clientOpenServerOpen; responseStarted = true; return .forward
         case .clientClosedServerIdle: state = .clientClosedServerOpen; responseStarted = true; return .forward
         case .clientOpenServerClosed, .clientClosedServerClosed:
-            // Late after the gateway's own decision; impossible after the upstream's own end.
-            return ending?.source == .upstream ? invalid("response head") : .none
+            // Late after the gateway's own decision; impossible once the upstream stream ended.
+            return upstreamEnded ? invalid("response head") : .none
         default: return invalid("response head")
         }
     }
@@ -177,6 +179,7 @@ public struct CallStateMachine: Sendable {
             return invalid("response end")
         }
         upstreamOpen = false
+        upstreamEnded = true
         guard let status else {
             return decide(.internalError, "upstream ended the response without a valid grpc-status", .gateway)
         }
@@ -199,11 +202,13 @@ public struct CallStateMachine: Sendable {
         default: break
         }
         upstreamOpen = false
+        upstreamEnded = true
         // REFUSED_STREAM: the upstream processed nothing (RFC 9113 §8.7), so the call may go again.
         let serverIdle = state == .clientOpenServerIdle || state == .clientClosedServerIdle
         if errorCode == 0x7, serverIdle, canRetry, attempts <= maxRetries {
             attempts += 1
             upstreamOpen = true
+            upstreamEnded = false
             return .retry
         }
         if errorCode == 0 {
@@ -221,6 +226,7 @@ public struct CallStateMachine: Sendable {
         default: break
         }
         upstreamOpen = false
+        upstreamEnded = true
         return decide(code, message, .gateway)
     }
 

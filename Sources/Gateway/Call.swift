@@ -283,10 +283,11 @@ final class Call: UpstreamAttemptOwner {
                 fail(GRPCStatusCode.fromHTTPStatus(upstreamHTTPStatus), "upstream answered HTTP \(upstreamHTTPStatus)")
                 return
             }
-            if case .forward = machine.upstreamHead() {
+            let action = machine.upstreamHead()
+            if case .forward = action {
                 frontend.responseHead(self, fields, filtered: !drops)
             } else {
-                worker.headerPool.give(fields)
+                act(action, fields: fields)
             }
             return
         }

@@ -40,8 +40,9 @@ public final class UpstreamAttempt {
     public let owner: any UpstreamAttemptOwner
     /// Where response header blocks come from (the worker's pool).
     let pool: MetadataPool
-    /// The header block being received (response head, then trailers).
-    var receiving: Metadata?
+    /// The header block being received (response head, then trailers); held +1 by hand so
+    /// that appending to it, once per field, costs no reference counting.
+    private var receiving: Unmanaged<Metadata>?
     /// The HTTP/2 stream on the upstream connection; 0 until attached.
     public internal(set) var streamID: Int32 = 0
     /// Unowned: a connection clears this on every stream it carries before it goes away.
@@ -68,7 +69,7 @@ public final class UpstreamAttempt {
     }
 
     deinit {
-        if let receiving { pool.give(receiving) }
+        if let receiving { pool.give(receiving.takeRetainedValue()) }
     }
 
     /// Ends the attempt from the pool's or connection's side, reporting a failure to the owner.
@@ -81,15 +82,15 @@ public final class UpstreamAttempt {
     /// One field of the header block being received.
     @inline(__always)
     func receiveField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        if receiving == nil { receiving = pool.take() }
-        receiving!.append(name: name, value: value)
+        if receiving == nil { receiving = Unmanaged.passRetained(pool.take()) }
+        receiving.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.append(name: name, value: value) }
     }
 
     /// The header block is complete: the owner takes it.
     func receiveHeadersComplete(endStream: Bool) {
         let isTrailer = responseHeadReceived
         responseHeadReceived = true
-        let fields = receiving ?? pool.take()
+        let fields = receiving?.takeRetainedValue() ?? pool.take()
         receiving = nil
         owner.attemptHeaders(self, fields, isTrailer: isTrailer, endStream: endStream)
     }

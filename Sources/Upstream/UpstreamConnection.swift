@@ -23,12 +23,15 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     private var writing = OutputBuffer()
     var flushScheduled = false
     let address: ResolvedAddress
+    /// The worker's flush queue (held here: scheduling a flush is on every event's path).
+    private let flushQueue: FlushQueue
     /// Counted in the upstream-connections gauge (from SETTINGS to close).
     private var counted = false
 
     init(pool: EndpointPool, address: ResolvedAddress) {
         self.pool = pool
         self.address = address
+        flushQueue = pool.cluster.flushQueue
         session = HTTP2Session(role: .client, delegate: self, settings: pool.cluster.settings.http2)
     }
 
@@ -79,7 +82,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     }
 
     func scheduleFlush() {
-        pool.cluster.flushQueue.schedule(self)
+        flushQueue.schedule(self)
     }
 
     private func link(_ s: UpstreamAttempt) {
@@ -228,7 +231,11 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                      name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        call(userData)?.receiveField(name: name, value: value)
+        guard let userData else { return }
+        // The attempt is held by this connection's list while nghttp2 knows its stream.
+        Unmanaged<UpstreamAttempt>.fromOpaque(userData)._withUnsafeGuaranteedRef {
+            if !$0.isDone { $0.receiveField(name: name, value: value) }
+        }
     }
 
     func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
