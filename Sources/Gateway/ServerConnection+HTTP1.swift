@@ -55,8 +55,10 @@ extension ServerConnection {
             h1Pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             if h1Pending.count > Self.pendingLimit { h1PauseReading() }
         }
-        if h1Parser.isReadingHead || (h1Exchange == nil && h1Upgrade == nil && h1Parser.isIdle) {
-            h1StartHeadTimer()
+        if h1Parser.isReadingHead {
+            h1StartHeadTimer(.head)
+        } else if h1Exchange == nil && h1Upgrade == nil && h1Parser.isIdle {
+            h1StartHeadTimer(.idle)
         }
     }
 
@@ -201,8 +203,12 @@ extension ServerConnection {
         }
     }
 
-    private func h1StartHeadTimer() {
-        guard mode == .http1 else { return }
+    /// Starts the head timer for `phase`, unless it already runs for it: a request head must be
+    /// complete `preface_timeout` after its first byte, however the rest trickles in (slowloris),
+    /// and an idle keep-alive connection closes that long after its last response.
+    private func h1StartHeadTimer(_ phase: HeadTimerPhase) {
+        guard mode == .http1, headTimerPhase != phase else { return }
+        headTimerPhase = phase
         if prefaceTimer == nil {
             prefaceTimer = Timer(loop: worker.loop) { [unowned self] in self.h1HeadTimeout() }
         }
@@ -259,7 +265,7 @@ extension ServerConnection {
         if !pending.isEmpty {
             pending.withUnsafeBytes { h1Parse($0) }
         } else {
-            h1StartHeadTimer()
+            h1StartHeadTimer(.idle)
         }
         if h1Pending.count <= Self.pendingLimit { h1ResumeReading() }
     }

@@ -40,6 +40,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var flushScheduled = false
     /// Closes a connection that has not sent a complete client preface in time (slowloris).
     var prefaceTimer: Timer?
+    /// What the HTTP/1.1 head timer is running for (it is not restarted by further reads).
+    enum HeadTimerPhase { case none, idle, head }
+    var headTimerPhase = HeadTimerPhase.none
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -67,6 +70,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func stopPrefaceTimer() {
         prefaceTimer?.close()
         prefaceTimer = nil
+        headTimerPhase = .none
     }
 
     var loopNow: UInt64 { worker.loop.now }

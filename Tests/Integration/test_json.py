@@ -1,9 +1,11 @@
 """JSON over HTTP/1.1 and HTTP/2 through the gateway (DESIGN.md "JSON over HTTP"): curl and raw
 sockets in front, the grpcio TranscodeService (transcode_server.py) behind."""
 import json
+import select
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from google.protobuf import json_format
@@ -420,6 +422,30 @@ def test_h1_slow_head_gets_408(json_gateway):
         while chunk_ := sock.recv(65536):
             answer += chunk_
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+def test_h1_head_trickled_byte_by_byte_still_gets_408_on_time(json_gateway):
+    """Slowloris: a head whose bytes keep coming, one every 100 ms, must still be complete within
+    preface_timeout (2 s here) of its first byte; reads do not restart the clock."""
+    head = b"GET /v1/shelves/s/books/1 HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    with socket.create_connection(("127.0.0.1", json_gateway.port), timeout=WAIT) as sock:
+        start = time.monotonic()
+        sock.setblocking(False)
+        answer = b""
+        for byte in head:  # the client's behaviour under test: one byte per 100 ms, for 20 s
+            try:
+                sock.send(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            readable, _, _ = select.select([sock], [], [], 0.1)
+            if readable:
+                chunk_ = sock.recv(65536)
+                answer += chunk_
+                if not chunk_ or b"\r\n\r\n" in answer:
+                    break
+        elapsed = time.monotonic() - start
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert elapsed < 4, f"408 after {elapsed:.1f} s of trickling (preface_timeout is 2 s)"
 
 
 # -- h2c upgrade --------------------------------------------------------------------------------------
