@@ -21,6 +21,8 @@ final class HTTP2ServerStream: ClientStream {
     unowned(unsafe) let worker: Worker
     let streamID: Int32
     private var builder: CallHeadBuilder
+    /// The request's header list, counted as it is decoded (an HPACK bomb stops being kept).
+    private var headerLimit = HeaderListLimit()
     /// The call took the collected head as its upstream head (it gives it back to the pool).
     private var headTaken = false
     private(set) var call: Call?
@@ -65,6 +67,7 @@ final class HTTP2ServerStream: ClientStream {
 
     @inline(__always)
     func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard headerLimit.admit(nameCount: name.count, valueCount: value.count) else { return }
         builder.add(name: name, value: value)
     }
 
@@ -74,6 +77,17 @@ final class HTTP2ServerStream: ClientStream {
         requestEnded = endStream
         let head = builder.head
         let call: Call
+        if headerLimit.isExceeded {
+            // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
+            let native = head.contentType == .grpc
+            let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: worker.headerPool)
+            call = Call(worker: worker, client: self, frontend: f)
+            self.call = call
+            if !native { (f as! JSONFrontend).bind(call) }
+            call.fail(.resourceExhausted, "request headers too large: \(headerLimit.description)", httpStatus: 431)
+            if endStream { call.clientEnd() }
+            return
+        }
         if head.contentType == .grpc {
             let f = worker.grpcFrontend
             call = Call(worker: worker, client: self, frontend: f)

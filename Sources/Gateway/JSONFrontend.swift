@@ -76,6 +76,11 @@ final class JSONFrontend: Frontend {
 
     /// Matches the request to a method, builds the upstream head and starts the call, or answers
     /// at once (the call is then finished) when there is nothing to call.
+    /// Attaches the call without starting it (a call refused before its head could be read).
+    func bind(_ call: Call) {
+        self.call = call
+    }
+
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call
         guard let routes = snapshot.httpRoutes else {

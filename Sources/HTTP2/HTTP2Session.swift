@@ -120,6 +120,10 @@ public final class HTTP2Session {
                                    value: settings.maxFrameSize),
             // RFC 9218: no RFC 7540 priority tree (nghttp2 then schedules streams round-robin).
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
+            // Advisory (RFC 9113 §6.5.2): the receiving side enforces its bound itself
+            // (`HeaderListLimit`), since nghttp2 does not.
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+                                   value: UInt32(HeaderListLimit.defaultMaxBytes)),
         ]
         if role == .server {
             iv.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),

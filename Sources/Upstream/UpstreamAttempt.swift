@@ -43,6 +43,8 @@ public final class UpstreamAttempt {
     /// The header block being received (response head, then trailers); held +1 by hand so
     /// that appending to it, once per field, costs no reference counting.
     private var receiving: Unmanaged<Metadata>?
+    /// The header block being received, counted (an upstream's HPACK bomb is bounded too).
+    private var receivingLimit = HeaderListLimit()
     /// The HTTP/2 stream on the upstream connection; 0 until attached.
     public internal(set) var streamID: Int32 = 0
     /// Unowned: a connection clears this on every stream it carries before it goes away.
@@ -82,12 +84,25 @@ public final class UpstreamAttempt {
     /// One field of the header block being received.
     @inline(__always)
     func receiveField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard receivingLimit.admit(nameCount: name.count, valueCount: value.count) else { return }
         if receiving == nil { receiving = Unmanaged.passRetained(pool.take()) }
         receiving.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.append(name: name, value: value) }
     }
 
     /// The header block is complete: the owner takes it.
     func receiveHeadersComplete(endStream: Bool) {
+        if receivingLimit.isExceeded {
+            let what = receivingLimit.description
+            if let r = receiving { pool.give(r.takeRetainedValue()) }
+            receiving = nil
+            fail(.internalError, "upstream response headers too large: \(what)")
+            if let c = connection, streamID > 0 {
+                c.session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+                c.scheduleFlush()
+            }
+            return
+        }
+        receivingLimit.reset()
         let isTrailer = responseHeadReceived
         responseHeadReceived = true
         let fields = receiving?.takeRetainedValue() ?? pool.take()

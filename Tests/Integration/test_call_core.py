@@ -88,7 +88,9 @@ class TruncatingUpstream:
     arrived, with response headers, one DATA frame holding a gRPC prefix that announces 10 bytes but
     only 3 of them, then trailers `grpc-status: 0` — a message cut short, then "OK"."""
 
-    def __init__(self):
+    def __init__(self, trailers=(("grpc-status", "0"),), truncate=True):
+        self.trailers = list(trailers)
+        self.truncate = truncate
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -108,6 +110,7 @@ class TruncatingUpstream:
 
     def _serve(self, conn):
         h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        h2conn.local_settings.max_header_list_size = 1 << 24
         h2conn.initiate_connection()
         paths = {}
         try:
@@ -121,8 +124,8 @@ class TruncatingUpstream:
                     elif isinstance(event, h2.events.StreamEnded):
                         self.paths.append(paths.get(event.stream_id))
                         h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-type", "application/grpc")])
-                        h2conn.send_data(event.stream_id, GRPC_PREFIX_TEN_BYTES + b"abc")
-                        h2conn.send_headers(event.stream_id, [("grpc-status", "0")], end_stream=True)
+                        h2conn.send_data(event.stream_id, GRPC_PREFIX_TEN_BYTES + b"abc" if self.truncate else grpc_message())
+                        h2conn.send_headers(event.stream_id, self.trailers, end_stream=True)
                 conn.sendall(h2conn.data_to_send())
         except (OSError, h2.exceptions.ProtocolError):
             pass
@@ -148,8 +151,8 @@ def upstreams():
             started.append(GrpcUpstream(handlers))
             return started[-1]
 
-        def truncating(self):
-            started.append(TruncatingUpstream())
+        def truncating(self, **options):
+            started.append(TruncatingUpstream(**options))
             return started[-1]
 
     yield Start()
@@ -425,3 +428,75 @@ def test_h2c_upgrade_raw_drops_headers_connection_names(upstreams, front):
                 assert rest, "closed before stream 1 ended"
     assert status == 200, (status, data)
     assert_connection_named_header_dropped(up)
+
+
+def h2_request(port, headers, body=None, window=1 << 20):
+    """One request on a fresh HTTP/2 connection with the `h2` library: (response headers, data,
+    trailers). The headers go out as the encoder packs them (repeated fields are indexed)."""
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    client.local_settings.max_header_list_size = 1 << 24  # hpack may decode what we send ourselves
+    client.initiate_connection()
+    response, trailers, data = None, None, b""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+        client.send_headers(1, headers, end_stream=body is None)
+        if body is not None:
+            client.send_data(1, body, end_stream=True)
+        sock.sendall(client.data_to_send())
+        ended = False
+        while not ended:
+            chunk = sock.recv(65536)
+            assert chunk, "closed before the stream ended"
+            for event in client.receive_data(chunk):
+                if isinstance(event, h2.events.ResponseReceived):
+                    response = dict(event.headers)
+                elif isinstance(event, h2.events.TrailersReceived):
+                    trailers = dict(event.headers)
+                elif isinstance(event, h2.events.DataReceived):
+                    data += event.data
+                    client.acknowledge_received_data(event.flow_controlled_length, 1)
+                elif isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    ended = True
+            sock.sendall(client.data_to_send())
+    return response, data, trailers
+
+
+@pytest.mark.parametrize("kind", ["grpc", "json"])
+def test_h2_hpack_bomb_gets_431_and_is_never_forwarded(upstreams, front, kind):
+    """A small header block that references one 3 KB table entry 400 times decodes into 1.2 MB:
+    the gateway counts the list as it decodes it, keeps nothing past 64 KiB, answers 431 (with
+    grpc-status RESOURCE_EXHAUSTED for a gRPC client), forwards nothing, and its memory stays flat."""
+    up = upstreams()
+    gw = front(up.port)
+    path = f"/{SERVICE}/Echo" if kind == "grpc" else "/v1/echo"
+    base = [(":method", "POST"), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", path),
+            ("content-type", "application/grpc" if kind == "grpc" else "application/json")]
+    if kind == "grpc":
+        base.append(("te", "trailers"))
+    rss_before = gw.gateway.vm_rss_kib()
+    bomb = base + [("x-bomb", "b" * 3000)] * 400  # one dynamic-table entry (3 KB < 4 KiB), then indexed
+    response, data, _ = h2_request(gw.port, bomb, grpc_message() if kind == "grpc" else b"{}")
+    assert response[":status"] == "431", (response, data)
+    if kind == "grpc":
+        assert response["grpc-status"] == "8", response
+        assert "request headers too large" in response["grpc-message"], response
+    else:
+        assert status_json(data)["code"] == 8, data
+    assert up.recorder.calls == [], "the request was forwarded"
+    # Another call on the gateway still works, and memory did not follow the decoded size.
+    response, data, trailers = h2_request(gw.port, base, grpc_message() if kind == "grpc" else b"{}")
+    assert response[":status"] == "200", (response, data)
+    assert gw.gateway.vm_rss_kib() - rss_before < 16 * 1024, "gateway memory grew with the decoded header list"
+
+
+def test_h2_upstream_trailer_bomb_is_internal_and_bounded(upstreams, front):
+    """An upstream's trailers are bounded like a client's headers: 400 references to one 3 KB
+    entry end the call INTERNAL with a message, and the gateway keeps serving."""
+    up = upstreams.truncating(trailers=[("grpc-status", "0")] + [("x-bomb", "b" * 3000)] * 400, truncate=False)
+    gw = front(up.port)
+    base = [(":method", "POST"), (":scheme", "http"), (":authority", "127.0.0.1"),
+            (":path", f"/{SERVICE}/Echo"), ("content-type", "application/grpc"), ("te", "trailers")]
+    response, data, trailers = h2_request(gw.port, base, grpc_message())
+    assert response[":status"] == "200", response
+    assert trailers and trailers["grpc-status"] == "13", trailers
+    assert "upstream response headers too large" in trailers["grpc-message"], trailers
+    assert gw.wait_no_calls_active() and gw.calls_total("INTERNAL") == 1
