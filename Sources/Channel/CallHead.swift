@@ -85,8 +85,15 @@ public struct CallHeadBuilder {
     /// One received field. Native: `name` is lower case (HTTP/2). Translated: any case.
     @inlinable @inline(__always)
     public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        add(name: name, value: value, into: head.metadata)
+    }
+
+    /// `add(name:value:)` with the head's own metadata block passed in by a caller that holds
+    /// it (so that the per-field path loads no reference out of this struct).
+    @inlinable @inline(__always)
+    public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into metadata: Metadata) {
         if profile == .native {
-            addLowercased(name: name, value: value)
+            addLowercased(name: name, value: value, into: metadata)
             return
         }
         if name.isEmpty { return }
@@ -99,17 +106,17 @@ public struct CallHeadBuilder {
                 lower = UnsafeRawBufferPointer(rebasing: lower[MetadataFilter.metadataPrefix.count...])
                 if lower.isEmpty { return }
             }
-            addLowercased(name: lower, value: value)
+            addLowercased(name: lower, value: value, into: metadata)
         }
     }
 
     @inlinable @inline(__always)
-    mutating func addLowercased(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    mutating func addLowercased(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into metadata: Metadata) {
         switch MetadataFilter.request(name, profile: profile) {
         case .pseudo:
             guard profile == .native else { return }
             if name.equals(":path") {
-                head.pathField = head.metadata.count
+                head.pathField = metadata.count
                 head.serviceRange = nil
                 head.methodRange = nil
                 if let parts = GRPCPath.split(value) {
@@ -119,7 +126,7 @@ public struct CallHeadBuilder {
             } else if name.equals(":method") {
                 head.isPost = value.equals("POST")
             } else if name.equals(":scheme") {
-                head.metadata.append(":scheme", value: UnsafeRawBufferPointer(staticString: "http"))
+                metadata.append(":scheme", value: UnsafeRawBufferPointer(staticString: "http"))
                 return
             }
         case .deadline:
@@ -143,7 +150,7 @@ public struct CallHeadBuilder {
                 head.acceptsTrailers = value.equals("trailers") || Self.listsTrailers(value)
             }
         }
-        head.metadata.append(name: name, value: value)
+        metadata.append(name: name, value: value)
     }
 
     /// `application/grpc`, or it followed by `+format` or `;parameters` (PROTOCOL-HTTP2.md

@@ -21,6 +21,9 @@ final class HTTP2ServerStream: ClientStream {
     unowned(unsafe) let worker: Worker
     let streamID: Int32
     private var builder: CallHeadBuilder
+    /// The block the builder fills (also `builder.head.metadata`), held here as a `let` so that
+    /// appending a field costs no reference counting.
+    private let requestBlock: Metadata
     /// The request's header list, counted as it is decoded (an HPACK bomb stops being kept).
     private var headerLimit = HeaderListLimit()
     /// The call took the collected head as its upstream head (it gives it back to the pool).
@@ -48,13 +51,14 @@ final class HTTP2ServerStream: ClientStream {
         self.conn = conn
         self.worker = conn.worker
         self.streamID = streamID
-        builder = CallHeadBuilder(into: conn.worker.headerPool.take(), profile: .native)
+        requestBlock = conn.worker.headerPool.take()
+        builder = CallHeadBuilder(into: requestBlock, profile: .native)
     }
 
     deinit {
         let pool = worker.headerPool
         // The collected head goes back unless the call took it as its upstream head.
-        if !headTaken { pool.give(builder.head.metadata) }
+        if !headTaken { pool.give(requestBlock) }
         if let trailers { pool.give(trailers) }
     }
 
@@ -68,7 +72,7 @@ final class HTTP2ServerStream: ClientStream {
     @inline(__always)
     func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         guard headerLimit.admit(nameCount: name.count, valueCount: value.count) else { return }
-        builder.add(name: name, value: value)
+        builder.add(name: name, value: value, into: requestBlock)
     }
 
     /// The request HEADERS are complete: start the call with its frontend.
