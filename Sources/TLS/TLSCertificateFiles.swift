@@ -1,0 +1,39 @@
+/// A certificate chain and its private key, as PEM files. The chain file holds the server's (or
+/// client's) certificate first, then the intermediates that lead towards the root, in order.
+public struct TLSCertificateFiles: Sendable, Hashable {
+    public var certificate: String
+    public var key: String
+
+    public init(certificate: String, key: String) {
+        self.certificate = certificate
+        self.key = key
+    }
+}
+
+/// A chain and key read from their files and checked to belong together.
+struct LoadedCertificate: @unchecked Sendable {
+    let files: TLSCertificateFiles
+    /// The leaf first.
+    let chain: [X509Certificate]
+    let key: PrivateKey
+
+    static func load(_ files: TLSCertificateFiles) -> Result<LoadedCertificate, TLSFileError> {
+        let chain: [X509Certificate]
+        switch PEMFile.certificates(files.certificate, what: "certificate") {
+        case .failure(let error): return .failure(error)
+        case .success(let c): chain = c
+        }
+        let key: PrivateKey
+        switch PEMFile.privateKey(files.key) {
+        case .failure(let error): return .failure(error)
+        case .success(let k): key = k
+        }
+        guard key.matches(chain[0]) else {
+            return .failure(TLSFileError(file: files.key,
+                "key \(files.key) does not match certificate \(files.certificate) (\(chain[0].subject))"))
+        }
+        return .success(LoadedCertificate(files: files, chain: chain, key: key))
+    }
+
+    var leaf: X509Certificate { chain[0] }
+}
