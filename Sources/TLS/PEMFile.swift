@@ -71,6 +71,9 @@ enum PEMFile {
         case .failure(let error): return .failure(error)
         case .success(let b): bytes = b
         }
+        guard contains(bytes, "PRIVATE KEY-----") else {
+            return .failure(TLSFileError(file: path, "key \(path) holds no PEM private key (\"-----BEGIN PRIVATE KEY-----\")"))
+        }
         if contains(bytes, "ENCRYPTED") {
             return .failure(TLSFileError(file: path, "key \(path) is encrypted: passphrases are not supported (openssl pkey -in KEY -out PLAIN)"))
         }
@@ -82,9 +85,6 @@ enum PEMFile {
             ERR_clear_error()
             guard let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
                 let errors = OpenSSLErrors.drain()
-                if errors.library == ERR_LIB_PEM && errors.reason == PEM_R_NO_START_LINE {
-                    return .failure(TLSFileError(file: path, "key \(path) holds no PEM private key (\"-----BEGIN PRIVATE KEY-----\")"))
-                }
                 return .failure(TLSFileError(file: path, "key \(path) cannot be parsed: \(errors.text)"))
             }
             return .success(PrivateKey(owning: key))

@@ -29,6 +29,11 @@ struct LoadedCertificate: @unchecked Sendable {
         case .success(let k): key = k
         }
         guard key.matches(chain[0]) else {
+            if let index = chain.indices.dropFirst().first(where: { key.matches(chain[$0]) }) {
+                return .failure(TLSFileError(file: files.certificate,
+                    "chain out of order in \(files.certificate): the key \(files.key) belongs to certificate \(index + 1) "
+                        + "(\(chain[index].subject)); list the certificate first, then each issuer in turn"))
+            }
             return .failure(TLSFileError(file: files.key,
                 "key \(files.key) does not match certificate \(files.certificate) (\(chain[0].subject))"))
         }
