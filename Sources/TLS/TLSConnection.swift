@@ -129,6 +129,11 @@ public final class TLSConnection {
     }
 
     deinit {
+        // A connection dropped without close_notify (the socket reset, an idle close) would make
+        // SSL_free mark its session not resumable — the very session the client cache holds for
+        // the next connection. Only a TLS failure should do that (OpenSSL does, when it sends or
+        // receives a fatal alert); otherwise the end counts as clean.
+        if error == nil { SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN) }
         // Frees the BIO too. The context (a stored property) is released after this.
         SSL_free(ssl)
     }

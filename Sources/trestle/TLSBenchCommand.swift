@@ -62,6 +62,7 @@ struct TLSBenchCommand: ParsableCommand {
                                count: Int, resume: Bool) -> (Double, Double) {
         var serverNs: UInt64 = 0
         var clientNs: UInt64 = 0
+        var resumed = 0
         for i in 0 ... count {
             let c = TLSConnection(client: client, serverName: "localhost", sessionKey: resume ? "bench" : nil, plaintextBuffer: buffer)
             let s = TLSConnection(server: server, plaintextBuffer: buffer)
@@ -75,7 +76,10 @@ struct TLSBenchCommand: ParsableCommand {
                 rounds += 1
                 t = threadNanoseconds()
                 let se = toServer.withUnsafeBytes { s.receive($0) }
-                if se.handshake != nil { done += 1 }
+                if let h = se.handshake {
+                    done += 1
+                    if h.resumed { resumed += 1 }
+                }
                 let toClient = Array(s.produce())
                 s.outputSent()
                 serverNs += threadNanoseconds() - t
@@ -89,8 +93,9 @@ struct TLSBenchCommand: ParsableCommand {
                 if se.error != nil || ce.error != nil { fatalError("handshake failed: \(se.error ?? ce.error!)") }
             }
             precondition(done == 2, "handshake incomplete")
-            if i == 0 { serverNs = 0; clientNs = 0 }  // the first one warms up (and seeds the session)
+            if i == 0 { serverNs = 0; clientNs = 0; resumed = 0 }  // the first one warms up (and seeds the session)
         }
+        precondition(resumed == (resume ? count : 0), "\(resumed) of \(count) handshakes resumed")
         return (Double(serverNs) / Double(count) / 1000, Double(clientNs) / Double(count) / 1000)
     }
 
@@ -153,7 +158,7 @@ struct TLSBenchCommand: ParsableCommand {
             openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile ext -out server.crt
             """
         var pid: pid_t = 0
-        let args = ["/bin/sh", "-c", script + " > '\(dir)/make.log' 2>&1"]
+        let args = ["/bin/sh", "-c", "{ " + script + "; } > '\(dir)/make.log' 2>&1"]
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else { throw ValidationError("cannot run openssl") }

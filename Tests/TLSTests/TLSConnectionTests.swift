@@ -244,6 +244,23 @@ import Testing
         #expect(third.clientLog.handshake?.resumed == false)
     }
 
+    /// Regression: a connection freed without close_notify (a reset socket) made OpenSSL mark its
+    /// session not resumable, so no reconnect ever resumed.
+    @Test(arguments: [TLSVersion.tls13, .tls12])
+    func sessionSurvivesAConnectionDroppedWithoutClose(version: TLSVersion) throws {
+        var options = TLSOptions()
+        options.maximumVersion = version
+        let server = try pki.serverContext()
+        let client = try pki.clientContext(options: options)
+        do {
+            let first = TLSPair(server: server, client: client, sessionKey: "k")
+            first.handshake()
+        }  // both connections freed here, no close()
+        let second = TLSPair(server: server, client: client, sessionKey: "k")
+        second.handshake()
+        #expect(second.clientLog.handshake?.resumed == true)
+    }
+
     @Test func sharedPlaintextBufferServesManyConnections() throws {
         let buffer = TLSPlaintextBuffer()
         let server = try pki.serverContext()
