@@ -66,13 +66,13 @@ enum TLSTransportBIO {
             BIO_meth_set_write(raw) { bio, data, length in
                 guard let bio, let data, length > 0, let owner = BIO_get_data(bio) else { return 0 }
                 trestle_BIO_clear_retry_flags(bio)
-                Unmanaged<TLSConnection>.fromOpaque(owner).takeUnretainedValue().transportWrite(data, Int(length))
+                Unmanaged<TLSConnection>.fromOpaque(owner)._withUnsafeGuaranteedRef { $0.transportWrite(data, Int(length)) }
                 return length
             }
             BIO_meth_set_read(raw) { bio, data, length in
                 guard let bio, let data, length > 0, let owner = BIO_get_data(bio) else { return 0 }
                 trestle_BIO_clear_retry_flags(bio)
-                let n = Unmanaged<TLSConnection>.fromOpaque(owner).takeUnretainedValue().transportRead(data, Int(length))
+                let n = Unmanaged<TLSConnection>.fromOpaque(owner)._withUnsafeGuaranteedRef { $0.transportRead(data, Int(length)) }
                 if n == 0 {
                     trestle_BIO_set_retry_read(bio)
                     return -1

@@ -51,9 +51,17 @@ public final class TLSConnection {
 
     private var started = false
     private var dispatching = false
-    public private(set) var handshake: TLSHandshake?
+    public private(set) var handshake: TLSHandshake? {
+        didSet { isEstablished = handshake != nil }
+    }
     /// The failure, once there is one (also reported once in `TLSEvents.error`).
-    public internal(set) var error: TLSError?
+    public internal(set) var error: TLSError? {
+        didSet { hasFailed = error != nil }
+    }
+    // The per-record paths test these flags, not the optionals above: comparing an Optional of a
+    // struct with strings to nil copies it (retains, releases), ~8k instructions per round trip.
+    private(set) var isEstablished = false
+    private(set) var hasFailed = false
     /// The peer sent close_notify.
     public private(set) var receivedCloseNotify = false
     /// `close()` was called: nothing more is written.
@@ -148,15 +156,15 @@ public final class TLSConnection {
         defer { dispatching = false }
         var events = TLSEvents()
         plaintext.count = 0
-        guard error == nil, !receivedCloseNotify else { return events }
+        guard !hasFailed, !receivedCloseNotify else { return events }
         input = ciphertext.baseAddress
         inputCount = ciphertext.count
         inputOffset = 0
         defer { input = nil; inputCount = 0; inputOffset = 0 }
         started = true
 
-        if handshake == nil {
-            ERR_clear_error()
+        clearErrors()
+        if !isEstablished {
             let rc = SSL_do_handshake(ssl)
             if rc == 1 {
                 completeHandshake()
@@ -166,12 +174,12 @@ public final class TLSConnection {
                 if code != SSL_ERROR_WANT_READ { fail(code) }
             }
         }
-        if handshake != nil, error == nil { readRecords() }
+        if isEstablished, !hasFailed { readRecords() }
 
         if plaintext.capacity > 1 << 20 && plaintext.count == 0 { plaintext.reset(keep: 96 * 1024) }
         events.plaintext = plaintext.bytes
         events.closed = receivedCloseNotify
-        events.error = error
+        events.error = hasFailed ? error : nil
         events.hasOutput = collecting.count > 0
         return events
     }
@@ -180,8 +188,8 @@ public final class TLSConnection {
     /// tail waits (copied) to be coalesced with the next writes, until `produce`. Before the
     /// handshake completes everything waits. After `close()` or a failure, dropped.
     public func write(_ plaintext: UnsafeRawBufferPointer) {
-        guard plaintext.count > 0, error == nil, !isClosing, let base = plaintext.baseAddress else { return }
-        guard handshake != nil else {
+        guard plaintext.count > 0, !hasFailed, !isClosing, let base = plaintext.baseAddress else { return }
+        guard isEstablished else {
             coalescing.append(base, plaintext.count)
             return
         }
@@ -213,14 +221,14 @@ public final class TLSConnection {
     public func produce() -> UnsafeRawBufferPointer {
         precondition(!isLent, "produce() again before outputSent()")
         precondition(!dispatching, "produce() inside receive()")
-        if role == .client, !started, error == nil {
+        if role == .client, !started, !hasFailed {
             started = true
-            ERR_clear_error()
+            clearErrors()
             let rc = SSL_do_handshake(ssl)
             let code = SSL_get_error(ssl, rc)
             if code != SSL_ERROR_WANT_READ { fail(code) }
         }
-        if handshake != nil, coalescing.count > 0, error == nil, !isClosingSent {
+        if isEstablished, coalescing.count > 0, !hasFailed, !isClosingSent {
             encrypt(coalescing.bytes)
             coalescing.count = 0
         }
@@ -242,15 +250,15 @@ public final class TLSConnection {
     public func close() {
         guard !isClosing else { return }
         isClosing = true
-        guard handshake != nil, error == nil else { return }
+        guard isEstablished, !hasFailed else { return }
         if coalescing.count > 0 {
             encrypt(coalescing.bytes)
             coalescing.count = 0
         }
-        ERR_clear_error()
+        clearErrors()
         SSL_shutdown(ssl)
         isClosingSent = true
-        ERR_clear_error()
+        clearErrors()
     }
     private var isClosingSent = false
 
@@ -271,7 +279,8 @@ public final class TLSConnection {
     private func readRecords() {
         while true {
             plaintext.reserve(free: Self.maxRecordPlaintext)
-            ERR_clear_error()
+            // No clearErrors() here: `receive` cleared the queue, and a libssl call that succeeds
+            // leaves it as it found it (each peek is ~250 instructions: thread-local state).
             var n = 0
             if SSL_read_ex(ssl, plaintext.end, plaintext.free, &n) == 1 {
                 plaintext.count += n
@@ -292,8 +301,8 @@ public final class TLSConnection {
     }
 
     private func encrypt(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count > 0, error == nil else { return }
-        ERR_clear_error()
+        guard bytes.count > 0, !hasFailed else { return }
+        clearErrors()
         var written = 0
         // Never partial: without SSL_MODE_ENABLE_PARTIAL_WRITE, SSL_write takes all (in records of
         // 16 KiB) or fails, and this BIO never pushes back.
@@ -322,9 +331,9 @@ public final class TLSConnection {
             let wanted = context.alpn.map(\.name).joined(separator: ", ")
             error = TLSError(.noSharedALPN, alpn.map { "the server selected ALPN \"\($0.name)\"; required: \(wanted)" }
                 ?? "the server selected no ALPN protocol; required: \(wanted)")
-            ERR_clear_error()
+            clearErrors()
             SSL_shutdown(ssl)  // close_notify: the handshake itself succeeded
-            ERR_clear_error()
+            clearErrors()
             return
         }
         // What was written before the handshake (a client's HTTP/2 preface) follows now.
@@ -361,6 +370,15 @@ public final class TLSConnection {
     }
 
     // MARK: helpers
+
+    /// Empties the thread's OpenSSL error queue before a libssl call (C-INTEROP.md: an entry left
+    /// by another connection makes `SSL_get_error` report a failure), once per entry point that
+    /// calls libssl; every failure drains it (`fail`). `ERR_clear_error` alone walks all 16 slots
+    /// (~600 instructions); a peek first is cheaper.
+    @inline(__always)
+    private func clearErrors() {
+        if ERR_peek_error() != 0 { ERR_clear_error() }
+    }
 
     static func isIPAddress(_ name: String) -> Bool {
         name.contains(":") || (!name.isEmpty && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == 46 })
