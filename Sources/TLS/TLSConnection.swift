@@ -62,6 +62,7 @@ public final class TLSConnection {
     // struct with strings to nil copies it (retains, releases), ~8k instructions per round trip.
     private(set) var isEstablished = false
     private(set) var hasFailed = false
+    private var errorReported = false
     /// The peer sent close_notify.
     public private(set) var receivedCloseNotify = false
     /// `close()` was called: nothing more is written.
@@ -149,14 +150,25 @@ public final class TLSConnection {
     // MARK: the caller's side
 
     /// Feeds ciphertext read from the socket (valid only during the call: nothing of it is kept).
-    /// Returns what happened, in order. After an error or close_notify, returns nothing more.
+    /// Returns what happened, in order. After close_notify or a failure (reported once, also when
+    /// it happened in `write` or `produce`; `error` holds it meanwhile), returns nothing more.
     public func receive(_ ciphertext: UnsafeRawBufferPointer) -> TLSEvents {
         precondition(!dispatching, "re-entrant receive")
         dispatching = true
         defer { dispatching = false }
         var events = TLSEvents()
-        plaintext.count = 0
-        guard !hasFailed, !receivedCloseNotify else { return events }
+        // The previous plaintext is dead now: a buffer a burst made large is given back.
+        if plaintext.capacity > 1 << 20 { plaintext.reset(keep: 0) } else { plaintext.count = 0 }
+        if hasFailed {
+            // A failure in `write` or `produce` is reported here, once.
+            if !errorReported {
+                errorReported = true
+                events.error = error
+                events.hasOutput = collecting.count > 0
+            }
+            return events
+        }
+        guard !receivedCloseNotify else { return events }
         input = ciphertext.baseAddress
         inputCount = ciphertext.count
         inputOffset = 0
@@ -176,10 +188,12 @@ public final class TLSConnection {
         }
         if isEstablished, !hasFailed { readRecords() }
 
-        if plaintext.capacity > 1 << 20 && plaintext.count == 0 { plaintext.reset(keep: 96 * 1024) }
         events.plaintext = plaintext.bytes
         events.closed = receivedCloseNotify
-        events.error = hasFailed ? error : nil
+        if hasFailed {
+            errorReported = true
+            events.error = error
+        }
         events.hasOutput = collecting.count > 0
         return events
     }
