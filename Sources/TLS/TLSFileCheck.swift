@@ -1,21 +1,3 @@
-/// One thing wrong with a certificate, key or CA file, for `trestle check`.
-public struct TLSFileProblem: Sendable, Equatable, CustomStringConvertible {
-    public enum Severity: Sendable, Equatable { case error, warning }
-
-    public var severity: Severity
-    /// The file at fault: the key file for a key that does not match, else the certificate file.
-    public var file: String
-    public var message: String
-
-    public init(_ severity: Severity, file: String, _ message: String) {
-        self.severity = severity
-        self.file = file
-        self.message = message
-    }
-
-    public var description: String { (severity == .warning ? "warning: " : "") + message }
-}
-
 /// The checks `trestle check` runs on the files a routes file names: readable, PEM, the key
 /// matches the certificate, every certificate of the chain within its validity (a warning when
 /// fewer than `expiryWarningDays` remain), and the chain in order (each certificate issued by
