@@ -42,7 +42,7 @@ public final class TLSConnection {
     private var inputCount = 0
     private var inputOffset = 0
 
-    /// Output: records collect here (BIO writes); `produce` lends it and swaps in `spare`.
+    /// Output: records collect here (BIO writes); `produce` lends it as `lent` and collects in the other.
     private var collecting = TLSByteBuffer()
     private var lent = TLSByteBuffer()
     private var isLent = false
@@ -67,6 +67,8 @@ public final class TLSConnection {
     public private(set) var receivedCloseNotify = false
     /// `close()` was called: nothing more is written.
     public private(set) var isClosing = false
+    /// close_notify is queued: no record may follow it.
+    private var isClosingSent = false
 
     // Filled by callbacks during a handshake, for the report and for messages.
     var verifyFailure: VerifyFailure?
@@ -274,7 +276,6 @@ public final class TLSConnection {
         isClosingSent = true
         clearErrors()
     }
-    private var isClosingSent = false
 
     /// Ciphertext and plaintext held for output: produced and not yet sent, plus what waits to
     /// be coalesced. The caller's high watermark applies to this.

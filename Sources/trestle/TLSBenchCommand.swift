@@ -16,7 +16,7 @@ struct TLSBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tls-bench", abstract: "Benchmark the TLS module in memory.", shouldDisplay: false)
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case all, handshake, resume, record }
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case all, handshake, resume, record, memory }
 
     @Option(name: .long, help: "What to measure.") var mode: Mode = .all
     @Option(name: .long, help: "A folder with ca.crt, server.crt, server.key (default: made in a temporary folder).")
@@ -27,6 +27,7 @@ struct TLSBenchCommand: ParsableCommand {
     @Option(name: .long, help: "TLS 1.3 session tickets the server sends.") var tickets = 1
     @Flag(name: .long, help: "Keep OpenSSL's record buffers (no SSL_MODE_RELEASE_BUFFERS).") var keepBuffers = false
     @Flag(name: .long, help: "TLS 1.2 instead of 1.3.") var tls12 = false
+    @Flag(name: .long, help: "memory: call releaseIdleBuffers() on each idle connection.") var releaseIdle = false
 
     func run() throws {
         let folder = try dir ?? makeCertificates()
@@ -47,6 +48,10 @@ struct TLSBenchCommand: ParsableCommand {
         if mode == .all || mode == .resume {
             let (s, c) = handshakeCost(server, client, buffer, count: handshakes, resume: true)
             print("resumed handshake: server \(fmt(s)) µs CPU, client \(fmt(c)) µs CPU")
+        }
+        if mode == .all || mode == .memory {
+            let bytes = idleMemory(server, client, buffer, count: 2000)
+            print("idle pair after a handshake (server + client connection): \(bytes / 1024) KiB resident (2000 pairs)")
         }
         if mode == .all || mode == .record {
             for size in sizes.split(separator: ",").compactMap({ Int($0) }) {
@@ -95,6 +100,50 @@ struct TLSBenchCommand: ParsableCommand {
         }
         precondition(resumed == (resume ? count : 0), "\(resumed) of \(count) handshakes resumed")
         return (Double(serverNs) / Double(count) / 1000, Double(clientNs) / Double(count) / 1000)
+    }
+
+    /// Resident bytes per established, idle pair (server and client side together), from
+    /// /proc/self/statm before and after `count` handshakes whose connections are kept.
+    private func idleMemory(_ server: TLSServerContext, _ client: TLSClientContext, _ buffer: TLSPlaintextBuffer,
+                            count: Int) -> Int {
+        var kept: [TLSConnection] = []
+        func pair() {
+            let c = TLSConnection(client: client, serverName: "localhost", plaintextBuffer: buffer)
+            let s = TLSConnection(server: server, plaintextBuffer: buffer)
+            var toServer = Array(c.produce())
+            c.outputSent()
+            while !toServer.isEmpty {
+                let (_, toClient) = serverStep(s, toServer)
+                _ = toClient.withUnsafeBytes { c.receive($0) }
+                toServer = Array(c.produce())
+                c.outputSent()
+            }
+            if releaseIdle { s.releaseIdleBuffers(); c.releaseIdleBuffers() }
+            kept += [s, c]
+        }
+        for _ in 0 ..< 100 { pair() }  // warm the allocator
+        kept = []
+        let before = residentBytes()
+        for _ in 0 ..< count { pair() }
+        let after = residentBytes()
+        precondition(kept.count == 2 * count)
+        return (after - before) / count
+    }
+
+    private func residentBytes() -> Int {
+        guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(f) }
+        var size = 0, resident = 0
+        withUnsafeMutablePointer(to: &size) { sp in
+            withUnsafeMutablePointer(to: &resident) { rp in
+                var line = [CChar](repeating: 0, count: 128)
+                guard fgets(&line, 128, f) != nil else { return }
+                let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                let parts = text.split(separator: " ")
+                if parts.count > 1 { sp.pointee = Int(parts[0]) ?? 0; rp.pointee = Int(parts[1]) ?? 0 }
+            }
+        }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// The server's share of a handshake step, apart so that callgrind can count it alone
