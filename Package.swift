@@ -16,9 +16,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
     ],
     targets: [
-        // System libraries: the only two C dependencies. Only UVLoop imports CLibUV; only HTTP2 imports CNghttp2.
+        // System libraries. Only UVLoop imports CLibUV; only HTTP2 imports CNghttp2; only TLS imports COpenSSL.
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // OpenSSL 3: only TLS imports it.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // Transport
         .target(name: "UVLoop", dependencies: ["CLibUV"], swiftSettings: hotPath),
@@ -27,6 +29,8 @@ let package = Package(
         .target(name: "HTTP2", dependencies: ["Channel", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
         // Strict, incremental HTTP/1.1 request parser and response writer (pure: no sockets).
         .target(name: "HTTP1", swiftSettings: hotPath),
+        // TLS over memory buffers (pure: no sockets): contexts, connections, reload, file checks.
+        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: hotPath),
 
         // Channel (pure) and upstream pools
         .target(name: "Channel", swiftSettings: hotPath),
@@ -46,7 +50,7 @@ let package = Package(
         // The gateway and the executable
         .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
-            "Gateway", "RouteConfig", "Transcoding", "LoadGen",
+            "Gateway", "RouteConfig", "Transcoding", "LoadGen", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -54,6 +58,7 @@ let package = Package(
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "TranscodingTests", dependencies: [
             "Transcoding", "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),  // codec_test.proto/.pb (read by path; declared so SwiftPM does not warn)

@@ -24,6 +24,8 @@ public struct ClusterConfig: Sendable {
     public var backoffBaseMs: UInt64
     /// Key `backoff_max`: the longest reconnect delay, >= `backoffBaseMs`.
     public var backoffMaxMs: UInt64
+    /// Key `tls`: connect to the endpoints over TLS (nil: cleartext h2c).
+    public var tls: ClusterTLSConfig? = nil
 
     public init(
         name: String,

@@ -4,7 +4,7 @@ import Yams
 extension ConfigParser {
     static let clusterKeys = [
         "name", "endpoints", "connect_timeout", "max_connections", "max_streams_per_connection",
-        "max_pending", "backoff_base", "backoff_max",
+        "max_pending", "backoff_base", "backoff_max", "tls",
     ]
 
     /// `clusters: [{name: ..., endpoints: [...], ...}, ...]`: at least one, names unique.
@@ -77,6 +77,7 @@ extension ConfigParser {
         {
             report(node, "backoff_base (\(cluster.backoffBaseMs)ms) must not exceed backoff_max (\(cluster.backoffMaxMs)ms)")
         }
+        if let node = fields["tls"] { cluster.tls = parseClusterTLS(node, cluster: name) }
         return cluster
     }
 

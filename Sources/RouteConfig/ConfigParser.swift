@@ -13,6 +13,8 @@ struct ConfigParser {
 
     let file: String
     private(set) var diagnostics: [ConfigDiagnostic] = []
+    /// Not errors: the config loads, and `trestle check` and the gateway print these.
+    private(set) var warnings: [ConfigDiagnostic] = []
 
     init(file: String) {
         self.file = file
@@ -29,6 +31,12 @@ struct ConfigParser {
         report(node.mark, message)
     }
 
+    /// Records a warning at `node`.
+    mutating func warn(_ node: Node, _ message: String) {
+        warnings.append(
+            ConfigDiagnostic(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1, message: message))
+    }
+
     /// The config in `root` (nil for an empty document); nil when any error was reported.
     mutating func parseDocument(_ root: Node?) -> GatewayConfig? {
         guard let root, !root.isNullScalar else {
@@ -43,8 +51,9 @@ struct ConfigParser {
 
         var listeners: [SocketAddress] = []
         var listenerNodes: [Node] = []
+        var listenerTLS: [ListenerTLSConfig?] = []
         if let node = required("listeners", in: top) {
-            (listeners, listenerNodes) = parseListeners(node)
+            (listeners, listenerNodes, listenerTLS) = parseListeners(node)
         }
         var admin: SocketAddress?
         if let node = top["admin"] {
@@ -102,6 +111,8 @@ struct ConfigParser {
             maxConcurrentStreams: maxStreams ?? GatewayConfig.defaultMaxConcurrentStreams,
             streamWindowBytes: window ?? GatewayConfig.defaultStreamWindowBytes)
         config.prefaceTimeoutMs = prefaceTimeout ?? GatewayConfig.defaultPrefaceTimeoutMs
+        config.listenerTLS = listenerTLS
+        config.warnings = warnings
         config.registry = registry
         config.httpRoutes = httpRoutes
         return config

@@ -15,6 +15,12 @@ public struct GatewayConfig: Sendable {
     public var file: String
     /// Key `listeners: [{address: ...}]`: at least one, each an IP literal and port.
     public var listeners: [SocketAddress]
+    /// Key `tls` of each listener, parallel to `listeners` (nil: cleartext). Empty for a config
+    /// built in code: use `tls(forListener:)`.
+    public var listenerTLS: [ListenerTLSConfig?] = []
+    /// What the config loads despite (e.g. `insecure_skip_verify`): printed by `trestle check`,
+    /// logged by the gateway. In file order.
+    public var warnings: [ConfigDiagnostic] = []
     /// Key `admin: {address: ...}`: where /metrics, /healthz and /readyz answer; nil: nowhere.
     public var admin: SocketAddress?
     /// Key `workers`: 1...256, or `auto` (the default) for the number of online CPUs.

@@ -8,7 +8,8 @@ struct Trestle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trestle",
         abstract: "A gRPC gateway: native gRPC proxy routed by service name, on libuv and nghttp2.",
-        subcommands: [Serve.self, Check.self, DemoCommand.self, DemoUpstreamCommand.self, TranscodeCommand.self, LoadCommand.self])
+        subcommands: [Serve.self, Check.self, DemoCommand.self, DemoUpstreamCommand.self, TranscodeCommand.self, LoadCommand.self,
+                      TLSBenchCommand.self])
 }
 
 struct Serve: ParsableCommand {
@@ -32,13 +33,16 @@ struct Check: ParsableCommand {
     @Option(name: .long, help: "The routes file (YAML).") var config: String
 
     func run() throws {
+        let cfg: GatewayConfig
         do {
-            let cfg = try ConfigLoader.load(path: config)
-            print("\(config): ok (\(cfg.listeners.count) listeners, \(cfg.clusters.count) clusters, \(cfg.routes.count) routes)")
+            cfg = try ConfigLoader.load(path: config)
         } catch {
             printErrors(error)
             throw ExitCode(1)
         }
+        // The certificate, key and CA files the config names (and its warnings): CheckTLS.swift.
+        guard CheckTLS.report(cfg) else { throw ExitCode(1) }
+        print("\(config): ok (\(cfg.listeners.count) listeners, \(cfg.clusters.count) clusters, \(cfg.routes.count) routes)")
     }
 }
 
