@@ -40,6 +40,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var flushScheduled = false
     /// Closes a connection that has not sent a complete client preface in time (slowloris).
     var prefaceTimer: Timer?
+    /// HTTP/2: closes the connection once it has had no open stream for `idle_timeout`. One
+    /// timer per connection, started once; a call only records when the connection went idle.
+    private var idleTimer: Timer?
+    /// Loop ms since which no stream is open; nil while one is.
+    private var idleSince: UInt64?
     /// What the HTTP/1.1 head timer is running for (it is not restarted by further reads).
     enum HeadTimerPhase { case none, idle, head }
     var headTimerPhase = HeadTimerPhase.none
@@ -115,6 +120,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         stopPrefaceTimer()
         mode = .http2
         session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
+        startIdleTimer()
         let preface = sniffed
         sniffed = []
         preface.withUnsafeBytes { feed($0) }
@@ -203,6 +209,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func close() {
         guard mode != .closed else { return }
         stopPrefaceTimer()
+        idleTimer?.close()
+        idleTimer = nil
         mode = .closed
         while let stream = firstStream {
             unlink(stream)
@@ -243,7 +251,32 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     /// A new client stream, linked into the connection's list (which owns it).
+    /// Starts watching for an idle HTTP/2 connection (when it becomes HTTP/2).
+    func startIdleTimer() {
+        idleSince = firstStream == nil ? worker.loop.now : nil
+        let timeout = worker.config.idleTimeoutMs
+        idleTimer = Timer(loop: worker.loop) { [unowned self] in self.idleCheck() }
+        idleTimer?.start(timeoutMs: timeout)
+    }
+
+    private func idleCheck() {
+        let timeout = worker.config.idleTimeoutMs
+        guard mode == .http2 else { return }
+        guard let since = idleSince else {
+            idleTimer?.start(timeoutMs: timeout)
+            return
+        }
+        let now = worker.loop.now
+        if now &- since >= timeout {
+            worker.log("closing an HTTP/2 connection idle for \(timeout)ms (GOAWAY)")
+            beginDrain()
+        } else {
+            idleTimer?.start(timeoutMs: timeout - (now &- since))
+        }
+    }
+
     func openStream(streamID: Int32) -> HTTP2ServerStream {
+        idleSince = nil
         let s = HTTP2ServerStream(conn: self, streamID: streamID)
         s.nextOnConnection = firstStream
         firstStream?.prevOnConnection = s
@@ -289,6 +322,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         guard let s = stream(userData), s.onConnectionList else { return }
         unlink(s)
         s.closed(errorCode: errorCode)
+        if firstStream == nil { idleSince = worker.loop.now }
     }
 
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {}

@@ -8,7 +8,7 @@ import Yams
 struct ConfigParser {
     static let topLevelKeys = [
         "listeners", "admin", "workers", "descriptors", "clusters", "routes",
-        "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout",
+        "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout", "idle_timeout",
     ]
 
     let file: String
@@ -70,6 +70,7 @@ struct ConfigParser {
             integer($0, key: "max_concurrent_streams", range: 1...Int(Int32.max))
         }
         let prefaceTimeout = top["preface_timeout"].flatMap { milliseconds($0, key: "preface_timeout", allowZero: false) }
+        let idleTimeout = top["idle_timeout"].flatMap { milliseconds($0, key: "idle_timeout", allowZero: false) }
         let window = top["stream_window"].flatMap {
             size($0, key: "stream_window", range: GatewayConfig.streamWindowRange)
         }
@@ -111,6 +112,7 @@ struct ConfigParser {
             maxConcurrentStreams: maxStreams ?? GatewayConfig.defaultMaxConcurrentStreams,
             streamWindowBytes: window ?? GatewayConfig.defaultStreamWindowBytes)
         config.prefaceTimeoutMs = prefaceTimeout ?? GatewayConfig.defaultPrefaceTimeoutMs
+        config.idleTimeoutMs = idleTimeout ?? GatewayConfig.defaultIdleTimeoutMs
         config.listenerTLS = listenerTLS
         config.warnings = warnings
         config.registry = registry

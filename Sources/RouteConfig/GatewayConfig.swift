@@ -39,6 +39,11 @@ public struct GatewayConfig: Sendable {
     /// Key `preface_timeout`: a client connection that has not sent a complete HTTP/2 preface
     /// (or HTTP/1.1 request start) by then is closed (slowloris).
     public var prefaceTimeoutMs: UInt64 = GatewayConfig.defaultPrefaceTimeoutMs
+    /// Key `idle_timeout`: a client HTTP/2 connection with no open stream for this long gets
+    /// GOAWAY and is closed (Envoy's connection `idle_timeout`; streams that move bytes keep
+    /// their connection however long they live).
+    public var idleTimeoutMs: UInt64 = GatewayConfig.defaultIdleTimeoutMs
+    public static let defaultIdleTimeoutMs: UInt64 = 300_000
     /// The services, methods and messages of `descriptors`, read when the config loaded.
     public var registry = DescriptorRegistry()
     /// The `google.api.http` bindings (and `POST /pkg.Service/Method`) of every routed service
