@@ -280,7 +280,7 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
         active -= 1
         var result = s.reader.finish()
         var reset = false
-        if errorCode != 0 && result.missingStatus {
+        if errorCode != HTTP2ErrorCode.noError.rawValue && result.missingStatus {
             // RST_STREAM before a status: the code gRPC assigns to the reset (PROTOCOL-HTTP2.md, "Errors").
             result = CallResult(code: .fromHTTP2ErrorCode(errorCode), missingStatus: true)
             reset = true
