@@ -343,19 +343,3 @@ final class ProxyCall: GatewayCall {
     }
 }
 
-extension UnsafeRawBufferPointer {
-    init(staticString s: StaticString) {
-        self.init(start: s.utf8Start, count: s.utf8CodeUnitCount)
-    }
-
-    /// Exact byte equality with an ASCII literal, without generic iteration (per-header hot path).
-    @inline(__always)
-    func equals(_ s: StaticString) -> Bool {
-        count == s.utf8CodeUnitCount && (count == 0 || memcmp(baseAddress!, s.utf8Start, count) == 0)
-    }
-
-    @inline(__always)
-    func hasPrefix(_ s: StaticString) -> Bool {
-        count >= s.utf8CodeUnitCount && memcmp(baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0
-    }
-}
