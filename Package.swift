@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "UVLoop", dependencies: ["CLibUV"], swiftSettings: hotPath),
         // Per-thread free lists for nghttp2's own allocations (plain C, no dependency).
         .target(name: "CFreeList"),
-        .target(name: "HTTP2", dependencies: ["Channel", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
+        .target(name: "HTTP2", dependencies: ["Channel", "UVLoop", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
         // Strict, incremental HTTP/1.1 request parser and response writer (pure: no sockets).
         .target(name: "HTTP1", swiftSettings: hotPath),
 
@@ -52,7 +52,7 @@ let package = Package(
 
         .testTarget(name: "ChannelTests", dependencies: ["Channel"]),
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
-        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel", "UVLoop"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "TranscodingTests", dependencies: [
             "Transcoding", "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,6 +1,7 @@
 import Channel
 import CFreeList
 import CNghttp2
+import UVLoop
 
 /// Which kind of header block a HEADERS frame carries.
 public enum HTTP2HeadersKind: Sendable {

@@ -1,6 +1,7 @@
 import Channel
 import HTTP2
 import Testing
+import UVLoop
 
 /// A client and a server `HTTP2Session` joined in memory: `pump` moves each one's output into the
 /// other until neither has anything left to say. No sockets, no loop.
