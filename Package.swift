@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "UVLoop", dependencies: ["CLibUV"], swiftSettings: hotPath),
         // Per-thread free lists for nghttp2's own allocations (plain C, no dependency).
         .target(name: "CFreeList"),
-        .target(name: "HTTP2", dependencies: ["Channel", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
+        .target(name: "HTTP2", dependencies: ["Channel", "UVLoop", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
         // Strict, incremental HTTP/1.1 request parser and response writer (pure: no sockets).
         .target(name: "HTTP1", swiftSettings: hotPath),
         // TLS over memory buffers (pure: no sockets): contexts, connections, reload, file checks.
@@ -50,13 +50,13 @@ let package = Package(
         // The gateway and the executable
         .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
-            "Gateway", "RouteConfig", "Transcoding", "LoadGen", "TLS",
+            "Gateway", "Channel", "RouteConfig", "Transcoding", "LoadGen", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "ChannelTests", dependencies: ["Channel"]),
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
-        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel", "UVLoop"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "TranscodingTests", dependencies: [

@@ -3,6 +3,10 @@ import Glibc
 #endif
 
 /// Byte helpers for ASCII protocol text, shared by the pure parsers of this module.
+///
+/// The one set for every module that may import Channel (Transcoding, LoadGen, DemoService,
+/// Gateway). HTTP1 keeps the few it needs beside its grammar in `HTTP1Syntax`: a transport codec
+/// imports Channel only for vocabulary, and byte casing is not vocabulary.
 public enum ASCII {
     /// Lower-cases one ASCII letter; every other byte is returned unchanged.
     @inlinable @inline(__always)
@@ -36,6 +40,40 @@ public enum ASCII {
             return false
         }
         return true
+    }
+
+    /// True when `bytes` equals `lowercaseName` ignoring ASCII case. `lowercaseName` must be
+    /// lower case already.
+    public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercaseName: StaticString) -> Bool {
+        guard bytes.count == lowercaseName.utf8CodeUnitCount else { return false }
+        let name = lowercaseName.utf8Start
+        for index in 0..<bytes.count where lowercased(bytes[index]) != name[index] {
+            return false
+        }
+        return true
+    }
+
+    /// The value of a hexadecimal digit, either case, or nil.
+    @inline(__always)
+    public static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte &- UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte &- UInt8(ascii: "a") &+ 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte &- UInt8(ascii: "A") &+ 10
+        default: nil
+        }
+    }
+
+    /// `bytes` as a decimal number: 1 to 18 ASCII digits (so that it fits an Int), no sign, no
+    /// space; nil for anything else.
+    public static func decimalValue(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard (1...18).contains(bytes.count) else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte &- UInt8(ascii: "0"))
+        }
+        return value
     }
 
     /// Calls `body` with the UTF-8 bytes of `text`, without copying when the string is native.

@@ -29,24 +29,20 @@ extension GRPCStatusCode {
     /// The status of a call whose HTTP/2 stream was reset with RST_STREAM `code`
     /// (gRPC PROTOCOL-HTTP2.md, "Errors").
     ///
-    /// STREAM_CLOSED (5) and HTTP_1_1_REQUIRED (0xd) have no entry in that table: a reset with
-    /// them still ends the call, as INTERNAL, like any code this side does not know.
+    /// `code` is the raw value from the wire: codes that `HTTP2ErrorCode` does not name occur
+    /// there too (RFC 9113 §7: they MUST NOT trigger special behaviour), and end the call as
+    /// INTERNAL. STREAM_CLOSED and HTTP_1_1_REQUIRED have no entry in gRPC's table either.
     public static func fromHTTP2ErrorCode(_ code: UInt32) -> GRPCStatusCode {
-        switch code {
-        case 0x0,  // NO_ERROR: the server reset before sending a status
-             0x1,  // PROTOCOL_ERROR
-             0x2,  // INTERNAL_ERROR
-             0x3,  // FLOW_CONTROL_ERROR
-             0x4,  // SETTINGS_TIMEOUT
-             0x6,  // FRAME_SIZE_ERROR
-             0x9,  // COMPRESSION_ERROR
-             0xa:  // CONNECT_ERROR
+        switch HTTP2ErrorCode(rawValue: code) {
+        case .noError?,  // the server reset before sending a status
+             .protocolError?, .internalError?, .flowControlError?, .settingsTimeout?, .frameSizeError?,
+             .compressionError?, .connectError?:
             .internalError
-        case 0x7: .unavailable  // REFUSED_STREAM: nothing was processed, so the call may be retried
-        case 0x8: .cancelled  // CANCEL
-        case 0xb: .resourceExhausted  // ENHANCE_YOUR_CALM
-        case 0xc: .permissionDenied  // INADEQUATE_SECURITY
-        default: .internalError
+        case .refusedStream?: .unavailable  // nothing was processed, so the call may be retried
+        case .cancel?: .cancelled
+        case .enhanceYourCalm?: .resourceExhausted
+        case .inadequateSecurity?: .permissionDenied
+        case .streamClosed?, .http11Required?, nil: .internalError
         }
     }
 

@@ -1,6 +1,7 @@
 import Channel
 import CFreeList
 import CNghttp2
+import UVLoop
 
 /// Which kind of header block a HEADERS frame carries.
 public enum HTTP2HeadersKind: Sendable {
@@ -36,8 +37,11 @@ public protocol HTTP2SessionDelegate: AnyObject {
                    bytes: UnsafeRawBufferPointer)
     /// The peer ended its side of the stream with a DATA frame.
     func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?)
+    /// The stream is closed: `errorCode` is the RST_STREAM code (RFC 9113 §7; raw, since codes
+    /// `HTTP2ErrorCode` does not name occur on the wire), `noError` after a normal end.
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32)
+    /// The peer sent GOAWAY; `errorCode` as for `http2StreamClosed`.
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32)
     func http2SettingsReceived(_ session: HTTP2Session)
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
@@ -243,6 +247,7 @@ public final class HTTP2Session {
         nghttp2_session_resume_data(raw, streamID)
     }
 
+    /// RST_STREAM with `errorCode`, an `HTTP2ErrorCode`'s raw value.
     public func resetStream(streamID: Int32, errorCode: UInt32) {
         nghttp2_submit_rst_stream(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)
     }
@@ -263,7 +268,7 @@ public final class HTTP2Session {
     }
 
     /// Graceful shutdown, server side: GOAWAY with the last stream this side processed.
-    public func submitGoAway(errorCode: UInt32 = 0) {
+    public func submitGoAway(errorCode: UInt32 = HTTP2ErrorCode.noError.rawValue) {
         let last = nghttp2_session_get_last_proc_stream_id(raw)
         nghttp2_submit_goaway(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode, nil, 0)
     }

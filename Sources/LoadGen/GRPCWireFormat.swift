@@ -44,7 +44,7 @@ final class GRPCResponseReader: ResponseReader {
     }
 
     func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, trailer: Bool) {
-        guard Bytes.equal(name, "grpc-status") else { return }
+        guard name.equals("grpc-status") else { return }
         status = GRPCStatusCode(decimalText: value).map { Int($0.rawValue) } ?? 17
     }
 

@@ -1,4 +1,3 @@
-import HTTP2
 import UVLoop
 
 /// One HTTP/1.1 keep-alive connection carrying one call at a time (no pipelining). A unary

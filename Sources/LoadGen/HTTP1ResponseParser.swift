@@ -1,3 +1,5 @@
+import Channel
+
 /// What an `HTTP1ResponseParser` reports, in order, for each response.
 protocol HTTP1ResponseHandler: AnyObject {
     func responseStatus(_ status: Int)
@@ -174,7 +176,7 @@ struct HTTP1ResponseParser {
                     first = false
                     // HTTP/1.x SP 3DIGIT SP reason
                     guard line.count >= 12, line.starts(with: "HTTP/1.".utf8), line[8] == 0x20,
-                          let code = Bytes.decimal(UnsafeRawBufferPointer(rebasing: line[9 ..< 12])) else {
+                          let code = ASCII.decimalValue(UnsafeRawBufferPointer(rebasing: line[9 ..< 12])) else {
                         failure = "malformed status line"
                         return
                     }
@@ -185,13 +187,13 @@ struct HTTP1ResponseParser {
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { failure = "malformed header field"; return }
                 let name = UnsafeRawBufferPointer(rebasing: line[0 ..< colon])
                 let value = trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-                if Bytes.equalIgnoringCase(name, "content-length") {
-                    guard let v = Bytes.decimal(value) else { failure = "invalid Content-Length"; return }
+                if ASCII.equalsIgnoringCase(name, "content-length") {
+                    guard let v = ASCII.decimalValue(value) else { failure = "invalid Content-Length"; return }
                     contentLength = v
-                } else if Bytes.equalIgnoringCase(name, "transfer-encoding") {
-                    chunked = Bytes.equalIgnoringCase(value, "chunked")
-                } else if Bytes.equalIgnoringCase(name, "connection") {
-                    if Bytes.equalIgnoringCase(value, "close") { closeRequested = true }
+                } else if ASCII.equalsIgnoringCase(name, "transfer-encoding") {
+                    chunked = ASCII.equalsIgnoringCase(value, "chunked")
+                } else if ASCII.equalsIgnoringCase(name, "connection") {
+                    if ASCII.equalsIgnoringCase(value, "close") { closeRequested = true }
                 }
                 handler.responseField(name: name, value: value, trailer: false)
             }

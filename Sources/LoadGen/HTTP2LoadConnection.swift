@@ -244,8 +244,8 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
     func http2Header(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                      name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         guard let s = slot(userData), s.streamID == streamID else { return }
-        if !s.headersDone && Bytes.equal(name, ":status") {
-            s.reader.httpStatus = Bytes.decimal(value) ?? 0
+        if !s.headersDone && name.equals(":status") {
+            s.reader.httpStatus = ASCII.decimalValue(value) ?? 0
         } else {
             s.reader.field(name: name, value: value, trailer: s.headersDone)
         }
@@ -280,7 +280,7 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
         active -= 1
         var result = s.reader.finish()
         var reset = false
-        if errorCode != 0 && result.missingStatus {
+        if errorCode != HTTP2ErrorCode.noError.rawValue && result.missingStatus {
             // RST_STREAM before a status: the code gRPC assigns to the reset (PROTOCOL-HTTP2.md, "Errors").
             result = CallResult(code: .fromHTTP2ErrorCode(errorCode), missingStatus: true)
             reset = true

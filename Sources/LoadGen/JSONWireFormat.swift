@@ -56,7 +56,7 @@ final class JSONResponseReader: ResponseReader {
     }
 
     func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, trailer: Bool) {
-        guard Bytes.equalIgnoringCase(name, "grpc-status") else { return }
+        guard ASCII.equalsIgnoringCase(name, "grpc-status") else { return }
         grpcStatus = GRPCStatusCode(decimalText: value).map { Int($0.rawValue) } ?? 17
     }
 
@@ -93,7 +93,7 @@ final class JSONResponseReader: ResponseReader {
         let key = JSONResponseReader.errorKey
         let isError = head.count >= key.count && head.prefix(key.count).elementsEqual(key)
         if isError {
-            errorCode = head.withUnsafeBytes { Bytes.jsonCode($0) } ?? Int(GRPCStatusCode.unknown.rawValue)
+            errorCode = head.withUnsafeBytes { Self.jsonCode($0) } ?? Int(GRPCStatusCode.unknown.rawValue)
             return 0
         }
         return 1
@@ -117,9 +117,39 @@ final class JSONResponseReader: ResponseReader {
             return CallResult(code: .ok, trailingMessages: trailing)
         }
         // An error body: google.rpc.Status carries the code; without one, the HTTP status says it.
-        if let code = head.withUnsafeBytes({ Bytes.jsonCode($0) }) {
+        if let code = head.withUnsafeBytes({ Self.jsonCode($0) }) {
             return CallResult(code: GRPCStatusCode(rawValue: UInt8(clamping: code)) ?? .unknown)
         }
         return CallResult(code: httpStatus == 0 ? .unknown : .fromHTTPStatus(httpStatus), missingStatus: true)
+    }
+
+    private static let codeKey: [UInt8] = Array("\"code\"".utf8)
+
+    /// The number after the first `"code"` key in a JSON text (a google.rpc.Status body, or an
+    /// NDJSON `{"error": {...}}` line), or nil.
+    private static func jsonCode(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let key = codeKey
+        guard bytes.count >= key.count else { return nil }
+        var i = 0
+        while i + key.count <= bytes.count {
+            var match = true
+            for k in 0 ..< key.count where bytes[i + k] != key[k] { match = false; break }
+            if match {
+                var j = i + key.count
+                while j < bytes.count, bytes[j] == 0x20 || bytes[j] == 0x09 || bytes[j] == 0x0A || bytes[j] == 0x0D { j += 1 }
+                guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { return nil }
+                j += 1
+                while j < bytes.count, bytes[j] == 0x20 || bytes[j] == 0x09 || bytes[j] == 0x0A || bytes[j] == 0x0D { j += 1 }
+                var v = 0, digits = 0
+                while j < bytes.count, bytes[j] >= 0x30, bytes[j] <= 0x39, digits < 9 {
+                    v = v * 10 + Int(bytes[j] - 0x30)
+                    j += 1
+                    digits += 1
+                }
+                return digits > 0 ? v : nil
+            }
+            i += 1
+        }
+        return nil
     }
 }

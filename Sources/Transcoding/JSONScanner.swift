@@ -1,3 +1,5 @@
+import Channel
+
 /// A cursor over one JSON text (RFC 8259) in a borrowed buffer, for the JSON → protobuf direction.
 /// It never copies: strings and numbers come back as tokens (byte ranges plus what was learned
 /// while scanning them), and the caller decides where their bytes go. Strings are checked as they
@@ -193,14 +195,7 @@ struct JSONScanner {
         guard count - i >= 4 else { return nil }
         var v: UInt32 = 0
         for k in 0..<4 {
-            let b = bytes[i + k]
-            let d: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
-            default: return nil
-            }
+            guard let d = ASCII.hexValue(bytes[i + k]) else { return nil }
             v = v << 4 | UInt32(d)
         }
         return v

@@ -1,3 +1,5 @@
+import Channel
+
 /// A `google.api.http` path template, parsed (google/api/http.proto, "Path template syntax"):
 ///
 ///     Template = "/" Segments [ Verb ] ;
@@ -202,8 +204,8 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
             while i < bytes.count {
                 let byte = bytes[i]
                 if byte == UInt8(ascii: "%") {
-                    guard i + 2 < bytes.count, PercentDecoding.hexValue(bytes[i + 1]) != nil,
-                          PercentDecoding.hexValue(bytes[i + 2]) != nil else {
+                    guard i + 2 < bytes.count, ASCII.hexValue(bytes[i + 1]) != nil,
+                          ASCII.hexValue(bytes[i + 2]) != nil else {
                         throw error("invalid percent-encoding", at: i)
                     }
                     i += 3

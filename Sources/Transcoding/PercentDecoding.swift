@@ -1,3 +1,5 @@
+import Channel
+
 /// Percent-decoding (RFC 3986 §2.1) of path-template variables and query parameters, from borrowed
 /// bytes into the one `String` a caller keeps.
 enum PercentDecoding {
@@ -29,7 +31,7 @@ enum PercentDecoding {
                 out.append(UInt8(ascii: " "))
                 i += 1
             } else if byte == UInt8(ascii: "%") {
-                guard i + 2 < input.count, let high = hexValue(input[i + 1]), let low = hexValue(input[i + 2]) else {
+                guard i + 2 < input.count, let high = ASCII.hexValue(input[i + 1]), let low = ASCII.hexValue(input[i + 2]) else {
                     throw .invalidEscape(offset: i)
                 }
                 let decoded = high << 4 | low
@@ -46,15 +48,5 @@ enum PercentDecoding {
         }
         guard let text = String(validating: out, as: UTF8.self) else { throw .invalidUTF8 }
         return text
-    }
-
-    @inline(__always)
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

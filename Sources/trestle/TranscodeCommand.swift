@@ -2,6 +2,7 @@
 // differential test against protobuf's json_format (Tests/Integration/test_json_codec_differential.py)
 // and for benchmarks (`--bench N`, called by scripts/bench).
 import ArgumentParser
+import Channel
 import Transcoding
 
 #if canImport(Glibc)
@@ -180,19 +181,11 @@ private func hex(_ bytes: [UInt8]) -> String {
 private func unhex(_ text: String) -> [UInt8]? {
     let utf8 = Array(text.utf8)
     guard utf8.count % 2 == 0 else { return nil }
-    func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
     var out: [UInt8] = []
     out.reserveCapacity(utf8.count / 2)
     var i = 0
     while i < utf8.count {
-        guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
+        guard let hi = ASCII.hexValue(utf8[i]), let lo = ASCII.hexValue(utf8[i + 1]) else { return nil }
         out.append(hi << 4 | lo)
         i += 2
     }

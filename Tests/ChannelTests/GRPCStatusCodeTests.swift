@@ -42,26 +42,32 @@ import Testing
         #expect(GRPCStatusCode(decimalText: text) == nil)
     }
 
+    /// gRPC PROTOCOL-HTTP2.md, "Errors": RST_STREAM codes to status, by name.
     @Test(arguments: [
-        (UInt32(0x0), GRPCStatusCode.internalError),  // NO_ERROR
-        (0x1, .internalError),  // PROTOCOL_ERROR
-        (0x2, .internalError),  // INTERNAL_ERROR
-        (0x3, .internalError),  // FLOW_CONTROL_ERROR
-        (0x4, .internalError),  // SETTINGS_TIMEOUT
-        (0x5, .internalError),  // STREAM_CLOSED: not in the table
-        (0x6, .internalError),  // FRAME_SIZE_ERROR
-        (0x7, .unavailable),  // REFUSED_STREAM
-        (0x8, .cancelled),  // CANCEL
-        (0x9, .internalError),  // COMPRESSION_ERROR
-        (0xa, .internalError),  // CONNECT_ERROR
-        (0xb, .resourceExhausted),  // ENHANCE_YOUR_CALM
-        (0xc, .permissionDenied),  // INADEQUATE_SECURITY
-        (0xd, .internalError),  // HTTP_1_1_REQUIRED: not in the table
-        (0xff, .internalError),
-        (UInt32.max, .internalError),
+        (HTTP2ErrorCode.noError, GRPCStatusCode.internalError),
+        (.protocolError, .internalError),
+        (.internalError, .internalError),
+        (.flowControlError, .internalError),
+        (.settingsTimeout, .internalError),
+        (.streamClosed, .internalError),  // not in gRPC's table
+        (.frameSizeError, .internalError),
+        (.refusedStream, .unavailable),
+        (.cancel, .cancelled),
+        (.compressionError, .internalError),
+        (.connectError, .internalError),
+        (.enhanceYourCalm, .resourceExhausted),
+        (.inadequateSecurity, .permissionDenied),
+        (.http11Required, .internalError),  // not in gRPC's table
     ])
-    func fromHTTP2ErrorCode(code: UInt32, expected: GRPCStatusCode) {
-        #expect(GRPCStatusCode.fromHTTP2ErrorCode(code) == expected)
+    func fromHTTP2ErrorCode(code: HTTP2ErrorCode, expected: GRPCStatusCode) {
+        #expect(GRPCStatusCode.fromHTTP2ErrorCode(code.rawValue) == expected)
+    }
+
+    /// Codes RFC 9113 does not define still arrive on the wire: they end the call as INTERNAL.
+    @Test(arguments: [UInt32(0xe), 0xff, 0x1000, UInt32.max])
+    func fromUnknownHTTP2ErrorCode(code: UInt32) {
+        #expect(HTTP2ErrorCode(rawValue: code) == nil)
+        #expect(GRPCStatusCode.fromHTTP2ErrorCode(code) == .internalError)
     }
 
     @Test(arguments: [

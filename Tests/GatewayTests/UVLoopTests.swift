@@ -1,6 +1,5 @@
 import CLibUV
 import Glibc
-import HTTP2
 import Synchronization
 import Testing
 import UVLoop

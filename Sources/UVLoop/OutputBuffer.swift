@@ -1,5 +1,7 @@
-/// A growable byte buffer that HTTP/2 output is serialized into and a socket write is made from.
-/// A connection keeps two: one being written by the socket, one collecting the next output.
+/// A growable byte buffer that a connection's output is serialized into (HTTP/2 frames by
+/// `HTTP2Session.produce`, HTTP/1.1 responses) and a socket write is made from. A connection
+/// keeps two: one being written by the socket (a queued `TCPStream.write` uses its bytes until the
+/// write completes), one collecting the next output. Loop-thread only.
 public final class OutputBuffer {
     public private(set) var base: UnsafeMutableRawPointer
     public private(set) var capacity: Int
