@@ -35,8 +35,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var session: HTTP2Session?
     /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`.
     private var firstStream: HTTP2ServerStream?
-    var out = OutputBuffer(capacity: 16 * 1024)
-    private var writing = OutputBuffer(capacity: 16 * 1024)
+    private let pump = WritePump(capacity: 16 * 1024)
+    /// Where output for the client is collected (HTTP/1.1 responses are written into it).
+    var out: OutputBuffer { pump.out }
     var flushScheduled = false
     /// Closes a connection that has not sent a complete client preface in time (slowloris).
     var prefaceTimer: Timer?
@@ -155,7 +156,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
-        writing.reset()
+        pump.written()
         if error != nil {
             close()
             return
@@ -165,7 +166,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     /// Bytes queued towards the client and not yet written.
-    var outputBacklog: Int { out.count + writing.count }
+    var outputBacklog: Int { pump.backlog }
 
     func flush() {
         if let retired = h1Retired {
@@ -173,18 +174,22 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             retired.detach()
         }
         if mode == .http1 && h1ResumeParsing { h1ResumeAfterResponse() }
-        guard mode != .closed, !tcp.writeInFlight else { return }
-        while true {
-            if let session, let err = session.produce(into: out, limit: 256 * 1024) {
-                worker.log("connection error: \(err)")
-                close()
-                return
-            }
-            guard out.count > 0 else { break }
-            swap(&out, &writing)
-            // Written at once: produce more; else wait for the completion, which flushes again.
-            guard tcp.write(writing.bytes) else { return }
-            writing.reset()
+        guard mode != .closed else { return }
+        var failure: HTTP2Error?
+        let outcome = pump.pump(tcp) { out in
+            guard let session else { return true }
+            failure = session.produce(into: out, limit: 256 * 1024)
+            return failure == nil
+        }
+        switch outcome {
+        case .writing:
+            return
+        case .failed:
+            worker.log("connection error: \(failure!)")
+            close()
+            return
+        case .drained:
+            break
         }
         if mode == .rejecting { close(); return }
         if mode == .http1 { h1Flushed(); return }

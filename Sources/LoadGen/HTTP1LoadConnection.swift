@@ -16,7 +16,9 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
     private var state = State.idle
     private var tcp: TCPStream?
     private var parser = HTTP1ResponseParser()
-    private var out = OutputBuffer(capacity: 16 * 1024), writing = OutputBuffer(capacity: 16 * 1024)
+    private let pump = WritePump(capacity: 16 * 1024)
+    /// Where requests are written (the pump's collecting buffer).
+    private var out: OutputBuffer { pump.out }
     var flushScheduled = false
     private var timer: Timer!
     private var backoffMs: UInt64 = 0
@@ -152,13 +154,9 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
             }
             worker.slotFreed(slot)
         }
-        if tcp.writeInFlight { return }
-        while true {
+        _ = pump.pump(tcp) { _ in
             if slot.active && !requestEnded { produceBody() }
-            guard out.count > 0 else { break }
-            swap(&out, &writing)
-            guard tcp.write(writing.bytes) else { return }
-            writing.reset()
+            return true
         }
     }
 
@@ -191,7 +189,7 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
     }
 
     func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
-        writing.reset()
+        pump.written()
         if let error {
             lost("write to \(worker.plan.target) failed: \(error)")
             return
@@ -220,8 +218,7 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
         state = .closed
         tcp?.close()
         tcp = nil
-        out.reset()
-        writing.reset()
+        pump.discard()
         endedPending = false
         return slot.active ? slot : nil
     }

@@ -19,7 +19,7 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
     private var session: HTTP2Session?
     private var tcp: TCPStream?
     private let headers: Metadata
-    private var out = OutputBuffer(), writing = OutputBuffer()
+    private let pump = WritePump()
     var flushScheduled = false
     /// Slots whose call ended during the last input: offered to the worker at the next flush.
     private var ended: [CallSlot] = [], endedDraining: [CallSlot] = []
@@ -157,16 +157,18 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
             endedDraining.removeAll(keepingCapacity: true)
         }
         guard self.session != nil else { return }  // a failed begin may have torn the connection down
-        if tcp.writeInFlight { return }
-        while true {
-            if let err = session.produce(into: out, limit: 256 * 1024) {
-                lost("HTTP/2 error: \(err)")
-                return
-            }
-            guard out.count > 0 else { break }
-            swap(&out, &writing)
-            guard tcp.write(writing.bytes) else { return }
-            writing.reset()
+        var failure: HTTP2Error?
+        switch pump.pump(tcp, produce: { out in
+            failure = session.produce(into: out, limit: 256 * 1024)
+            return failure == nil
+        }) {
+        case .writing:
+            return
+        case .failed:
+            lost("HTTP/2 error: \(failure!)")
+            return
+        case .drained:
+            break
         }
         if !session.wantsRead && !session.wantsWrite {
             lost("\(worker.plan.target) ended the HTTP/2 session")
@@ -193,7 +195,7 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
     }
 
     func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
-        writing.reset()
+        pump.written()
         if let error {
             lost("write to \(worker.plan.target) failed: \(error)")
             return
@@ -218,8 +220,7 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
         tcp = nil
         session = nil  // breaks the session → delegate cycle
         ended.removeAll(keepingCapacity: true)
-        out.reset()
-        writing.reset()
+        pump.discard()
         active = 0
         return slots.filter { $0.active }
     }

@@ -19,8 +19,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`.
     private var firstStream: UpstreamAttempt?
     private(set) var streamCount = 0
-    private var out = OutputBuffer()
-    private var writing = OutputBuffer()
+    private let pump = WritePump()
     var flushScheduled = false
     let address: ResolvedAddress
     /// The worker's flush queue (held here: scheduling a flush is on every event's path).
@@ -152,7 +151,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     }
 
     func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
-        writing.reset()
+        pump.written()
         if let error {
             lost("upstream connection to \(address) lost: \(error)")
             return
@@ -162,17 +161,19 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func flush() {
         guard let tcp, state != .closed, state != .connecting else { return }
-        if tcp.writeInFlight { return }
-        while true {
-            if let err = session.produce(into: out, limit: 256 * 1024) {
-                lost("upstream \(address): \(err)")
-                return
-            }
-            guard out.count > 0 else { break }
-            swap(&out, &writing)
-            // Written at once: produce more; else wait for the completion, which flushes again.
-            guard tcp.write(writing.bytes) else { return }
-            writing.reset()
+        var failure: HTTP2Error?
+        let session = self.session!
+        switch pump.pump(tcp, produce: { out in
+            failure = session.produce(into: out, limit: 256 * 1024)
+            return failure == nil
+        }) {
+        case .writing:
+            return
+        case .failed:
+            lost("upstream \(address): \(failure!)")
+            return
+        case .drained:
+            break
         }
         // Everything is written, its GOAWAY included: a session nghttp2 has ended is closed now,
         // not when the (silent) peer next sends something.
