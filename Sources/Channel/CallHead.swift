@@ -148,6 +148,12 @@ public struct CallHeadBuilder {
                 head.contentType = Self.isGRPCContentType(value) ? .grpc : .other
             } else if name.equals("te") {
                 head.acceptsTrailers = value.equals("trailers") || Self.listsTrailers(value)
+                // HTTP/2 allows only `te: trailers` (RFC 9113 §8.2.2); an upgraded HTTP/1.1 head
+                // may list more: what goes upstream is exactly `trailers`, or nothing.
+                if !value.equals("trailers") {
+                    if head.acceptsTrailers { metadata.append("te", value: UnsafeRawBufferPointer(staticString: "trailers")) }
+                    return
+                }
             }
         }
         metadata.append(name: name, value: value)

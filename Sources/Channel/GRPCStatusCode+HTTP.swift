@@ -2,7 +2,7 @@
 extension GRPCStatusCode {
     /// The HTTP status a JSON (or other non-gRPC) client gets for this code.
     ///
-    /// This is the table of DESIGN.md, which is grpc-gateway's `HTTPStatusFromCode`
+    /// This is the README's table, which is grpc-gateway's `HTTPStatusFromCode`
     /// (`runtime/errors.go`) and google.rpc.Code's documented mapping.
     public var httpStatus: Int {
         switch self {

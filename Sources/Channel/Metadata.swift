@@ -40,6 +40,19 @@ public final class Metadata {
 
     @inlinable public var isEmpty: Bool { fieldCount == 0 }
 
+    /// Keeps the first `count` fields (a head sent again without what was appended for one try).
+    public func truncate(to count: Int) {
+        precondition(count <= fieldCount)
+        guard count < fieldCount else { return }
+        if count == 0 {
+            reset()
+            return
+        }
+        let o = record(count - 1)
+        used = Int(o[2]) + Int(o[3])
+        fieldCount = count
+    }
+
     /// Empties the list, keeping its storage.
     @inlinable
     public func reset() {

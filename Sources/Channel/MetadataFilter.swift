@@ -1,5 +1,5 @@
-/// The one table of what happens to each header field crossing the gateway (DESIGN.md,
-/// "Metadata"), for requests (client → upstream) and responses (upstream → client, headers and
+/// The one table of what happens to each header field crossing the gateway (README, "Metadata";
+/// docs/ARCHITECTURE.md §4), for requests (client → upstream) and responses (upstream → client, headers and
 /// trailers alike). Every frontend classifies its fields here and acts on the answer; none keeps
 /// a list of its own.
 ///

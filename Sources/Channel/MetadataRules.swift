@@ -1,4 +1,4 @@
-/// Which header names never cross the gateway (DESIGN.md, "Metadata").
+/// Which header names never cross the gateway (README, "Metadata").
 ///
 /// One table: the hop-by-hop fields of RFC 9110 §7.6.1 (Connection, Keep-Alive,
 /// Proxy-Connection, TE, Transfer-Encoding, Upgrade) and the framing fields that each hop

@@ -2,7 +2,7 @@ import Channel
 import RouteConfig
 import Upstream
 
-/// One client call, whatever its wire format (DESIGN.md "The call and its frontends"): the
+/// One client call, whatever its wire format (docs/ARCHITECTURE.md): the
 /// `CallStateMachine`, the deadline, the config snapshot the call started on, its counters, the
 /// request bytes on their way upstream, and its current `UpstreamAttempt` (by composition: a
 /// retry drops one attempt and starts another). Its `Frontend` translates between the client's
@@ -29,6 +29,8 @@ final class Call: UpstreamAttemptOwner {
     private(set) var routeIndex = -1
     /// The head sent upstream (the frontend fills it).
     private(set) var upstreamHead: Metadata?
+    /// How many fields of `upstreamHead` are the call's own (-1 until the first attempt).
+    private var upstreamHeadFields = -1
     private var clientTimeoutNs: UInt64?
 
     // Request: framed gRPC bytes waiting for the upstream.
@@ -231,6 +233,8 @@ final class Call: UpstreamAttemptOwner {
 
     func attemptRequestHead(_ attempt: UpstreamAttempt) -> Metadata {
         let h = upstreamHead!
+        // Each attempt's head is the client's fields plus its own time remaining.
+        if upstreamHeadFields < 0 { upstreamHeadFields = h.count } else { h.truncate(to: upstreamHeadFields) }
         // The time remaining, when there is a deadline (PROTOCOL-HTTP2.md "Timeouts").
         if deadlineMs > 0 {
             let now = worker.loop.now
@@ -264,7 +268,9 @@ final class Call: UpstreamAttemptOwner {
             let (name, value) = fields.field(i)
             switch MetadataFilter.response(name, profile: profile) {
             case .status:
-                upstreamStatus = GRPCStatusCode(decimalText: value) ?? .unknown
+                // A code gRPC does not know is UNKNOWN; a value that is not a code at all is no status.
+            upstreamStatus = GRPCStatusCode(decimalText: value)
+                ?? (!value.isEmpty && value.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? .unknown : nil)
             case .statusMessage:
                 upstreamMessage = GRPCStatusMessage.decode(String(decoding: value, as: UTF8.self))
             case .pseudo:
@@ -322,7 +328,7 @@ final class Call: UpstreamAttemptOwner {
     }
 
     func attemptEndedWithoutTrailers(_ attempt: UpstreamAttempt) {
-        fail(.internalError, "upstream ended the response without grpc-status trailers")
+        act(machine.upstreamReset(errorCode: 0))
     }
 
     func attemptReset(_ attempt: UpstreamAttempt, errorCode: UInt32) {

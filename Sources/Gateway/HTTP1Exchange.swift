@@ -62,10 +62,15 @@ final class HTTP1Exchange: ClientStream {
         call?.clientGone()
     }
 
-    /// Lets go of the call (the exchange is over and no call method is running).
+    /// Lets go of the call (the exchange is over and no call method is running). From here on
+    /// the exchange writes nothing: its call may outlive the connection (an attempt holds the
+    /// call until its upstream stream closes).
     func detach() {
         call = nil
+        detached = true
     }
+
+    private var detached = false
 
     /// The connection's output drained (a socket write completed).
     func written() {
@@ -81,9 +86,10 @@ final class HTTP1Exchange: ClientStream {
 
     var acceptsTrailers: Bool { head.version == .http11 && head.headers.acceptsTrailers }
 
-    var responseBacklog: Int { conn.outputBacklog }
+    var responseBacklog: Int { detached ? 0 : conn.outputBacklog }
 
     func requestTaken(_ count: Int) {
+        guard !detached else { return }
         untaken -= count
         if untaken < ServerConnection.untakenLowWater && conn.h1Pending.count <= ServerConnection.pendingLimit && !requestEnded {
             conn.h1ResumeReading()
@@ -91,7 +97,7 @@ final class HTTP1Exchange: ClientStream {
     }
 
     func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
-        guard conn.mode == .http1, !responseStarted else { return }
+        guard !detached, conn.mode == .http1, !responseStarted else { return }
         responseStarted = true
         // A response that ends before its request did leaves unread body bytes: close after it.
         let bodyless = head.body == .none || head.body == .contentLength(0)
@@ -142,7 +148,7 @@ final class HTTP1Exchange: ClientStream {
     }
 
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
-        guard conn.mode == .http1, !bytes.isEmpty, !responseEnded else { return }
+        guard !detached, conn.mode == .http1, !bytes.isEmpty, !responseEnded else { return }
         if chunked {
             var prefix: [UInt8] = []
             HTTP1ResponseWriter.writeChunkPrefix(length: bytes.count, into: &prefix)
@@ -158,8 +164,8 @@ final class HTTP1Exchange: ClientStream {
     }
 
     func sendEnd(trailers: Metadata?) {
-        defer { if let trailers { conn.worker.headerPool.give(trailers) } }
-        guard conn.mode == .http1, !responseEnded else { return }
+        defer { if let trailers, !detached { conn.worker.headerPool.give(trailers) } }
+        guard !detached, conn.mode == .http1, !responseEnded else { return }
         if chunked {
             var fields = HTTP1Fields()
             if let trailers, acceptsTrailers {

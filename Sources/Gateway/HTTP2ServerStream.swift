@@ -146,7 +146,7 @@ final class HTTP2ServerStream: ClientStream {
             call.clientGone()
             self.call = nil  // the call holds this stream: letting go ends the cycle
         }
-        // Bytes never taken still count against the connection window (C-INTEROP.md pitfall).
+        // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
         if let session = conn?.session, !windowless { session.consumeConnection(unconsumed) }
         unconsumed = 0
         responseQueue.removeAll()

@@ -2,7 +2,7 @@ import Channel
 import RouteConfig
 import Transcoding
 
-/// JSON over HTTP (DESIGN.md "JSON over HTTP"), the translated frontend: a JSON request on
+/// JSON over HTTP (README, "JSON over HTTP"), the translated frontend: a JSON request on
 /// HTTP/1.1 or HTTP/2, matched to a gRPC method by its `google.api.http` binding or
 /// `POST /pkg.Service/Method`, translated into gRPC messages, and the upstream's messages, status
 /// and metadata translated back into JSON.
@@ -16,7 +16,7 @@ import Transcoding
 /// streaming → `application/x-ndjson`, one `{"result": …}` line per message as it arrives, a
 /// final `{"error": …}` line on failure, and grpc-status trailers where the client accepts them.
 /// A failure before anything was sent answers the google.rpc.Status body with the HTTP status of
-/// DESIGN.md's table.
+/// the README's table.
 ///
 /// Deadlines, metadata rules, cardinality and the final status are the call's (`Call`); this
 /// type translates. Owned by its call. Loop-thread only.

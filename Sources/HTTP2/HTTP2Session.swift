@@ -140,7 +140,7 @@ public final class HTTP2Session {
     }
 
     deinit {
-        // Does not call on_stream_close: the owner must have released its streams (C-INTEROP.md).
+        // Does not call on_stream_close: the owner must have released its streams (docs/ARCHITECTURE.md §9).
         nghttp2_session_del(raw)
     }
 

@@ -1,6 +1,6 @@
 import Channel
 
-/// JSON over HTTP as the gateway serves it (DESIGN.md, "JSON over HTTP"): the request message is
+/// JSON over HTTP as the gateway serves it (README, "JSON over HTTP"): the request message is
 /// the body (newline-delimited when the request is a stream); a unary answer is one JSON body, a
 /// streamed one is NDJSON with a final `{"error": …}` line on failure; errors are google.rpc.Status
 /// bodies with the mapped HTTP status. `grpc-status` is used when the gateway sends it (a header,
@@ -35,7 +35,7 @@ final class JSONResponseReader: ResponseReader {
     /// The first bytes of the current NDJSON line, or of a non-200 body: enough to find `"code"`.
     private var head: [UInt8] = []
     private static let headLimit = 512
-    /// How the gateway's NDJSON stream error line starts (DESIGN.md, "JSON over HTTP").
+    /// How the gateway's NDJSON stream error line starts (README, "JSON over HTTP").
     private static let errorKey: [UInt8] = Array("{\"error\"".utf8)
     /// Bytes of the current NDJSON line seen.
     private var lineLength = 0

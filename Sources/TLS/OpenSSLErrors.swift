@@ -2,7 +2,7 @@ import COpenSSL
 
 /// The thread's OpenSSL error queue, read once and emptied. OpenSSL keeps one queue per
 /// thread and a connection that leaves an entry there makes another connection's next call on
-/// that thread look failed (C-INTEROP.md): every call into libssl for a connection is preceded
+/// that thread look failed (docs/ARCHITECTURE.md §9): every call into libssl for a connection is preceded
 /// by `ERR_clear_error()`, and every failure is read with `drain()`.
 struct OpenSSLErrors {
     /// The earliest error (the one that caused the rest), or 0.

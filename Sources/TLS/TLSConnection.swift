@@ -386,7 +386,7 @@ public final class TLSConnection {
 
     // MARK: helpers
 
-    /// Empties the thread's OpenSSL error queue before a libssl call (C-INTEROP.md: an entry left
+    /// Empties the thread's OpenSSL error queue before a libssl call (docs/ARCHITECTURE.md §9: an entry left
     /// by another connection makes `SSL_get_error` report a failure), once per entry point that
     /// calls libssl; every failure drains it (`fail`). `ERR_clear_error` alone walks all 16 slots
     /// (~600 instructions); a peek first is cheaper.

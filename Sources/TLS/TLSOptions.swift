@@ -30,7 +30,7 @@ public struct TLSOptions: Sendable {
     /// so one ticket is enough for its next connection to resume. 0 turns TLS 1.3 resumption off.
     public var sessionTickets: Int = 1
     /// `SSL_MODE_RELEASE_BUFFERS`: OpenSSL frees its record buffers when they are empty, so an idle
-    /// connection holds ~16 KB instead of ~50 KB (C-INTEROP.md), for a malloc and a free per
+    /// connection holds ~16 KB instead of ~50 KB (docs/ARCHITECTURE.md §9), for a malloc and a free per
     /// record: +12% instructions on a 100-byte record round trip (33.5k vs 30.0k), +1% on 16 KiB.
     /// On by default: a gateway holds many idle client connections.
     public var releaseBuffers: Bool = true

@@ -4,7 +4,7 @@
 ///
 /// Bindings, for each method of each service the config accepts (services in name order, methods in
 /// declaration order):
-/// - the default `POST /<package.Service>/<Method>` with body `*` (DESIGN.md "JSON over HTTP");
+/// - the default `POST /<package.Service>/<Method>` with body `*` (README, "JSON over HTTP");
 /// - its `google.api.http` rule and each of the rule's `additional_bindings`. A POST rule whose
 ///   template has the shape of the method's own default binding replaces it (its body and
 ///   response_body apply there).

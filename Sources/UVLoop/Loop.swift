@@ -20,7 +20,7 @@ func check(_ rc: Int32) throws(UVError) {
 /// on this loop, may be used only from the thread that runs it (the one exception is `Wakeup.send`).
 ///
 /// The loop also owns the single read buffer that all its streams read into: a read callback
-/// must consume or copy what it keeps before returning (C-INTEROP.md, "libuv").
+/// must consume or copy what it keeps before returning (docs/ARCHITECTURE.md §9).
 public final class Loop {
     public let raw: UnsafeMutablePointer<uv_loop_t>
     let readBuffer: UnsafeMutablePointer<CChar>

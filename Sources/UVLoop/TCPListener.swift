@@ -30,7 +30,7 @@ public final class TCPListener: LoopClosable {
             }
             rc = address.withSockaddr { uv_tcp_bind(handle, $0, 0) }
             try check(rc)
-            // An address in use is reported here, not by bind (C-INTEROP.md).
+            // An address in use is reported here, not by bind (docs/ARCHITECTURE.md §9).
             try check(uv_listen(asStream(handle), backlog) { server, status in
                 guard status >= 0,
                       let l = HandleBox.owner(UnsafeMutableRawPointer(server), as: TCPListener.self) else { return }

@@ -266,7 +266,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         let c = Unmanaged<UpstreamAttempt>.fromOpaque(userData).takeUnretainedValue()
         guard c.onConnectionList else { return }
         unlink(c)
-        // Bytes never taken still count against the connection window (C-INTEROP.md pitfall).
+        // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
         session.consumeConnection(c.unconsumedResponse)
         c.unconsumedResponse = 0
         c.connection = nil

@@ -1,5 +1,5 @@
 // `trestle load`: the load generator's command line. Everything else lives in the LoadGen module
-// (C-INTEROP.md: no callbacks here).
+// (docs/ARCHITECTURE.md §9: no callbacks here).
 import ArgumentParser
 import Gateway
 import LoadGen

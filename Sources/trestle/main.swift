@@ -1,4 +1,4 @@
-// Command line only: everything else lives in the Gateway module (C-INTEROP.md: no callbacks in
+// Command line only: everything else lives in the Gateway module (docs/ARCHITECTURE.md §9: no callbacks in
 // top-level code, which is MainActor-isolated).
 import ArgumentParser
 import Gateway

@@ -249,8 +249,8 @@ private let nativeRequest: [(String, String)] = [
         let fields = value.map { [("te", $0)] } ?? []
         let head = build(.native, fields)
         #expect(head.acceptsTrailers == accepts)
-        // Forwarded as received, whatever it says.
-        #expect(lines(head) == fields.map { "\($0.0): \($0.1)" })
+        // HTTP/2 allows only `te: trailers` upstream: exactly that, or nothing.
+        #expect(lines(head) == (accepts ? ["te: trailers"] : []))
     }
 
     /// RFC 9110 §10.1.4: `TE = #t-codings`, `t-codings = "trailers" / …`; an ABNF literal is
@@ -392,5 +392,24 @@ private let nativeRequest: [(String, String)] = [
             ("x-public", "2"),
         ], connection: ["Grpc-Metadata-Secret"])
         #expect(lines(head) == ["x-public: 2"])
+    }
+}
+
+@Suite struct CallHeadBuilderTENormalisationTests {
+    /// HTTP/2 allows only `te: trailers`; an upgraded HTTP/1.1 head may list more.
+    @Test(arguments: [
+        ("trailers", ["te: trailers"], true),
+        ("gzip, trailers", ["te: trailers"], true),
+        ("Trailers", ["te: trailers"], true),
+        ("gzip", [], false),
+    ] as [(String, [String], Bool)])
+    func nativeForwardsExactlyTrailersOrNothing(value: String, forwarded: [String], accepts: Bool) {
+        var b = CallHeadBuilder(into: Metadata(), profile: .native)
+        var n = "te", v = value
+        n.withUTF8 { nb in v.withUTF8 { vb in b.add(name: UnsafeRawBufferPointer(nb), value: UnsafeRawBufferPointer(vb)) } }
+        var lines: [String] = []
+        b.head.metadata.forEach { n, v in lines.append("\(String(decoding: n, as: UTF8.self)): \(String(decoding: v, as: UTF8.self))") }
+        #expect(lines == forwarded)
+        #expect(b.head.acceptsTrailers == accepts)
     }
 }

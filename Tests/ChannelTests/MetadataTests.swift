@@ -28,3 +28,20 @@ import Testing
         #expect(h.value("a") == "")
     }
 }
+
+@Suite struct MetadataTruncateTests {
+    @Test func keepsTheFirstFieldsAndAppendsAfterThem() {
+        let h = Metadata(reservingBytes: 8, fields: 1)
+        h.append("a", "1")
+        h.append("bb", "22")
+        h.append("grpc-timeout", "100m")
+        h.truncate(to: 2)
+        #expect(h.count == 2)
+        h.append("grpc-timeout", "99m")
+        var seen: [String] = []
+        h.forEach { n, v in seen.append("\(String(decoding: n, as: UTF8.self))=\(String(decoding: v, as: UTF8.self))") }
+        #expect(seen == ["a=1", "bb=22", "grpc-timeout=99m"])
+        h.truncate(to: 0)
+        #expect(h.isEmpty)
+    }
+}

@@ -500,3 +500,20 @@ def test_h2_upstream_trailer_bomb_is_internal_and_bounded(upstreams, front):
     assert trailers and trailers["grpc-status"] == "13", trailers
     assert "upstream response headers too large" in trailers["grpc-message"], trailers
     assert gw.wait_no_calls_active() and gw.calls_total("INTERNAL") == 1
+
+
+@pytest.mark.parametrize("value,code", [("abc", "13"), ("42", "2")])
+def test_h2_upstream_grpc_status_not_a_code_is_internal_unknown_code_is_unknown(upstreams, front, value, code):
+    """A grpc-status that is not a number is no status (INTERNAL); a number gRPC does not know is
+    UNKNOWN (as gRPC's own clients read them)."""
+    up = upstreams.truncating(trailers=[("grpc-status", value)], truncate=False)
+    gw = front(up.port)
+    base = [(":method", "POST"), (":scheme", "http"), (":authority", "127.0.0.1"),
+            (":path", f"/{SERVICE}/Echo"), ("content-type", "application/grpc"), ("te", "trailers")]
+    response, data, trailers = h2_request(gw.port, base, grpc_message())
+    if code == "2":
+        assert trailers["grpc-status"] == "42", trailers  # relayed as the upstream sent it
+        assert gw.wait_no_calls_active() and gw.calls_total("UNKNOWN") == 1
+    else:
+        assert trailers["grpc-status"] == "13", trailers
+        assert "valid grpc-status" in trailers["grpc-message"], trailers

@@ -1,4 +1,4 @@
-"""JSON over HTTP/1.1 and HTTP/2 through the gateway (DESIGN.md "JSON over HTTP"): curl and raw
+"""JSON over HTTP/1.1 and HTTP/2 through the gateway (README, "JSON over HTTP"): curl and raw
 sockets in front, the grpcio TranscodeService (transcode_server.py) behind."""
 import json
 import select
