@@ -6,6 +6,15 @@ import UVLoop
 /// for SIGTERM/SIGINT to drain them. Returns the process exit status.
 public enum GatewayServer {
     public static func run(config: GatewayConfig, onReady: (() -> Void)? = nil) -> Int32 {
+        // TLS is parsed and checked (`trestle check`) but not yet served on sockets: refuse to
+        // start rather than speak cleartext where the routes file asks for TLS.
+        let tlsListeners = config.listeners.indices.filter { config.tls(forListener: $0) != nil }.map { "\(config.listeners[$0])" }
+        let tlsClusters = config.clusters.filter { $0.tls != nil }.map(\.name)
+        if !tlsListeners.isEmpty || !tlsClusters.isEmpty {
+            let what = (tlsListeners.map { "listener \($0)" } + tlsClusters.map { "cluster \($0)" }).joined(separator: ", ")
+            writeStderr("trestle: \(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext\n")
+            return 2
+        }
         let router = config.makeRouter()
         var workers: [Worker] = []
         do {

@@ -143,3 +143,14 @@ def test_cli_check_tls_key_errors_point_at_the_key(tmp_path):
     assert lines_about(output, path) == [
         (8, 7, 'unknown key "require_client_certficate" in "tls" of listener 2; did you mean "require_client_certificate"?')
     ], output
+
+
+def test_cli_serve_refuses_tls_it_does_not_serve_yet(tmp_path):
+    """`serve` does not put TLS on its sockets yet: a routes file with tls keys is refused with a
+    message naming them, never served in cleartext."""
+    make_pki(tmp_path)
+    path = tmp_path / "tls.yaml"
+    path.write_text(GOOD.format(port=harness.free_port(), tls_port=harness.free_port()))
+    done = subprocess.run([harness.TRESTLE_BIN, "serve", "--config", path], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert "tls is not served by this version yet" in done.stderr and "listener 127.0.0.1:" in done.stderr
