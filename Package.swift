@@ -46,7 +46,7 @@ let package = Package(
         // The gateway and the executable
         .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
-            "Gateway", "Channel", "RouteConfig", "Transcoding", "LoadGen",
+            "Gateway", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Gateway
 import RouteConfig
+import UVLoop
 
 struct Trestle: ParsableCommand {
     static let configuration = CommandConfiguration(

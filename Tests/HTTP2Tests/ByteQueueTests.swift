@@ -1,4 +1,4 @@
-@testable import Gateway
+import HTTP2
 import Testing
 
 @Suite struct ByteQueueTests {
