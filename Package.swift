@@ -43,10 +43,13 @@ let package = Package(
         // The load generator (`trestle load`): gRPC over HTTP/2 and JSON over HTTP/1.1, closed and open loop.
         .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding", "CFreeList"], swiftSettings: hotPath),
 
+        // The demo gRPC service (`trestle demo`, `trestle demo-upstream`): trestle.demo.v1.Echo on our own HTTP/2.
+        .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding"], swiftSettings: hotPath),
+
         // The gateway and the executable
         .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
-            "Gateway", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding",
+            "Gateway", "DemoService", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

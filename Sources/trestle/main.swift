@@ -1,6 +1,7 @@
-// Command line only: everything else lives in the Gateway module (C-INTEROP.md: no callbacks in
+// Command line only: everything else lives in the library modules (C-INTEROP.md: no callbacks in
 // top-level code, which is MainActor-isolated).
 import ArgumentParser
+import DemoService
 import Gateway
 import RouteConfig
 import UVLoop
