@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // Transport
-        .target(name: "UVLoop", dependencies: ["CLibUV"], swiftSettings: hotPath),
+        .target(name: "UVLoop", dependencies: ["CLibUV", "CFreeList"], swiftSettings: hotPath),
         // Per-thread free lists for nghttp2's own allocations (plain C, no dependency).
         .target(name: "CFreeList"),
         .target(name: "HTTP2", dependencies: ["Channel", "UVLoop", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
@@ -47,10 +47,13 @@ let package = Package(
         // The load generator (`trestle load`): gRPC over HTTP/2 and JSON over HTTP/1.1, closed and open loop.
         .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding", "CFreeList"], swiftSettings: hotPath),
 
+        // The demo gRPC service (`trestle demo`, `trestle demo-upstream`): trestle.demo.v1.Echo on our own HTTP/2.
+        .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding"], swiftSettings: hotPath),
+
         // The gateway and the executable
         .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
-            "Gateway", "Channel", "RouteConfig", "Transcoding", "LoadGen", "TLS",
+            "Gateway", "DemoService", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

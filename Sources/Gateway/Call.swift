@@ -1,6 +1,7 @@
 import Channel
 import RouteConfig
 import Upstream
+import UVLoop
 
 /// One client call, whatever its wire format (docs/ARCHITECTURE.md): the
 /// `CallStateMachine`, the deadline, the config snapshot the call started on, its counters, the

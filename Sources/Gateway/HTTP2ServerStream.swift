@@ -1,5 +1,6 @@
 import Channel
 import HTTP2
+import UVLoop
 
 /// One client HTTP/2 stream (RFC 9113 §5) on a `ServerConnection`, as a `ClientStream`: it
 /// collects the request head through the core's filter as nghttp2 reports each field, starts the

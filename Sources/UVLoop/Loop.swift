@@ -91,6 +91,11 @@ public func writeStderr(_ text: String) {
     }
 }
 
+/// Writes `line` and a line feed to standard error without buffering.
+public func printStderr(_ line: String) {
+    writeStderr(line + "\n")
+}
+
 /// The number of CPUs available to this process.
 public func availableParallelism() -> Int {
     Int(uv_available_parallelism())

@@ -2,6 +2,7 @@
 // checks them with the TLS module (readable, PEM, key matches certificate, validity, chain
 // order) and builds each context as `serve` would, printing FILE:LINE:COLUMN at the key in the
 // routes file that names the file.
+import UVLoop
 import Gateway
 import RouteConfig
 import TLS

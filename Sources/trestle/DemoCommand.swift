@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoService
 import Gateway
 import RouteConfig
 import Transcoding

@@ -1,9 +1,9 @@
 // `trestle load`: the load generator's command line. Everything else lives in the LoadGen module
 // (docs/ARCHITECTURE.md §9: no callbacks here).
 import ArgumentParser
-import Gateway
 import LoadGen
 import Transcoding
+import UVLoop
 
 struct LoadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,10 @@
-// Command line only: everything else lives in the Gateway module (docs/ARCHITECTURE.md §9: no callbacks in
+// Command line only: everything else lives in the library modules (docs/ARCHITECTURE.md §9: no callbacks in
 // top-level code, which is MainActor-isolated).
 import ArgumentParser
+import DemoService
 import Gateway
 import RouteConfig
+import UVLoop
 
 struct Trestle: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,4 +1,4 @@
-@testable import Gateway
+import UVLoop
 import Testing
 
 @Suite struct ByteQueueTests {

@@ -268,7 +268,10 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     print(f"LISTENING {port}", flush=True)
-    stop.wait()
+    # Wake up regularly: the signal handler runs on the main thread between waits (an untimed
+    # wait was seen not to return within 15 s of SIGTERM on a loaded machine).
+    while not stop.wait(0.2):
+        pass
     server.stop(grace=1).wait(5)
 
 

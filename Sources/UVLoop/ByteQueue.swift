@@ -1,18 +1,22 @@
+import CFreeList
+
 /// A growable ring buffer of bytes in transit for one direction of one call: bytes received on
 /// one side, waiting to be framed on the other. Bounded by the HTTP/2 stream window, since the
 /// receiving side's window is opened only for bytes taken out of here. Allocates on first use.
 ///
 /// The one copy of a message's bytes on the relay path happens on `append` (the read buffer is
 /// reused by the next read); `read(into:)` writes them straight into the outgoing DATA frame.
-import CFreeList
-
-struct ByteQueue: ~Copyable {
+///
+/// Public for everything that relays bytes (the gateway's calls, the demo service); in UVLoop
+/// beside `OutputBuffer`, the other buffer of the transport layer.
+/// Loop-thread only: its small blocks come from that thread's free lists and go back to them.
+public struct ByteQueue: ~Copyable {
     private var base: UnsafeMutableRawPointer?
     private var capacity = 0
     private var head = 0
-    private(set) var count = 0
+    public private(set) var count = 0
 
-    init() {}
+    public init() {}
 
     deinit { ByteQueue.release(base, capacity) }
 
@@ -30,9 +34,9 @@ struct ByteQueue: ~Copyable {
         if size <= smallBlock { trestle_freelist_free(p, nil) } else { p.deallocate() }
     }
 
-    var isEmpty: Bool { count == 0 }
+    public var isEmpty: Bool { count == 0 }
 
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count
         guard n > 0, let src = bytes.baseAddress else { return }
         if count + n > capacity { grow(to: count + n) }
@@ -45,7 +49,7 @@ struct ByteQueue: ~Copyable {
     }
 
     /// Moves exactly `into.count` bytes (≤ count) out of the queue.
-    mutating func read(into dst: UnsafeMutableRawBufferPointer) {
+    public mutating func read(into dst: UnsafeMutableRawBufferPointer) {
         let n = dst.count
         precondition(n <= count)
         guard n > 0, let b = base, let d = dst.baseAddress else { return }
@@ -57,7 +61,7 @@ struct ByteQueue: ~Copyable {
         if count == 0 { head = 0 }
     }
 
-    mutating func removeAll() {
+    public mutating func removeAll() {
         head = 0
         count = 0
     }

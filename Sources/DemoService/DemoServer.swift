@@ -1,0 +1,35 @@
+import Glibc
+import UVLoop
+
+/// One loop of the demo service: its listening socket (SO_REUSEPORT, so several servers share
+/// the port) and its connections. Runs on the thread that calls `runHere`, or on its own thread
+/// after `start`, until the process exits; nothing stops it.
+final class DemoServer {
+    let loop: Loop
+    let flushQueue: FlushQueue
+    private var listener: TCPListener!
+    private var thread = pthread_t()
+    /// The open connections, which own themselves through this table: a connection removes
+    /// itself when it closes.
+    var connections: [ObjectIdentifier: DemoConnection] = [:]
+
+    init(address: ResolvedAddress) throws {
+        loop = try Loop()
+        flushQueue = FlushQueue(loop: loop)
+        listener = try TCPListener(loop: loop, address: address, reusePort: true) { [unowned self] l in
+            guard let tcp = l.accept() else { return }
+            let c = DemoConnection(server: self, tcp: tcp)
+            self.connections[ObjectIdentifier(c)] = c
+        }
+    }
+
+    /// Runs the loop on a new thread, which keeps the server alive.
+    func start() {
+        pthread_create(&thread, nil, { arg in
+            Unmanaged<DemoServer>.fromOpaque(arg!).takeRetainedValue().runHere()
+            return nil
+        }, Unmanaged.passRetained(self).toOpaque())
+    }
+
+    func runHere() { loop.run() }
+}
