@@ -49,7 +49,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     func flush() {
         guard !closed else { return }
         let session = self.session!
-        switch pump.pump(tcp, produce: { session.produce(into: $0, limit: 256 * 1024) == nil }) {
+        switch pump.pump(tcp, session: session).outcome {
         case .writing: return
         case .failed: close(); return
         case .drained: break

@@ -175,12 +175,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         }
         if mode == .http1 && h1ResumeParsing { h1ResumeAfterResponse() }
         guard mode != .closed else { return }
-        var failure: HTTP2Error?
-        let outcome = pump.pump(tcp) { out in
-            guard let session else { return true }
-            failure = session.produce(into: out, limit: 256 * 1024)
-            return failure == nil
-        }
+        let (outcome, failure) = pump.pump(tcp, session: session)
         switch outcome {
         case .writing:
             return

@@ -434,3 +434,17 @@ extension Metadata {
         }
     }
 }
+
+extension WritePump {
+    /// Writes what `session` has to send (at most 256 KiB of frames per round): the pump's
+    /// outcome, and the session's error when it failed.
+    public func pump(_ tcp: TCPStream, session: HTTP2Session?) -> (outcome: Outcome, error: HTTP2Error?) {
+        var failure: HTTP2Error?
+        let outcome = pump(tcp) { out in
+            guard let session else { return true }
+            failure = session.produce(into: out, limit: 256 * 1024)
+            return failure == nil
+        }
+        return (outcome, failure)
+    }
+}

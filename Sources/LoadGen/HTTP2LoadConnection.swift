@@ -157,11 +157,8 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
             endedDraining.removeAll(keepingCapacity: true)
         }
         guard self.session != nil else { return }  // a failed begin may have torn the connection down
-        var failure: HTTP2Error?
-        switch pump.pump(tcp, produce: { out in
-            failure = session.produce(into: out, limit: 256 * 1024)
-            return failure == nil
-        }) {
+        let (outcome, failure) = pump.pump(tcp, session: session)
+        switch outcome {
         case .writing:
             return
         case .failed:

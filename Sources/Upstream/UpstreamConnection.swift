@@ -161,12 +161,8 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func flush() {
         guard let tcp, state != .closed, state != .connecting else { return }
-        var failure: HTTP2Error?
-        let session = self.session!
-        switch pump.pump(tcp, produce: { out in
-            failure = session.produce(into: out, limit: 256 * 1024)
-            return failure == nil
-        }) {
+        let (outcome, failure) = pump.pump(tcp, session: session)
+        switch outcome {
         case .writing:
             return
         case .failed:
