@@ -19,6 +19,12 @@ final class HTTP2ServerStream: ClientStream {
     /// nil once the connection is gone. Unowned: the connection clears it (`closed`) for every
     /// stream before it goes away.
     private(set) unowned(unsafe) var conn: ServerConnection?
+    /// The connection and its session as unmanaged references, valid until `closed` (the
+    /// connection closes every stream before it drops its session): the per-call send paths use
+    /// them without reference counting.
+    private let connRef: Unmanaged<ServerConnection>
+    private let sessionRef: Unmanaged<HTTP2Session>
+    private var isClosed = false
     unowned(unsafe) let worker: Worker
     let streamID: Int32
     private var builder: CallHeadBuilder
@@ -50,6 +56,8 @@ final class HTTP2ServerStream: ClientStream {
 
     init(conn: ServerConnection, streamID: Int32) {
         self.conn = conn
+        connRef = Unmanaged.passUnretained(conn)
+        sessionRef = Unmanaged.passUnretained(conn.session!)
         self.worker = conn.worker
         self.streamID = streamID
         requestBlock = conn.worker.headerPool.take()
@@ -152,12 +160,13 @@ final class HTTP2ServerStream: ClientStream {
         unconsumed = 0
         responseQueue.removeAll()
         conn = nil
+        isClosed = true
     }
 
     // MARK: ClientStream
 
     func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
-        guard let conn, let session = conn.session, !headSent else { return }
+        guard !isClosed, !headSent else { return }
         headSent = true
         var block = fields
         var own: Metadata?
@@ -173,40 +182,42 @@ final class HTTP2ServerStream: ClientStream {
             block = h
             own = h
         }
-        if endStream {
-            responseEnded = true
-            session.submitResponse(streamID: streamID, block, hasBody: false, source: nil)
-        } else {
-            session.submitResponse(streamID: streamID, block, hasBody: true,
-                                   source: Unmanaged.passUnretained(self).toOpaque())
+        sessionRef._withUnsafeGuaranteedRef { session in
+            if endStream {
+                responseEnded = true
+                session.submitResponse(streamID: streamID, block, hasBody: false, source: nil)
+            } else {
+                session.submitResponse(streamID: streamID, block, hasBody: true,
+                                       source: Unmanaged.passUnretained(self).toOpaque())
+            }
         }
         if let own { worker.headerPool.give(own) }
-        conn.scheduleFlush()
+        connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
-        guard let conn, let session = conn.session, !responseEnded else { return }
+        guard !isClosed, !responseEnded else { return }
         responseQueue.append(bytes)
-        session.resumeData(streamID: streamID)
-        conn.scheduleFlush()
+        sessionRef._withUnsafeGuaranteedRef { $0.resumeData(streamID: streamID) }
+        connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     func sendEnd(trailers: Metadata?) {
-        guard let conn, let session = conn.session, !responseEnded else {
+        guard !isClosed, !responseEnded else {
             if let trailers { worker.headerPool.give(trailers) }
             return
         }
         responseEnded = true
         self.trailers = trailers
-        session.resumeData(streamID: streamID)
-        conn.scheduleFlush()
+        sessionRef._withUnsafeGuaranteedRef { $0.resumeData(streamID: streamID) }
+        connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     func requestTaken(_ count: Int) {
         unconsumed -= count
-        guard let conn, let session = conn.session, !windowless else { return }
-        session.consume(streamID: streamID, count)
-        conn.scheduleFlush()
+        guard !isClosed, !windowless else { return }
+        sessionRef._withUnsafeGuaranteedRef { $0.consume(streamID: streamID, count) }
+        connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     var responseBacklog: Int { responseQueue.count }
@@ -229,8 +240,8 @@ final class HTTP2ServerStream: ClientStream {
     }
 
     private func submitTrailers() -> HTTP2DataEnd {
-        guard let t = trailers, let session = conn?.session else { return .endStream }
-        session.submitTrailer(streamID: streamID, t)
+        guard let t = trailers, !isClosed else { return .endStream }
+        sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
         trailers = nil
         worker.headerPool.give(t)
         return .trailers
