@@ -1,4 +1,5 @@
 import Channel
+import HTTP2
 
 /// What an upstream attempt needs from the call that owns it, and the events it reports.
 /// Implemented by the gateway's `Call`. Every method runs on the worker's loop thread, inside the
@@ -48,7 +49,12 @@ public final class UpstreamAttempt {
     /// The HTTP/2 stream on the upstream connection; 0 until attached.
     public internal(set) var streamID: Int32 = 0
     /// Unowned: a connection clears this on every stream it carries before it goes away.
-    unowned(unsafe) var connection: UpstreamConnection?
+    unowned(unsafe) var connection: UpstreamConnection? {
+        didSet { attached = connection.map { (Unmanaged.passUnretained($0), Unmanaged.passUnretained($0.session)) } }
+    }
+    /// The connection and its session, unmanaged (valid while `connection` is set: a connection
+    /// clears it before it drops its session), for the per-call paths without reference counting.
+    private var attached: (connection: Unmanaged<UpstreamConnection>, session: Unmanaged<HTTP2Session>)?
     /// Links in the carrying connection's list of open streams (intrusive; the list holds the
     /// strong references).
     var nextOnConnection: UpstreamAttempt?
@@ -114,17 +120,17 @@ public final class UpstreamAttempt {
 
     /// More request bytes (or the request's end) are ready.
     public func resumeRequest() {
-        guard let c = connection, streamID > 0, !isDone else { return }
-        c.session.resumeData(streamID: streamID)
-        c.scheduleFlush()
+        guard let a = attached, streamID > 0, !isDone else { return }
+        a.session._withUnsafeGuaranteedRef { $0.resumeData(streamID: streamID) }
+        a.connection._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     /// The client took `count` response bytes: open the upstream window for them.
     public func consumeResponse(_ count: Int) {
         unconsumedResponse -= count
-        guard let c = connection, streamID > 0 else { return }
-        c.session.consume(streamID: streamID, count)
-        c.scheduleFlush()
+        guard let a = attached, streamID > 0 else { return }
+        a.session._withUnsafeGuaranteedRef { $0.consume(streamID: streamID, count) }
+        a.connection._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     /// Abandons the attempt: RST_STREAM(CANCEL) if its stream is open, out of the queue if it is
