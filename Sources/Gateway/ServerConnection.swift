@@ -296,25 +296,29 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                               kind: HTTP2HeadersKind, endStream: Bool) {
-        guard let s = stream(userData) else { return }
-        if kind == .request {
-            s.headersComplete(endStream: endStream)
-        } else if endStream {
-            s.remoteEnded()  // request trailers: carried nothing a gRPC upstream could use
+        guard let userData else { return }
+        // Held by the list while nghttp2 knows the stream; only closing it (below) releases it.
+        Unmanaged<HTTP2ServerStream>.fromOpaque(userData)._withUnsafeGuaranteedRef { s in
+            if kind == .request {
+                s.headersComplete(endStream: endStream)
+            } else if endStream {
+                s.remoteEnded()  // request trailers: carried nothing a gRPC upstream could use
+            }
         }
     }
 
     func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                    bytes: UnsafeRawBufferPointer) {
-        if let s = stream(userData) {
-            s.data(bytes)
+        if let userData {
+            Unmanaged<HTTP2ServerStream>.fromOpaque(userData)._withUnsafeGuaranteedRef { $0.data(bytes) }
         } else {
             session.consume(streamID: streamID, bytes.count)
         }
     }
 
     func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
-        stream(userData)?.remoteEnded()
+        guard let userData else { return }
+        Unmanaged<HTTP2ServerStream>.fromOpaque(userData)._withUnsafeGuaranteedRef { $0.remoteEnded() }
     }
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
@@ -331,12 +335,13 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         maxLength: Int) -> HTTP2DataReady {
-        guard let s = stream(source) else { return .bytes(0, end: .endStream) }
-        return s.dataReady(maxLength: maxLength)
+        guard let source else { return .bytes(0, end: .endStream) }
+        return Unmanaged<HTTP2ServerStream>.fromOpaque(source)._withUnsafeGuaranteedRef { $0.dataReady(maxLength: maxLength) }
     }
 
     func http2WriteData(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         into: UnsafeMutableRawBufferPointer) {
-        stream(source)?.writeData(into: into)
+        guard let source else { return }
+        Unmanaged<HTTP2ServerStream>.fromOpaque(source)._withUnsafeGuaranteedRef { $0.writeData(into: into) }
     }
 }

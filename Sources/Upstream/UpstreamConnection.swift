@@ -237,18 +237,27 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func http2HeadersComplete(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                               kind: HTTP2HeadersKind, endStream: Bool) {
-        guard let c = call(userData) else { return }
-        c.receiveHeadersComplete(endStream: endStream)
+        guard let userData else { return }
+        // The attempt is held by this connection's list while nghttp2 knows its stream.
+        Unmanaged<UpstreamAttempt>.fromOpaque(userData)._withUnsafeGuaranteedRef { c in
+            if !c.isDone { c.receiveHeadersComplete(endStream: endStream) }
+        }
     }
 
     func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                    bytes: UnsafeRawBufferPointer) {
-        guard let c = call(userData) else {
+        guard let userData else {
             session.consume(streamID: streamID, bytes.count)
             return
         }
-        c.unconsumedResponse += bytes.count
-        c.owner.attemptData(c, bytes)
+        Unmanaged<UpstreamAttempt>.fromOpaque(userData)._withUnsafeGuaranteedRef { c in
+            if c.isDone {
+                session.consume(streamID: streamID, bytes.count)
+                return
+            }
+            c.unconsumedResponse += bytes.count
+            c.owner.attemptData(c, bytes)
+        }
     }
 
     func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
@@ -291,15 +300,19 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         maxLength: Int) -> HTTP2DataReady {
-        guard let c = call(source) else { return .bytes(0, end: .endStream) }
-        guard let ready = c.owner.attemptRequestReady(c, maxLength: maxLength) else { return .deferred }
-        return .bytes(ready.count, end: ready.end ? .endStream : .none)
+        guard let source else { return .bytes(0, end: .endStream) }
+        return Unmanaged<UpstreamAttempt>.fromOpaque(source)._withUnsafeGuaranteedRef { c in
+            guard !c.isDone else { return .bytes(0, end: .endStream) }
+            guard let ready = c.owner.attemptRequestReady(c, maxLength: maxLength) else { return .deferred }
+            return .bytes(ready.count, end: ready.end ? .endStream : .none)
+        }
     }
 
     func http2WriteData(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,
                         into: UnsafeMutableRawBufferPointer) {
         guard let source else { return }
-        let c = Unmanaged<UpstreamAttempt>.fromOpaque(source).takeUnretainedValue()
-        c.owner.attemptWriteRequest(c, into: into)
+        Unmanaged<UpstreamAttempt>.fromOpaque(source)._withUnsafeGuaranteedRef { c in
+            c.owner.attemptWriteRequest(c, into: into)
+        }
     }
 }
