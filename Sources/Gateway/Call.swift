@@ -25,7 +25,12 @@ final class Call: UpstreamAttemptOwner {
     let client: any ClientStream
     let frontend: any Frontend
     private(set) var machine = CallStateMachine()
-    private(set) var attempt: UpstreamAttempt?
+    private(set) var attempt: UpstreamAttempt? {
+        didSet { attemptRef = attempt.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `attempt`, unmanaged, for the per-message paths (no reference counting; valid while
+    /// `attempt` holds it).
+    private var attemptRef: Unmanaged<UpstreamAttempt>?
     /// The route the call took (index into the snapshot's routes), -1 before routing.
     private(set) var routeIndex = -1
     /// The head sent upstream (the frontend fills it).
@@ -158,13 +163,13 @@ final class Call: UpstreamAttemptOwner {
     /// Queues framed request bytes for the upstream.
     func sendRequest(_ bytes: UnsafeRawBufferPointer) {
         requestQueue.append(bytes)
-        attempt?.resumeRequest()
+        attemptRef?._withUnsafeGuaranteedRef { $0.resumeRequest() }
     }
 
     /// Every request byte is queued.
     func endRequest() {
         requestComplete = true
-        attempt?.resumeRequest()
+        attemptRef?._withUnsafeGuaranteedRef { $0.resumeRequest() }
     }
 
     /// Framed request bytes queued and not yet taken by the upstream.
@@ -184,7 +189,7 @@ final class Call: UpstreamAttemptOwner {
 
     /// Opens the upstream window for `count` response bytes the client side has taken.
     func consumeResponse(_ count: Int) {
-        attempt?.consumeResponse(count)
+        attemptRef?._withUnsafeGuaranteedRef { $0.consumeResponse(count) }
     }
 
     // MARK: carrying out the machine's actions
