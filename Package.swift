@@ -25,7 +25,7 @@ let package = Package(
         // Per-thread free lists for nghttp2's own allocations (plain C, no dependency).
         .target(name: "CFreeList"),
         .target(name: "HTTP2", dependencies: ["Channel", "UVLoop", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
-        // Strict, incremental HTTP/1.1 request parser and response writer (pure: no sockets).
+        // Strict, incremental HTTP/1.1 request and response parsers and response writer (pure: no sockets).
         .target(name: "HTTP1", swiftSettings: hotPath),
 
         // Channel (pure) and upstream pools
