@@ -24,10 +24,11 @@ let package = Package(
 
         // Transport
         .target(name: "UVLoop", dependencies: ["CLibUV", "CFreeList"], swiftSettings: hotPath),
-        // Per-thread free lists for nghttp2's own allocations (plain C, no dependency).
+        // Per-thread free lists for nghttp2's own allocations and ByteQueue's (plain C, no dependency).
         .target(name: "CFreeList"),
+        // HTTP2 speaks Channel's vocabulary (HTTP2ErrorCode) and writes into UVLoop's OutputBuffer.
         .target(name: "HTTP2", dependencies: ["Channel", "UVLoop", "CNghttp2", "CFreeList"], swiftSettings: hotPath),
-        // Strict, incremental HTTP/1.1 request parser and response writer (pure: no sockets).
+        // Strict, incremental HTTP/1.1 request and response parsers and response writer (pure: no sockets).
         .target(name: "HTTP1", swiftSettings: hotPath),
         // TLS over memory buffers (pure: no sockets): contexts, connections, reload, file checks.
         .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: hotPath),
@@ -45,13 +46,13 @@ let package = Package(
         .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
 
         // The load generator (`trestle load`): gRPC over HTTP/2 and JSON over HTTP/1.1, closed and open loop.
-        .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding", "CFreeList"], swiftSettings: hotPath),
+        .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding"], swiftSettings: hotPath),
 
         // The demo gRPC service (`trestle demo`, `trestle demo-upstream`): trestle.demo.v1.Echo on our own HTTP/2.
         .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding"], swiftSettings: hotPath),
 
         // The gateway and the executable
-        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "CFreeList"], swiftSettings: hotPath),
+        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
             "Gateway", "DemoService", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -63,8 +64,8 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "TranscodingTests", dependencies: [
-            "Transcoding", "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "Transcoding", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),  // codec_test.proto/.pb (read by path; declared so SwiftPM does not warn)
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "UVLoop", "HTTP2", "Channel", "RouteConfig"]),
+        .testTarget(name: "UVLoopTests", dependencies: ["UVLoop", "CLibUV"]),
     ]
 )

@@ -33,6 +33,7 @@ let package = Package(
             name: "FuzzConfigValues", dependencies: ["RouteConfig", "Channel", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzChannel", dependencies: ["Channel", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzHTTP1", dependencies: ["HTTP1", "FuzzSupport"], swiftSettings: fuzzing),
+        .executableTarget(name: "FuzzHTTP1Response", dependencies: ["HTTP1", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzTranscoding", dependencies: ["Transcoding", "FuzzSupport"], swiftSettings: fuzzing),
     ]
 )

@@ -1,11 +1,12 @@
 import Channel
-import HTTP2
+import HTTP1
 import UVLoop
 
 /// The admin endpoint on the main thread's loop: `GET /healthz` (the process is up),
 /// `GET /readyz` (accepting calls; 503 while draining) and `GET /metrics` (Prometheus text,
-/// the workers' counters summed when scraped). One request per connection, answered with
-/// `Connection: close`; anything else is 404/405, a malformed or oversized request 400.
+/// the workers' counters summed when scraped). One request per connection, read by the HTTP1
+/// request parser and answered with `Connection: close`; anything else is 404/405, a malformed
+/// or oversized request gets the parser's status (400, 414, 431, ...).
 final class AdminServer {
     private let loop: Loop
     private var listener: TCPListener?
@@ -33,20 +34,20 @@ final class AdminServer {
         for c in Array(connections.values) { c.close() }
     }
 
-    /// The response to one request line.
-    func respond(method: Substring, path: Substring) -> (status: String, type: String, body: String) {
+    /// The response to one request: status, content type and body.
+    func respond(method: String, target: String) -> (status: Int, type: String, body: String) {
         guard method == "GET" || method == "HEAD" else {
-            return ("405 Method Not Allowed", "text/plain", "only GET is served here\n")
+            return (405, "text/plain", "only GET is served here\n")
         }
-        switch path.split(separator: "?", maxSplits: 1).first ?? "" {
+        switch target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" {
         case "/healthz":
-            return ("200 OK", "text/plain", "ok\n")
+            return (200, "text/plain", "ok\n")
         case "/readyz":
-            return draining ? ("503 Service Unavailable", "text/plain", "draining\n") : ("200 OK", "text/plain", "ready\n")
+            return draining ? (503, "text/plain", "draining\n") : (200, "text/plain", "ready\n")
         case "/metrics":
-            return ("200 OK", "text/plain; version=0.0.4", metrics())
+            return (200, "text/plain; version=0.0.4", metrics())
         default:
-            return ("404 Not Found", "text/plain", "not found: the admin endpoint serves /healthz, /readyz and /metrics\n")
+            return (404, "text/plain", "not found: the admin endpoint serves /healthz, /readyz and /metrics\n")
         }
     }
 
@@ -98,13 +99,15 @@ final class AdminServer {
     }
 }
 
+/// One admin request on its own connection, on the main thread's loop; owned by the server's
+/// table until it closes.
 final class AdminConnection: TCPStreamDelegate {
     unowned(unsafe) let server: AdminServer
     private let tcp: TCPStream
-    private var request: [UInt8] = []
+    /// Admin requests are a line and a few fields: 8 KiB of head is plenty.
+    private var parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: 8 * 1024))
     private let out = OutputBuffer(capacity: 4096)
     private var done = false
-    private static let maxRequest = 8192
 
     init(server: AdminServer, tcp: TCPStream) {
         self.server = server
@@ -115,30 +118,36 @@ final class AdminConnection: TCPStreamDelegate {
 
     func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
         guard !done else { return }
-        request.append(contentsOf: bytes.prefix(AdminConnection.maxRequest - request.count + 1))
-        let end: [UInt8] = Array("\r\n\r\n".utf8)
-        if request.count >= 4, (0 ... request.count - 4).contains(where: { request[$0 ..< $0 + 4].elementsEqual(end) }) {
-            // Bytes, not Characters: "\r\n" is one Character in Swift.
-            let lineBytes = request.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
-            let line = String(decoding: lineBytes, as: UTF8.self)
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-            if parts.count == 3, parts[2].hasPrefix("HTTP/1.") {
-                let r = server.respond(method: parts[0], path: parts[1])
-                send(r.status, r.type, parts[0] == "HEAD" ? nil : r.body, length: r.body.utf8.count)
-            } else {
-                send("400 Bad Request", "text/plain", "malformed request line\n", length: 23)
+        var head: HTTP1RequestHead?
+        do {
+            // The answer goes out once the head is in; a body, or a second request, is not read.
+            try parser.feed(bytes, stopAfterEnd: true) { event in
+                if case .head(let h) = event, head == nil { head = h }
             }
-        } else if request.count > AdminConnection.maxRequest {
-            send("400 Bad Request", "text/plain", "request header too large\n", length: 25)
+        } catch {
+            var response: [UInt8] = []
+            HTTP1ResponseWriter.writeError(error, into: &response)
+            send(response)
+            return
         }
+        guard let head else { return }
+        let r = server.respond(method: head.method, target: head.target)
+        let body = Array(r.body.utf8)
+        var response: [UInt8] = []
+        do {
+            try HTTP1ResponseWriter.writeHead(status: r.status, headers: ["Content-Type": r.type, "Connection": "close"],
+                                              framing: .contentLength(body.count), into: &response)
+        } catch {
+            preconditionFailure("constant headers are valid: \(error)")
+        }
+        if head.method != "HEAD" { response += body }
+        send(response)
     }
 
-    private func send(_ status: String, _ type: String, _ body: String?, length: Int) {
+    private func send(_ response: [UInt8]) {
         done = true
         tcp.stopReading()
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n"
-        Array(head.utf8).withUnsafeBytes { out.append($0) }
-        if let body { Array(body.utf8).withUnsafeBytes { out.append($0) } }
+        response.withUnsafeBytes { out.append($0) }
         if tcp.write(out.bytes) { close() }  // else closed when the write completes
     }
 

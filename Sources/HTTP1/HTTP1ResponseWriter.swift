@@ -15,7 +15,8 @@ public enum HTTP1ResponseWriter {
     ///   - reason: the reason phrase; nil for the standard one (`reasonPhrase(for:)`).
     ///   - framing: `.contentLength(n)` writes `Content-Length: n`, `.chunked` writes
     ///     `Transfer-Encoding: chunked` (then use `writeChunk` and `writeLastChunk`), `.none`
-    ///     writes neither (1xx, 204, 304, or a caller that writes its own, as for HEAD).
+    ///     writes neither (1xx, 204, 304, or a caller that writes its own, as for HEAD), nor
+    ///     does `.untilClose` (the caller closes the connection after the body).
     /// - Throws: an invalid field or reason; also `headers` holding `Content-Length` or
     ///   `Transfer-Encoding` while `framing` writes one (two framings is the smuggling this
     ///   module exists to refuse).
@@ -46,7 +47,7 @@ public enum HTTP1ResponseWriter {
         appendCRLF(to: &buffer)
         append(headers, to: &buffer)
         switch framing {
-        case .none:
+        case .none, .untilClose:
             break
         case .contentLength(let length):
             precondition(length >= 0, "negative Content-Length")

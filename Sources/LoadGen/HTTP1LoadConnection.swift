@@ -1,3 +1,4 @@
+import HTTP1
 import UVLoop
 
 /// One HTTP/1.1 keep-alive connection carrying one call at a time (no pipelining). A unary
@@ -5,7 +6,7 @@ import UVLoop
 /// as the scenario allows (all at once, or one per response message in ping-pong), while the
 /// response is read — full duplex, as the gateway serves JSON bidi streams over HTTP/1.1.
 /// Loop-thread only; owned by its worker.
-final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, HTTP1ResponseHandler {
+final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable {
     enum State { case idle, connecting, ready, closed }
 
     unowned(unsafe) let worker: LoadWorker
@@ -16,6 +17,12 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
     private var state = State.idle
     private var tcp: TCPStream?
     private var parser = HTTP1ResponseParser()
+    /// The call's final response has begun (`.head`) and not ended yet.
+    private var inResponse = false
+    /// The response just ended: set by `.end`, read after `feed` or `connectionClosed` returns.
+    private var responseEnded = false
+    /// The final response's head said the connection closes after it.
+    private var responseCloses = false
     private let pump = WritePump(capacity: 16 * 1024)
     /// Where requests are written (the pump's collecting buffer).
     private var out: OutputBuffer { pump.out }
@@ -63,7 +70,7 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
         timer.stop()
         state = .ready
         backoffMs = 0
-        parser.reset()
+        parser = HTTP1ResponseParser()
         stream.startReading()
         if !settled {
             settled = true
@@ -102,7 +109,7 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
             worker.callEnded(slot, CallResult(code: .unavailable), lost: true)
             return
         }
-        parser.reset()
+        inResponse = false
         closeAfterResponse = false
         if streamsRequest {
             template.streamingHead.withUnsafeBytes { out.append($0) }
@@ -161,15 +168,17 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
     }
 
     func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
-        guard slot.active, parser.state != .done else {
+        guard slot.active else {
             lost("\(worker.plan.target) sent bytes with no request outstanding")
             return
         }
-        let used = parser.feed(bytes, self)
-        if let error = parser.error {
-            lost("malformed HTTP/1.1 response from \(worker.plan.target): \(error)")
-        } else if used < bytes.count {
-            lost("\(worker.plan.target) sent bytes after the end of a response")
+        do {
+            let used = try parser.feed(bytes, stopAfterEnd: true) { responseEvent($0) }
+            if used < bytes.count {
+                lost("\(worker.plan.target) sent bytes after the end of a response")
+            }
+        } catch {
+            lost("malformed HTTP/1.1 response from \(worker.plan.target): \(error.message)")
         }
     }
 
@@ -178,11 +187,16 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
             connectFailed("\(worker.plan.target) closed the connection")
             return
         }
-        if slot.active && error == nil && parser.endsAtClose {
-            parser.connectionClosed(self)  // the close ends the body: the call is complete
-            closeAfterResponse = true
-            scheduleFlush()
-            return
+        if slot.active && error == nil && inResponse {
+            // A body that the close delimits ends here: the call is complete. Any other response
+            // cut short by the close is lost (below).
+            responseEnded = false
+            try? parser.connectionClosed { responseEvent($0) }
+            if responseEnded {
+                closeAfterResponse = true
+                scheduleFlush()
+                return
+            }
         }
         lost(slot.active ? (error.map { "connection to \(worker.plan.target) lost: \($0)" }
                                 ?? "\(worker.plan.target) closed the connection during a call") : nil)
@@ -230,30 +244,34 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable, H
 
     // MARK: the response (inside parser.feed: record, never start a call)
 
-    func responseStatus(_ status: Int) {
-        slot.reader.httpStatus = status
-    }
-
-    func responseField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, trailer: Bool) {
-        slot.reader.field(name: name, value: value, trailer: trailer)
-    }
-
-    func responseBody(_ bytes: UnsafeRawBufferPointer) {
-        slot.bytesReceived += bytes.count
-        let done = slot.reader.body(bytes)
-        guard done > 0 else { return }
-        slot.messagesReceived += done
-        if slot.body.pingPong {
-            worker.roundTrip(slot)
-            scheduleFlush()  // the next message may go
+    private func responseEvent(_ event: HTTP1ResponseEvent) {
+        switch event {
+        case .informational:
+            break  // 100 Continue and the like: the final response follows
+        case .head(let head):
+            inResponse = true
+            responseCloses = !head.keepAlive
+            slot.reader.httpStatus = head.status
+            head.headers.forEachField { slot.reader.field(name: $0, value: $1, trailer: false) }
+        case .body(let bytes):
+            slot.bytesReceived += bytes.count
+            let done = slot.reader.body(bytes)
+            guard done > 0 else { return }
+            slot.messagesReceived += done
+            if slot.body.pingPong {
+                worker.roundTrip(slot)
+                scheduleFlush()  // the next message may go
+            }
+        case .trailers(let trailers):
+            trailers.forEachField { slot.reader.field(name: $0, value: $1, trailer: true) }
+        case .end:
+            inResponse = false
+            responseEnded = true
+            let result = slot.reader.finish()
+            closeAfterResponse = responseCloses || !requestEnded
+            worker.callEnded(slot, result)
+            endedPending = true
+            scheduleFlush()
         }
-    }
-
-    func responseEnd(close: Bool) {
-        let result = slot.reader.finish()
-        closeAfterResponse = close || !requestEnded
-        worker.callEnded(slot, result)
-        endedPending = true
-        scheduleFlush()
     }
 }

@@ -51,6 +51,8 @@ enum HTTP1FuzzProperties {
                 received += bytes.count
             case .trailers:
                 break
+            case .informational:
+                failures.append("a request parser reported an informational head")
             case .end:
                 if let n = expected, n != received {
                     failures.append("Content-Length \(n) but \(received) body bytes")

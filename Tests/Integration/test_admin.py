@@ -1,6 +1,7 @@
 """The admin endpoint: /healthz, /readyz (503 while draining), /metrics counting calls by status."""
 import re
 import signal
+import socket
 import subprocess
 import threading
 
@@ -88,3 +89,43 @@ def test_admin_readyz_fails_while_draining(upstream, gateway):
         record.release.set()
         assert future.result(timeout=WAIT)
     assert gw.proc.wait(15) == 0
+
+
+def raw_admin(port, request):
+    """The whole answer to `request` sent on its own connection, read until the close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        s.sendall(request)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+@pytest.mark.parametrize("request_bytes, status_line, message", [
+    (b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 400 Bad Request", b"whitespace in request target\n"),
+    (b"GET /healthz HTTP/1.1\r\n\r\n", b"HTTP/1.1 400 Bad Request", b"missing Host header\n"),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 414 URI Too Long", b"request line longer than 8192 bytes\n"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 9000 + b"\r\n\r\n", b"HTTP/1.1 431 Request Header Fields Too Large",
+     b"header section larger than 8192 bytes\n"),
+    (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", b"HTTP/1.1 505 HTTP Version Not Supported", b"unsupported HTTP version \"HTTP/2.0\"\n"),
+])
+def test_admin_malformed_request_gets_the_parsers_status(upstream, gateway, request_bytes, status_line, message):
+    up = upstream()
+    config, admin = admin_routes(up.port, workers=1)
+    gateway(config)
+    answer = raw_admin(admin, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == status_line
+    assert b"\r\nConnection: close" in head
+    assert body == message
+    # The endpoint still answers afterwards.
+    assert curl(admin, "/healthz") == (200, "ok\n")
+
+
+def test_admin_head_request_has_no_body(upstream, gateway):
+    up = upstream()
+    config, admin = admin_routes(up.port, workers=1)
+    gateway(config)
+    answer = raw_admin(admin, b"HEAD /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert answer == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 6\r\n\r\n"

@@ -7,7 +7,7 @@
 /// Chunk data is reported as `.body` views of the input (in `parse`); chunk lines and trailer
 /// lines are bounded by `maxChunkLine` and `maxTrailerBytes`. Chunk extensions are checked
 /// against their grammar and dropped (RFC 9112 §7.1.1: a recipient MUST ignore unrecognised ones).
-extension HTTP1RequestParser {
+extension HTTP1MessageParser {
     /// chunk-size [ chunk-ext ], the CRLF already removed. The size must be 1*HEXDIG that fits an
     /// Int; whatever follows must be chunk extensions:
     /// `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS ( token / quoted-string ) ] )`.
@@ -56,12 +56,12 @@ extension HTTP1RequestParser {
     }
 
     /// The empty line after the trailer section: reports the trailers, if any, and `.end`.
-    mutating func finishTrailers(_ onEvent: (HTTP1Event) -> Void) -> Progress {
+    mutating func finishTrailers(_ onEvent: (Head.Event) -> Void) -> Progress {
         if !fields.isEmpty {
             let trailers = fields
             fields = HTTP1Fields()
             onEvent(.trailers(trailers))
         }
-        return endRequest(onEvent)
+        return endMessage(onEvent)
     }
 }
