@@ -11,7 +11,7 @@
 ///
 ///     clientIdleServerIdle --clientHead--> clientOpenServerIdle --clientEnd--> clientClosedServerIdle
 ///     *ServerIdle --upstreamHead--> *ServerOpen
-///     any --(upstream trailers | reset | failure | deadline | local failure)--> *ServerClosed
+///     (after the head) --(upstream trailers | reset | failure | deadline | local failure)--> *ServerClosed
 ///     any --clientReset--> clientClosedServerClosed (CANCELLED)
 ///
 /// Events that arrive after the status is decided (a late DATA frame, a late trailer) are legal

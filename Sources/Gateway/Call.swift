@@ -12,7 +12,7 @@ import UVLoop
 /// once; a frontend writes none of them.
 ///
 /// Lifetime: owned by its client stream, which it holds in turn until the stream lets go of it
-    /// (`detach`, when the stream closes); it owns its frontend, and its attempt until the call
+/// (when the stream closes); it owns its frontend, and its attempt until the call
 /// ends (the upstream connection holds the attempt, and the attempt this call, until the
 /// upstream stream closes). Its references are `let`s so that the per-event paths need no
 /// reference counting. Loop-thread only.

@@ -6,7 +6,7 @@ import UVLoop
 /// One client connection on a worker. Sniffs the first bytes: the HTTP/2 client preface
 /// (h2c with prior knowledge) gets an nghttp2 server session; a request line gets the HTTP/1.1
 /// frontend (`ServerConnection+HTTP1.swift`); anything else a 400 and the connection closed.
-/// Owns its calls; loop-thread only.
+/// Owns its HTTP/2 streams and its HTTP/1.1 exchange, which own their calls; loop-thread only.
 final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     enum Mode { case sniffing, http2, http1, rejecting, closed }
 
