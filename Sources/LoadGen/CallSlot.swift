@@ -52,5 +52,18 @@ final class CallSlot {
 
     var requestComplete: Bool { bytesSent >= body.totalLength }
 
+    /// Response body bytes arrived (valid during the call): counted and read. True when they
+    /// completed a ping-pong round trip, recorded with `worker`: the next request message may go.
+    @inline(__always)
+    func bodyReceived(_ bytes: UnsafeRawBufferPointer, worker: LoadWorker) -> Bool {
+        bytesReceived += bytes.count
+        let done = reader.body(bytes)
+        guard done > 0 else { return false }
+        messagesReceived += done
+        guard body.pingPong else { return false }
+        worker.roundTrip(self)
+        return true
+    }
+
     var messagesSent: Int { bytesSent / body.messageLength }
 }

@@ -254,12 +254,7 @@ final class HTTP1LoadConnection: LoadConnection, TCPStreamDelegate, Flushable {
             slot.reader.httpStatus = head.status
             head.headers.forEachField { slot.reader.field(name: $0, value: $1, trailer: false) }
         case .body(let bytes):
-            slot.bytesReceived += bytes.count
-            let done = slot.reader.body(bytes)
-            guard done > 0 else { return }
-            slot.messagesReceived += done
-            if slot.body.pingPong {
-                worker.roundTrip(slot)
+            if slot.bodyReceived(bytes, worker: worker) {
                 scheduleFlush()  // the next message may go
             }
         case .trailers(let trailers):

@@ -260,13 +260,8 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
         // The generator takes every byte at once: the window opens again as data arrives.
         session.consume(streamID: streamID, bytes.count)
         guard let s = slot(userData), s.streamID == streamID else { return }
-        s.bytesReceived += bytes.count
-        let done = s.reader.body(bytes)
-        guard done > 0 else { return }
-        s.messagesReceived += done
-        if s.body.pingPong {
-            worker.roundTrip(s)
-            if s.requestBytesAvailable > 0 { session.resumeData(streamID: streamID) }
+        if s.bodyReceived(bytes, worker: worker), s.requestBytesAvailable > 0 {
+            session.resumeData(streamID: streamID)
         }
     }
 
