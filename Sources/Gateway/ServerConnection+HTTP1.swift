@@ -193,9 +193,9 @@ extension ServerConnection {
         guard h1Exchange == nil, h1Upgrade == nil else { return }
         if h1Parser.isReadingHead {
             worker.log("closing a connection whose request head did not arrive in \(worker.config.prefaceTimeoutMs)ms")
-            let body = "request head not received in time\n"
-            let response = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-            Array(response.utf8).withUnsafeBytes { out.append($0) }
+            var bytes: [UInt8] = []
+            HTTP1ResponseWriter.writeError(HTTP1ParseError(status: 408, message: "request head not received in time"), into: &bytes)
+            bytes.withUnsafeBytes { out.append($0) }
             tcp.stopReading()
             mode = .rejecting
             scheduleFlush()

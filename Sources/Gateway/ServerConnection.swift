@@ -145,9 +145,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         stopPrefaceTimer()
         mode = .rejecting
         tcp.stopReading()
-        let body = "trestle: expected an HTTP/1.1 request or the HTTP/2 client preface\n"
-        let response = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-        Array(response.utf8).withUnsafeBytes { out.append($0) }
+        var bytes: [UInt8] = []
+        HTTP1ResponseWriter.writeError(HTTP1ParseError(status: 400, message: "trestle: expected an HTTP/1.1 request or the HTTP/2 client preface"),
+                                       into: &bytes)
+        bytes.withUnsafeBytes { out.append($0) }
         scheduleFlush()
     }
 
