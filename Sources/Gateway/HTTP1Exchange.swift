@@ -35,11 +35,22 @@ final class HTTP1Exchange: ClientStream {
 
     /// Starts the call for this request.
     func start() -> Call {
+        let request = JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
+                                      fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil)
+        // gRPC-Web (and CORS preflights) by content type and method; everything else is JSON.
+        var contentType = head.headers.first("Content-Type") ?? ""
+        let format = contentType.withUTF8 { CallHeadBuilder.contentType(of: UnsafeRawBufferPointer($0)) }
+        if format.isGRPCWeb || (head.method == "OPTIONS" && GRPCWebFrontend.isPreflight(request)) {
+            let f = GRPCWebFrontend(pool: conn.worker.headerPool, format: format)
+            let call = Call(worker: conn.worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, request)
+            return call
+        }
         let f = JSONFrontend(pool: conn.worker.headerPool)
         let call = Call(worker: conn.worker, client: self, frontend: f)
         self.call = call
-        f.start(call, JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
-                                fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil))
+        f.start(call, request)
         return call
     }
 

@@ -93,10 +93,18 @@ final class HTTP2ServerStream: ClientStream {
         if headerLimit.isExceeded {
             // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
             let native = head.contentType == .grpc
-            let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: worker.headerPool)
+            let f: any Frontend
+            if native {
+                f = worker.grpcFrontend
+            } else if head.contentType.isGRPCWeb {
+                f = GRPCWebFrontend(pool: worker.headerPool, format: head.contentType)
+            } else {
+                f = JSONFrontend(pool: worker.headerPool)
+            }
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
-            if !native { (f as! JSONFrontend).bind(call) }
+            (f as? JSONFrontend)?.bind(call)
+            (f as? GRPCWebFrontend)?.bind(call)
             call.fail(.resourceExhausted, "request headers too large: \(headerLimit.description)", httpStatus: 431)
             if endStream { call.clientEnd() }
             return
@@ -106,6 +114,12 @@ final class HTTP2ServerStream: ClientStream {
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             f.start(call, head)
+        } else if let web = webHead(head, peer: conn.peerHost) {
+            // gRPC-Web, or a CORS preflight (answered by the gRPC-Web frontend).
+            let f = GRPCWebFrontend(pool: worker.headerPool, format: head.contentType)
+            call = Call(worker: worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, web)
         } else {
             let f = JSONFrontend(pool: worker.headerPool)
             call = Call(worker: worker, client: self, frontend: f)
@@ -114,6 +128,15 @@ final class HTTP2ServerStream: ClientStream {
         }
         headTaken = call.upstreamHead === head.metadata
         if endStream { call.clientEnd() }
+    }
+
+    /// The head for the gRPC-Web frontend, when it takes the request (a gRPC-Web content type, or
+    /// a CORS preflight).
+    private func webHead(_ head: CallHead, peer: String?) -> JSONRequestHead? {
+        if head.contentType.isGRPCWeb { return jsonHead(head, peer: peer) }
+        guard !head.isPost, head.contentType == .none else { return nil }
+        let h = jsonHead(head, peer: peer)
+        return GRPCWebFrontend.isPreflight(h) ? h : nil
     }
 
     private func jsonHead(_ head: CallHead, peer: String?) -> JSONRequestHead {
