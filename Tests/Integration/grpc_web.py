@@ -201,8 +201,16 @@ class H2Client:
         return sid
 
     def send(self, sid, data, end=False):
-        self.conn.send_data(sid, data, end_stream=end)
-        self.flush()
+        """Sends `data` within the flow-control windows (waiting for the gateway to open them)."""
+        while True:
+            self.pump(lambda: self.conn.local_flow_control_window(sid) > 0 or not data)
+            n = min(len(data), self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            last = n == len(data)
+            self.conn.send_data(sid, data[:n], end_stream=end and last)
+            self.flush()
+            data = data[n:]
+            if last:
+                return
 
     def end(self, sid):
         self.conn.end_stream(sid)
