@@ -119,12 +119,21 @@ final class GRPCWebFrontend: Frontend {
                       "content-type \(type) is not served: the gateway speaks gRPC-Web with protobuf messages (application/grpc-web+proto, application/grpc-web-text+proto)")
             return
         }
-        let route = call.snapshot.routes[routeIndex]
+        let built = Self.upstreamHead(head, parts: parts, cluster: call.snapshot.routes[routeIndex].cluster, pool: pool)
+        call.start(route: routeIndex, head: built, cardinality: .unknown, openNow: true)
+    }
+
+    /// The upstream head of a call whose client frames gRPC messages but not its HTTP the gRPC way
+    /// (gRPC-Web; gRPC over HTTP/1.1): the gateway's pseudo-headers, `content-type:
+    /// application/grpc` and `te: trailers`, then the client's fields through the core's table
+    /// (profile `.web`), `x-forwarded-for` last.
+    static func upstreamHead(_ head: JSONRequestHead, parts: (service: Range<Int>, method: Range<Int>), cluster: String,
+                             pool: MetadataPool) -> CallHead {
         let h = pool.take()
         h.append(":method", "POST")
         h.append(":scheme", "http")
         h.append(":path", head.target)
-        h.append(":authority", head.authority ?? route.cluster)
+        h.append(":authority", head.authority ?? cluster)
         h.append("content-type", "application/grpc")
         h.append("te", "trailers")
         var builder = CallHeadBuilder(into: h, profile: .web)
@@ -145,7 +154,7 @@ final class GRPCWebFrontend: Frontend {
             built.timeoutNanoseconds = h2.timeoutNanoseconds ?? built.timeoutNanoseconds
             built.problem = h2.problem ?? built.problem
         }
-        call.start(route: routeIndex, head: built, cardinality: .unknown, openNow: true)
+        return built
     }
 
     /// The CORS policy of the route (or the top level), when it allows the request's origin.

@@ -37,11 +37,20 @@ final class HTTP1Exchange: ClientStream {
     func start() -> Call {
         let request = JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
                                       fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil)
-        // gRPC-Web (and CORS preflights) by content type and method; everything else is JSON.
+        // gRPC-Web (and CORS preflights), gRPC over HTTP/1.1, by content type and method;
+        // everything else is JSON.
         var contentType = head.headers.first("Content-Type") ?? ""
         let format = contentType.withUTF8 { CallHeadBuilder.contentType(of: UnsafeRawBufferPointer($0)) }
         if format.isGRPCWeb || (head.method == "OPTIONS" && GRPCWebFrontend.isPreflight(request)) {
             let f = GRPCWebFrontend(pool: conn.worker.headerPool, format: format)
+            let call = Call(worker: conn.worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, request)
+            return call
+        }
+        if format == .grpc {
+            // gRPC over HTTP/1.1: framed bodies, streamed both ways.
+            let f = GRPCHTTP1Frontend(pool: conn.worker.headerPool)
             let call = Call(worker: conn.worker, client: self, frontend: f)
             self.call = call
             f.start(call, request)

@@ -74,6 +74,7 @@ class HTTP1Client:
     def __init__(self, port):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         self.buf = b""
+        self.trailers = {}  # of the last chunked body read
 
     def close(self):
         self.sock.close()
@@ -99,6 +100,9 @@ class HTTP1Client:
     def send(self, data):
         self.sock.sendall(data)
 
+    def send_chunk(self, data):
+        self.send(b"%x\r\n%s\r\n" % (len(data), data) if data else b"0\r\n\r\n")
+
     def request(self, method, path, headers, body=None, chunks=None):
         lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
         lines += [f"{k}: {v}" for k, v in headers]
@@ -107,11 +111,14 @@ class HTTP1Client:
         elif body is not None:
             lines.append(f"Content-Length: {len(body)}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        if chunks == "open":
+            self.send(head)  # the caller sends the chunks (send_chunk) and reads the head itself
+            return None
         if chunks is not None:
             self.send(head)
             for c in chunks:
-                self.send(b"%x\r\n%s\r\n" % (len(c), c))
-            self.send(b"0\r\n\r\n")
+                self.send_chunk(c)
+            self.send_chunk(b"")
         else:
             self.send(head + (body or b""))
         return self.read_head()
@@ -130,11 +137,13 @@ class HTTP1Client:
         return HTTP1Response(status, headers, raw)
 
     def read_chunk(self):
-        """The next chunk's bytes; b"" at the last chunk (its trailers are read and dropped)."""
+        """The next chunk's bytes; b"" at the last chunk (its trailers go to `self.trailers`)."""
         size = int(self._line().split(b";")[0], 16)
         if size == 0:
-            while self._line():
-                pass
+            self.trailers = {}
+            while (line := self._line()):
+                name, _, value = line.decode().partition(":")
+                self.trailers[name.strip().lower()] = value.strip()
             return b""
         data = self._exact(size)
         assert self._line() == b""
