@@ -382,3 +382,31 @@ def test_cors_check_reports_position(tmp_path):
     out = done.stdout + done.stderr
     assert f"{path}:10:25: invalid origin \"https://a.example/x\"" in out
     assert f"{path}:11:7: unknown key \"max_agee\" in \"cors\" in route \"a.B\"; did you mean \"max_age\"?" in out
+
+
+def test_h1_64mib_server_stream_through_slow_reader_memory_bounded(web):
+    """64 MiB of server stream through gRPC-Web over HTTP/1.1 to a client that reads slowly at
+    first: the gateway holds back the upstream (its window is not given back while the client's
+    backlog is high), so its peak RSS stays far below the stream's size."""
+    count, size = 64, 1 << 20
+    request = messages_pb2.StreamingOutputCallRequest(
+        response_parameters=[messages_pb2.ResponseParameters(size=size) for _ in range(count)])
+    c = grpc_web.HTTP1Client(web.port)
+    try:
+        c.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 64 * 1024)
+        r = c.request("POST", f"{SVC}/StreamingOutputCall", [("Content-Type", "application/grpc-web"),
+                                                              ("x-test-id", "big")], frame(request.SerializeToString()))
+        assert r.status == 200
+        rec = web.upstream.service.record("big")
+        # Not reading: the upstream stalls well before the end of the stream.
+        stalled = harness.stalled_at(lambda: rec.responses_yielded, count - 1)
+        assert stalled < count - 8, f"the upstream produced {stalled} of {count} MiB for a client that reads nothing"
+        total = 0
+        while (chunk := c.read_chunk()):
+            total += len(chunk)
+        assert total > count * size
+    finally:
+        c.close()
+    peak_mib = web.vm_hwm_kib() / 1024
+    print(f"upstream stalled at {stalled} MiB; gateway peak RSS {peak_mib:.1f} MiB")
+    assert peak_mib < 48, f"gateway peak RSS {peak_mib:.1f} MiB for a 64 MiB stream"
