@@ -29,10 +29,11 @@ final class GRPCWebFrontend: Frontend {
     let format: CallHead.ContentType
     private var text: Bool { format == .grpcWebText }
 
-    /// The request's `Origin`, and the policy that allows it (nil: no CORS fields go out).
-    private var origin: String?
-    private var cors: CORSPolicy?
+    /// The request's `Origin` and the policy that allows it (none: no CORS fields go out).
+    private var cors = CORSFields()
     private var isPreflight = false
+    /// What a preflight answer allows (`Access-Control-Allow-Methods`).
+    private var preflightMethods = "POST, OPTIONS"
     private var headSent = false
 
     // Request (text): decoded bytes of one read, and window withheld while the queue is full.
@@ -83,23 +84,34 @@ final class GRPCWebFrontend: Frontend {
     /// or answers a preflight; or says why it cannot be served.
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call
-        origin = Self.field(head.fields, "origin")
+        cors = CORSFields(fields: head.fields)
         var target = head.target
         let parts = target.withUTF8 { GRPCPath.split(UnsafeRawBufferPointer($0)) }
-        let routeIndex = parts.flatMap { p in
+        var routeIndex = parts.flatMap { p in
             target.withUTF8 { call.snapshot.router.route(service: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[p.service])) }
         }
-        choosePolicy(route: routeIndex)
         if Self.isPreflight(head) {
             isPreflight = true
-            if cors != nil {
+            // A JSON path (a google.api.http binding) is routed by the method it binds.
+            if routeIndex == nil, let method = Self.field(head.fields, "access-control-request-method"),
+               let table = call.snapshot.httpRoutes
+            {
+                let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
+                if case .matched(let m) = table.match(method: method, path: path[...]) {
+                    routeIndex = call.snapshot.router.route(service: m.method.serviceName)
+                    preflightMethods = "\(method), OPTIONS"
+                }
+            }
+            cors.choose(config: call.snapshot.config, route: routeIndex)
+            if cors.allowed {
                 call.fail(.ok, "CORS preflight answered", httpStatus: 200)
             } else {
-                call.fail(.permissionDenied, "CORS preflight refused: origin \(origin ?? "(none)") is not allowed for \(head.target)",
+                call.fail(.permissionDenied, "CORS preflight refused: origin \(cors.origin ?? "(none)") is not allowed for \(head.target)",
                           httpStatus: 403)
             }
             return
         }
+        cors.choose(config: call.snapshot.config, route: routeIndex)
         guard head.method == "POST" else {
             call.fail(.invalidArgument, "a gRPC-Web request must be a POST", httpStatus: 405, fields: [("allow", "POST")])
             return
@@ -155,15 +167,6 @@ final class GRPCWebFrontend: Frontend {
             built.problem = h2.problem ?? built.problem
         }
         return built
-    }
-
-    /// The CORS policy of the route (or the top level), when it allows the request's origin.
-    private func choosePolicy(route: Int?) {
-        guard let origin, let policy = call.snapshot.config.corsPolicy(route: route), policy.allows(origin: origin) else {
-            cors = nil
-            return
-        }
-        cors = policy
     }
 
     // MARK: request body
@@ -318,24 +321,15 @@ final class GRPCWebFrontend: Frontend {
     }
 
     private func appendCORS(_ h: Metadata) {
-        guard let cors, let origin else { return }
-        h.append("access-control-allow-origin", cors.allowOriginValue(for: origin))
-        if cors.allowCredentials { h.append("access-control-allow-credentials", "true") }
-        h.append("access-control-expose-headers", cors.exposeHeadersValue)
-        if cors.variesByOrigin { h.append("vary", "origin") }
+        cors.append(to: h)
     }
 
     /// 200 (empty, as Envoy answers) with what the browser asked about, or 403 with no CORS field at all.
     private func answerPreflight(_ ending: CallStateMachine.Ending) {
         let client = call.client
         let h = pool.take()
-        if let cors, let origin, ending.code == .ok {
-            h.append("access-control-allow-origin", cors.allowOriginValue(for: origin))
-            h.append("access-control-allow-methods", "POST, OPTIONS")
-            h.append("access-control-allow-headers", cors.allowHeadersValue)
-            if let age = cors.maxAgeValue { h.append("access-control-max-age", age) }
-            if cors.allowCredentials { h.append("access-control-allow-credentials", "true") }
-            if cors.variesByOrigin { h.append("vary", "origin") }
+        if cors.allowed, ending.code == .ok {
+            cors.appendPreflight(to: h, methods: preflightMethods)
             client.sendHead(status: 200, fields: h, contentLength: 0, endStream: true)
         } else {
             let body = Array((ending.message + "\n").utf8)

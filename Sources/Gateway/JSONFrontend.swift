@@ -60,6 +60,8 @@ final class JSONFrontend: Frontend {
     private var json: [UInt8] = []
 
     private let pool: MetadataPool
+    /// CORS fields for a browser's request (README, "gRPC-Web and CORS").
+    private var cors = CORSFields()
 
     init(pool: MetadataPool) {
         self.pool = pool
@@ -83,6 +85,8 @@ final class JSONFrontend: Frontend {
 
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call
+        cors = CORSFields(fields: head.fields)
+        cors.choose(config: call.snapshot.config, route: nil)
         guard let routes = snapshot.httpRoutes else {
             refuse(.notFound, "no JSON routes: the routes file names no descriptors", httpStatus: 404)
             return
@@ -123,6 +127,7 @@ final class JSONFrontend: Frontend {
             return
         }
         self.method = method
+        cors.choose(config: snapshot.config, route: routeIndex)
         let route = snapshot.routes[routeIndex]
         transcoder = snapshot.transcoders[routeIndex]
         bodyField = match.bodyField
@@ -463,6 +468,7 @@ final class JSONFrontend: Frontend {
         streamHeadSent = true
         let h = worker.headerPool.take()
         h.append("content-type", "application/x-ndjson")
+        cors.append(to: h)
         appendFields(headerFields, to: h)
         call.client.sendHead(status: 200, fields: h, contentLength: nil, endStream: false)
         worker.headerPool.give(h)
@@ -515,6 +521,7 @@ final class JSONFrontend: Frontend {
         }
         let h = worker.headerPool.take()
         h.append("content-type", "application/json")
+        cors.append(to: h)
         var out: [UInt8]
         let status: Int
         if code == .ok {

@@ -410,3 +410,39 @@ def test_h1_64mib_server_stream_through_slow_reader_memory_bounded(web):
     peak_mib = web.vm_hwm_kib() / 1024
     print(f"upstream stalled at {stalled} MiB; gateway peak RSS {peak_mib:.1f} MiB")
     assert peak_mib < 48, f"gateway peak RSS {peak_mib:.1f} MiB for a 64 MiB stream"
+
+
+# --- CORS on the JSON frontend ---
+
+@pytest.fixture
+def json_cors_gateway(gateway):
+    import transcode_protos
+    import transcode_server
+    pb, _ = transcode_protos.build()
+    server, port = transcode_server.start_server()
+    config = harness.routes([port], workers=1)
+    config["descriptors"] = [str(pb)]
+    config["clusters"][0]["name"] = "transcode"
+    config["routes"] = [{"service": "trestle.test.v1.TranscodeService", "cluster": "transcode",
+                         "cors": {"allowed_origins": [APP], "exposed_headers": ["x-request-id"]}}]
+    config["cors"] = {"allowed_origins": [APP]}
+    yield gateway(config)
+    server.stop(0)
+
+
+def test_json_responses_and_preflights_carry_cors(json_cors_gateway):
+    port = json_cors_gateway.port
+    # A preflight for a google.api.http path is routed by the binding it names.
+    status, h = curl(port, "/v1/shelves/s1/books/b1", "-X", "OPTIONS", "-H", f"Origin: {APP}",
+                     "-H", "Access-Control-Request-Method: GET")
+    assert status == 200 and h["access-control-allow-origin"] == [APP]
+    assert h["access-control-allow-methods"] == ["GET, OPTIONS"]
+    status, h = curl(port, "/v1/shelves/s1/books/b1", "-H", f"Origin: {APP}")
+    assert status == 200
+    assert h["access-control-allow-origin"] == [APP]
+    assert "x-request-id" in h["access-control-expose-headers"][0]
+    # The gateway's own 404 keeps them (the top-level policy), and another origin gets none.
+    status, h = curl(port, "/acme.Nope/Call", "-H", f"Origin: {APP}", "-H", "Content-Type: application/json", body=b"{}")
+    assert status == 404 and h["access-control-allow-origin"] == [APP]
+    status, h = curl(port, "/v1/shelves/s1/books/b1", "-H", f"Origin: {OTHER_ORIGIN}")
+    assert status == 200 and not [k for k in h if k.startswith("access-control-")]
