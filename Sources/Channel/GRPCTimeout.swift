@@ -56,6 +56,35 @@ public enum GRPCTimeout: Sendable {
         }
     }
 
+    /// A whole number of milliseconds as a `grpc-timeout` value (`"250m"`; coarser units past
+    /// 8 digits), written into a stack buffer for `body`. The call's deadline is kept in loop
+    /// milliseconds, so this is the per-call form.
+    @inlinable
+    public static func withEncoded<R>(milliseconds: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard milliseconds > 0, milliseconds <= maxValue else {
+            return withEncoded(nanoseconds: milliseconds.multipliedReportingOverflow(by: 1_000_000).overflow
+                ? .max : milliseconds * 1_000_000, body)
+        }
+        return withDigits(milliseconds, unit: UInt8(ascii: "m"), body)
+    }
+
+    /// `amount` (at most 8 digits) in decimal followed by `unit`, in a stack buffer.
+    @inlinable @inline(__always)
+    static func withDigits<R>(_ amount: UInt64, unit: UInt8, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(byteCount: 9, alignment: 1) { buffer in
+            var digits = 0
+            var rest = amount
+            repeat { digits += 1; rest /= 10 } while rest > 0
+            rest = amount
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                buffer[i] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            buffer[digits] = unit
+            return body(UnsafeRawBufferPointer(rebasing: buffer[0 ... digits]))
+        }
+    }
+
     /// `encode(nanoseconds:)` without a String: the text is written into a buffer on the stack
     /// and handed to `body` (valid during the call). The per-call path appends it as bytes.
     @inlinable
@@ -74,19 +103,7 @@ public enum GRPCTimeout: Sendable {
             }
             precondition(found, "unreachable: every UInt64 fits in hours")
         }
-        // At most 8 digits and the unit.
-        return withUnsafeTemporaryAllocation(byteCount: 9, alignment: 1) { buffer in
-            var digits = 0
-            var rest = amount
-            repeat { digits += 1; rest /= 10 } while rest > 0
-            rest = amount
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                buffer[i] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
-            buffer[digits] = letter
-            return body(UnsafeRawBufferPointer(rebasing: buffer[0 ... digits]))
-        }
+        return withDigits(amount, unit: letter, body)
     }
 
     private static func nanosecondsPerUnit(_ byte: UInt8) -> UInt64? {

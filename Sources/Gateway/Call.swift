@@ -245,7 +245,7 @@ final class Call: UpstreamAttemptOwner {
         if deadlineMs > 0 {
             let now = worker.loop.now
             let remainingMs = deadlineMs > now ? deadlineMs - now : 1
-            GRPCTimeout.withEncoded(nanoseconds: remainingMs &* 1_000_000) { h.append("grpc-timeout", value: $0) }
+            GRPCTimeout.withEncoded(milliseconds: remainingMs) { h.append("grpc-timeout", value: $0) }
         }
         return h
     }

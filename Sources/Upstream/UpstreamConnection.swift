@@ -13,7 +13,14 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     unowned(unsafe) let pool: EndpointPool
     private(set) var state = State.connecting
-    var session: HTTP2Session!
+    var session: HTTP2Session! {
+        didSet { sessionRef = session.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `session`, unmanaged (valid while `session` holds it), for the per-call paths: loading the
+    /// optional would retain and release it each time.
+    private var sessionRef: Unmanaged<HTTP2Session>?
+    /// The cluster's `max_streams_per_connection` (read on every call's pick).
+    private let maxStreams: Int
     private var tcp: TCPStream?
     private var connectTimer: Timer?
     /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`.
@@ -31,7 +38,9 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         self.pool = pool
         self.address = address
         flushQueue = pool.cluster.flushQueue
+        maxStreams = pool.cluster.settings.maxStreamsPerConnection
         session = HTTP2Session(role: .client, delegate: self, settings: pool.cluster.settings.http2)
+        sessionRef = Unmanaged.passUnretained(session)  // didSet does not run in init
     }
 
     /// Starts connecting. Separate from `init` so that the pool holds the connection before any
@@ -55,9 +64,11 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     /// Streams this connection may still open (for one coming up: what it will have).
     var room: Int {
-        guard state == .ready || isComingUp, let session, session.nextStreamIDAvailable else { return 0 }
-        let limit = min(Int(session.remoteMaxConcurrentStreams), pool.cluster.settings.maxStreamsPerConnection)
-        return max(0, limit - streamCount)
+        guard state == .ready || isComingUp, let ref = sessionRef else { return 0 }
+        return ref._withUnsafeGuaranteedRef { session in
+            guard session.nextStreamIDAvailable else { return 0 }
+            return max(0, min(Int(session.remoteMaxConcurrentStreams), maxStreams) - streamCount)
+        }
     }
 
     /// Opens a stream for `call`. Precondition: room > 0 and state == .ready.
@@ -65,7 +76,10 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         let owner = call.owner
         let source = Unmanaged.passUnretained(call).toOpaque()
         let headers = owner.attemptRequestHead(call)
-        let id = session.submitRequest(headers, source: source, endStream: !owner.attemptRequestHasBody(call))
+        let endStream = !owner.attemptRequestHasBody(call)
+        let id = sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef {
+            $0.submitRequest(headers, source: source, endStream: endStream)
+        }
         if id <= 0 {
             call.fail(.unavailable, "upstream \(address): cannot open a stream (nghttp2 error \(id))")
             return
@@ -73,7 +87,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         call.streamID = id
         call.connection = self
         link(call)
-        if !session.nextStreamIDAvailable {
+        if !sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.nextStreamIDAvailable }) {
             // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
             state = .draining
         }
