@@ -74,6 +74,8 @@ final class Call: UpstreamAttemptOwner {
     }
 
     deinit {
+        // The deadline heap holds calls unretained.
+        if deadlineIndex >= 0 { worker.deadlines.remove(self) }
         // The attempt may outlive the call on its connection: it must not call back here.
         attempt?.cancel()
         if let upstreamHead { worker.headerPool.give(upstreamHead) }

@@ -23,8 +23,9 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     private let maxStreams: Int
     private var tcp: TCPStream?
     private var connectTimer: Timer?
-    /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`.
-    private var firstStream: UpstreamAttempt?
+    /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`; the
+    /// list owns one reference to each (`link`, `unlink`).
+    private var firstStream: Unmanaged<UpstreamAttempt>?
     private(set) var streamCount = 0
     private let pump = WritePump()
     var flushScheduled = false
@@ -99,19 +100,22 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     }
 
     private func link(_ s: UpstreamAttempt) {
+        let listed = Unmanaged.passRetained(s)  // the list's reference, released by whoever unlinks it
         s.nextOnConnection = firstStream
-        firstStream?.prevOnConnection = s
+        firstStream?._withUnsafeGuaranteedRef { $0.prevOnConnection = listed }
         s.prevOnConnection = nil
         s.onConnectionList = true
-        firstStream = s
+        firstStream = listed
         streamCount += 1
     }
 
+    /// Takes `s` off the list; the list's reference to it is the caller's to release.
+    /// Precondition: it is on the list.
     private func unlink(_ s: UpstreamAttempt) {
-        guard s.onConnectionList else { return }
         s.onConnectionList = false
-        if let p = s.prevOnConnection { p.nextOnConnection = s.nextOnConnection } else { firstStream = s.nextOnConnection }
-        s.nextOnConnection?.prevOnConnection = s.prevOnConnection
+        let next = s.nextOnConnection, prev = s.prevOnConnection
+        if let prev { prev._withUnsafeGuaranteedRef { $0.nextOnConnection = next } } else { firstStream = next }
+        next?._withUnsafeGuaranteedRef { $0.prevOnConnection = prev }
         s.nextOnConnection = nil
         s.prevOnConnection = nil
         streamCount -= 1
@@ -205,10 +209,12 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         state = .closed
         tcp?.close()
         tcp = nil
-        while let call = firstStream {
+        while let first = firstStream {
+            let call = first.takeUnretainedValue()
             unlink(call)
             call.connection = nil
             call.fail(.unavailable, reason)
+            first.release()  // the list's reference
         }
         session = nil  // breaks the session -> delegate cycle; the streams are released above
         pool.connectionClosed(self)
@@ -282,17 +288,22 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
         guard let userData else { return }
-        let c = Unmanaged<UpstreamAttempt>.fromOpaque(userData).takeUnretainedValue()
-        guard c.onConnectionList else { return }
-        unlink(c)
-        // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
-        session.consumeConnection(c.unconsumedResponse)
-        c.unconsumedResponse = 0
-        c.connection = nil
-        if !c.isDone {
-            c.isDone = true
-            c.owner.attemptReset(c, errorCode: errorCode)
+        let listed = Unmanaged<UpstreamAttempt>.fromOpaque(userData)
+        let wasListed = listed._withUnsafeGuaranteedRef { c -> Bool in
+            guard c.onConnectionList else { return false }
+            unlink(c)
+            // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
+            session.consumeConnection(c.unconsumedResponse)
+            c.unconsumedResponse = 0
+            c.connection = nil
+            if !c.isDone {
+                c.isDone = true
+                c.owner.attemptReset(c, errorCode: errorCode)
+            }
+            return true
         }
+        guard wasListed else { return }
+        listed.release()  // the list's reference
         pool.streamClosed(on: self)
     }
 
