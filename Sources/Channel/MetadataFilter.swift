@@ -79,7 +79,7 @@ public enum MetadataFilter {
         default:
             break
         }
-        return MetadataRules.isHopByHop(name) ? .drop : .forward
+        return MetadataRules.isHopByHopLowercase(name) ? .drop : .forward
     }
 
     /// The response table (headers and trailers).
@@ -95,7 +95,7 @@ public enum MetadataFilter {
         }
         // Translated and gRPC-Web clients get the gateway's own content-type.
         if profile != .native && name.equals("content-type") { return .drop }
-        return MetadataRules.isHopByHop(name) ? .drop : .forward
+        return MetadataRules.isHopByHopLowercase(name) ? .drop : .forward
     }
 
     /// The prefix that HTTP clients put on metadata names that would otherwise be taken as HTTP
