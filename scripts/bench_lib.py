@@ -127,6 +127,7 @@ def unary(targets, upstream_pid, a, errors):
 # ---- JSON unary through Trestle (h2load --h1 and h2) next to native gRPC -----------------------
 
 JSON_HEADERS = ["-H", "content-type: application/json"]
+WEB_HEADERS = ["-H", "content-type: application/grpc-web+proto", "-H", "x-grpc-web: 1"]
 
 
 def json_bodies(logdir):
@@ -157,7 +158,11 @@ def json_unary(port, pid, a, errors):
     shapes = {"grpc-h2": (ECHO, GRPC_HEADERS, ("-c16", "-m16"), 0),
               "json-h2": ("/v1/echo", JSON_HEADERS, ("-c16", "-m16"), 1),
               "grpc-h2-c64m1": (ECHO, GRPC_HEADERS, ("-c64", "-m1"), 0),
-              "json-h1": ("/v1/echo", JSON_HEADERS, ("--h1", "-c64", "-m1"), 1)}
+              "json-h1": ("/v1/echo", JSON_HEADERS, ("--h1", "-c64", "-m1"), 1),
+              # gRPC-Web binary (h2 and HTTP/1.1) and gRPC over HTTP/1.1, the same frame as native.
+              "grpcweb-h2": (ECHO, WEB_HEADERS, ("-c16", "-m16"), 0),
+              "grpcweb-h1": (ECHO, WEB_HEADERS, ("--h1", "-c64", "-m1"), 0),
+              "grpc-h1": (ECHO, GRPC_HEADERS, ("--h1", "-c64", "-m1"), 0)}
     out = {}
     for name, frame, body in json_bodies(a.logdir):
         for kind, (path, headers, shape, is_json) in shapes.items():
@@ -353,6 +358,11 @@ def goals(u, b, j=None, codec=None, lg=None):
             ratio(j["json-h1 small"]["proxy_cpu_us_per_req"], j["grpc-h2-c64m1 small"]["proxy_cpu_us_per_req"]), "<=", 2)
         g["JSON h1 small / gRPC c16m16 CPU per call"] = {
             "value": ratio(j["json-h1 small"]["proxy_cpu_us_per_req"], native), "goal": None, "met": None}
+        g["gRPC-Web h2 small / gRPC CPU per call"] = goal(ratio(j["grpcweb-h2 small"]["proxy_cpu_us_per_req"], native), "<=", 1.3)
+        h1native = j["grpc-h2-c64m1 small"]["proxy_cpu_us_per_req"]
+        g["gRPC-Web h1 small / gRPC c64m1 CPU"] = goal(ratio(j["grpcweb-h1 small"]["proxy_cpu_us_per_req"], h1native), "<=", 1.3)
+        g["gRPC h1 small / gRPC c64m1 CPU"] = {
+            "value": ratio(j["grpc-h1 small"]["proxy_cpu_us_per_req"], h1native), "goal": None, "met": None}
     if lg and "direct" in lg:
         g["trestle load / h2load req/s (direct)"] = goal(ratio(lg["direct"]["req_per_s"], lg["h2load direct"]["req_per_s"]), ">=", 0.9)
         g["trestle load / h2load CPU per call"] = goal(ratio(lg["direct"]["generator_cpu_us_per_req"],
