@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         // OpenSSL 3: only TLS imports it.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // zlib: only Compression imports it.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Transport
         .target(name: "UVLoop", dependencies: ["CLibUV", "CFreeList"], swiftSettings: hotPath),
@@ -42,6 +44,9 @@ let package = Package(
             "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: hotPath),
 
+        // gRPC's gzip message encoding (for the frontends that look inside messages).
+        .target(name: "Compression", dependencies: ["CZlib"]),
+
         // Configuration
         .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
 
@@ -52,7 +57,7 @@ let package = Package(
         .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding"], swiftSettings: hotPath),
 
         // The gateway and the executable
-        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding"], swiftSettings: hotPath),
+        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding", "Compression"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
             "Gateway", "DemoService", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -67,5 +72,6 @@ let package = Package(
             "Transcoding", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),  // codec_test.proto/.pb (read by path; declared so SwiftPM does not warn)
         .testTarget(name: "UVLoopTests", dependencies: ["UVLoop", "CLibUV"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Channel
+import Compression
 import RouteConfig
 import Transcoding
 
@@ -58,6 +59,10 @@ final class JSONFrontend: Frontend {
     private var withheldResponseBytes = 0
     private static let responseHighWater = 256 * 1024
     private var json: [UInt8] = []
+    /// The upstream's `grpc-encoding` (its compressed messages are decoded: gzip), and a message
+    /// decompressed.
+    private var responseEncoding: String?
+    private var inflated: [UInt8] = []
 
     private let pool: MetadataPool
     /// CORS fields for a browser's request (README, "gRPC-Web and CORS").
@@ -202,6 +207,8 @@ final class JSONFrontend: Frontend {
         h.append(":authority", head.authority ?? cluster)
         h.append("content-type", "application/grpc")
         h.append("te", "trailers")
+        // What this frontend can decode (README, "Compression"); identity is implied.
+        h.append("grpc-accept-encoding", "gzip")
         var builder = CallHeadBuilder(into: h, profile: .translated)
         if case .http1(let fields) = head.fields {
             for value in fields.values("Connection") {
@@ -402,7 +409,9 @@ final class JSONFrontend: Frontend {
                 }
             case .statusDetails:
                 detailsBin = Array(value)
-            case .drop, .pseudo, .status, .statusMessage:
+            case .drop:
+                if name.equals("grpc-encoding") { responseEncoding = String(decoding: value, as: UTF8.self) }
+            case .pseudo, .status, .statusMessage:
                 break  // the core holds the status; the rest is not the client's
             }
         }
@@ -437,13 +446,21 @@ final class JSONFrontend: Frontend {
     private func responseMessage(_ message: GRPCFrameDecoder.Message) {
         guard !call.isFinished, let method, let transcoder else { return }
         if message.compressed {
-            call.fail(.internalError, "upstream sent a compressed message; the gateway does not offer grpc-encoding")
-            return
+            guard responseEncoding == "gzip" else {
+                call.fail(.unimplemented, "upstream compressed its reply with grpc-encoding \(responseEncoding ?? "(none)"); the gateway decodes gzip only")
+                return
+            }
+            inflated.removeAll(keepingCapacity: true)
+            if let why = message.payload.withUnsafeBytes({ Gzip.decompress($0, limit: 64 << 20, into: &inflated) }) {
+                call.fail(.internalError, "cannot decompress the upstream's gzip message: \(why)")
+                return
+            }
         }
+        let payload = message.compressed ? inflated : message.payload
         json.removeAll(keepingCapacity: true)
         if method.serverStreaming { json.append(contentsOf: #"{"result":"#.utf8) }
         do throws(TranscodeError) {
-            try message.payload.withTypedThrows { (raw) throws(TranscodeError) in
+            try payload.withTypedThrows { (raw) throws(TranscodeError) in
                 if let field = responseBodyField {
                     try transcoder.decodeField(proto: raw, as: method.outputType, field: field, into: &json)
                 } else {

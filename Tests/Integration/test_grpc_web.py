@@ -418,20 +418,49 @@ def test_h1_64mib_server_stream_through_slow_reader_memory_bounded(web):
 
 # --- CORS on the JSON frontend ---
 
-@pytest.fixture
-def json_cors_gateway(gateway):
+def _json_gateway(gateway, compression=None, **route):
     import transcode_protos
     import transcode_server
     pb, _ = transcode_protos.build()
-    server, port = transcode_server.start_server()
+    server, port = transcode_server.start_server(compression=compression)
     config = harness.routes([port], workers=1)
     config["descriptors"] = [str(pb)]
     config["clusters"][0]["name"] = "transcode"
-    config["routes"] = [{"service": "trestle.test.v1.TranscodeService", "cluster": "transcode",
-                         "cors": {"allowed_origins": [APP], "exposed_headers": ["x-request-id"]}}]
+    config["routes"] = [{"service": "trestle.test.v1.TranscodeService", "cluster": "transcode", **route}]
     config["cors"] = {"allowed_origins": [APP]}
-    yield gateway(config)
+    return gateway(config), server
+
+
+@pytest.fixture
+def json_cors_gateway(gateway):
+    gw, server = _json_gateway(gateway, cors={"allowed_origins": [APP], "exposed_headers": ["x-request-id"]})
+    yield gw
     server.stop(0)
+
+
+def test_json_call_with_gzip_upstream_reply_is_decoded(gateway):
+    gw, server = _json_gateway(gateway, compression=grpc.Compression.Gzip)
+    try:
+        status, _ = curl(gw.port, "/v1/shelves/s1/books/b1")
+        assert status == 200
+        done = subprocess.run(["curl", "-sS", "--max-time", "10", f"http://127.0.0.1:{gw.port}/v1/shelves/s1/books/b%202"],
+                              capture_output=True, timeout=15)
+        import json
+        assert json.loads(done.stdout) == {"name": "shelves/s1/books/b 2", "title": "Title of shelves/s1/books/b 2"}
+    finally:
+        server.stop(0)
+
+
+def test_json_call_with_deflate_upstream_reply_is_unimplemented_naming_it(gateway):
+    gw, server = _json_gateway(gateway, compression=grpc.Compression.Deflate)
+    try:
+        done = subprocess.run(["curl", "-sS", "--max-time", "10", f"http://127.0.0.1:{gw.port}/v1/shelves/s1/books/b1"],
+                              capture_output=True, timeout=15)
+        import json
+        body = json.loads(done.stdout)
+        assert body["code"] == 12 and "grpc-encoding deflate" in body["message"], body
+    finally:
+        server.stop(0)
 
 
 def test_json_responses_and_preflights_carry_cors(json_cors_gateway):
