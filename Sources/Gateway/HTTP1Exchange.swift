@@ -2,8 +2,8 @@ import Channel
 import HTTP1
 
 /// One HTTP/1.1 request and its response (RFC 9112) on a `ServerConnection` in HTTP/1.1 mode, as
-/// a `ClientStream`. The connection parses; the exchange starts the call (JSON today: the
-/// frontend a request line gets), hands it the body, and writes the response into the
+/// a `ClientStream`. The connection parses; the exchange starts the call (with the frontend its
+/// content type and method ask for: gRPC-Web, gRPC over HTTP/1.1, else JSON), hands it the body, and writes the response into the
 /// connection's output: the head once, the body (chunked when its length is not known), the end
 /// with trailers where the client sent `TE: trailers`.
 ///

@@ -4,7 +4,7 @@ import UVLoop
 
 /// One client HTTP/2 stream (RFC 9113 §5) on a `ServerConnection`, as a `ClientStream`: it
 /// collects the request head through the core's filter as nghttp2 reports each field, starts the
-/// call with the frontend its `content-type` asks for (native gRPC, else JSON), passes request
+/// call with the frontend its `content-type` asks for (native gRPC, gRPC-Web and CORS preflights, else JSON), passes request
 /// DATA on, and serves the response: headers submitted at once, DATA pulled by nghttp2 from its
 /// queue (written into frames without another copy), trailers after the last byte.
 ///
