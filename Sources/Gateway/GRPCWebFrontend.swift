@@ -220,10 +220,13 @@ final class GRPCWebFrontend: Frontend {
 
     // MARK: response
 
-    private var contentType: String { text ? "application/grpc-web-text+proto" : "application/grpc-web+proto" }
+    private var contentType: StaticString { text ? "application/grpc-web-text+proto" : "application/grpc-web+proto" }
 
     func responseHead(_ call: Call, _ fields: Metadata, filtered: Bool) {
         let h = pool.take()
+        // `:status` first: the HTTP/2 stream then submits this block as it is (no second copy);
+        // HTTP/1.1 skips pseudo-headers.
+        h.append(":status", "200")
         h.append("content-type", contentType)
         appendCORS(h)
         appendForwarded(fields, to: h)
