@@ -5,14 +5,19 @@ import UVLoop
 /// Runs the gateway: N workers, each on its own thread and loop, and the main thread waiting
 /// for SIGTERM/SIGINT to drain them. Returns the process exit status.
 public enum GatewayServer {
-    public static func run(config: GatewayConfig, onReady: (() -> Void)? = nil) -> Int32 {
-        // TLS is parsed and checked (`trestle check`) but not yet served on sockets: refuse to
-        // start rather than speak cleartext where the routes file asks for TLS.
+    /// TLS is parsed and checked (`trestle check`) but not yet served on sockets: startup and
+    /// reload refuse such a config rather than speak cleartext where the routes file asks for TLS.
+    static func unservedTLS(_ config: GatewayConfig) -> String? {
         let tlsListeners = config.listeners.indices.filter { config.tls(forListener: $0) != nil }.map { "\(config.listeners[$0])" }
         let tlsClusters = config.clusters.filter { $0.tls != nil }.map(\.name)
-        if !tlsListeners.isEmpty || !tlsClusters.isEmpty {
-            let what = (tlsListeners.map { "listener \($0)" } + tlsClusters.map { "cluster \($0)" }).joined(separator: ", ")
-            writeStderr("trestle: \(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext\n")
+        guard !tlsListeners.isEmpty || !tlsClusters.isEmpty else { return nil }
+        let what = (tlsListeners.map { "listener \($0)" } + tlsClusters.map { "cluster \($0)" }).joined(separator: ", ")
+        return "\(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext"
+    }
+
+    public static func run(config: GatewayConfig, onReady: (() -> Void)? = nil) -> Int32 {
+        if let refused = unservedTLS(config) {
+            writeStderr("trestle: \(refused)\n")
             return 2
         }
         let router = config.makeRouter()
@@ -31,27 +36,37 @@ public enum GatewayServer {
             return 1
         }
         signal(SIGPIPE, SIG_IGN)
+        let reloader = ConfigReloader(path: config.file, config: config, workers: workers)
         var admin: AdminServer?
         if let a = config.admin {
             do {
                 guard let addr = ResolvedAddress(ip: a.host, port: a.port) else {
                     throw StartupError("admin address \(a) is not an IP address")
                 }
-                admin = try AdminServer(loop: main, address: addr, workers: workers)
+                admin = try AdminServer(loop: main, address: addr, workers: workers, reloader: reloader)
             } catch {
                 writeStderr("trestle: cannot listen on admin address \(a): \(error)\n")
                 return 1
             }
         }
         var signals: [Signal] = []
+        var stopping = false
         let onSignal: (Int32) -> Void = { signum in
-            writeStderr("trestle: signal \(signum): draining (grace \(config.shutdownGraceMs)ms)\n")
+            stopping = true
+            writeStderr("trestle: signal \(signum): draining (grace \(reloader.current.shutdownGraceMs)ms)\n")
             admin?.draining = true   // /readyz answers 503 until the workers are gone
             for w in workers { w.requestDrain() }
             for s in signals { s.close() }
         }
         signals.append(Signal(loop: main, signal: SIGTERM, onSignal))
         signals.append(Signal(loop: main, signal: SIGINT, onSignal))
+        // SIGHUP re-reads the files the config names, one step after the other; each step logs
+        // and counts its own failure and keeps what it had. Stays installed while draining
+        // (ignored then), so that a late `systemctl reload` does not kill the process.
+        let hangup = Signal(loop: main, signal: SIGHUP) { _ in
+            guard !stopping else { return }
+            reloader.reload()           // the routes file, descriptor sets and clusters
+        }
         // Each worker signals here when its loop has ended; once all have, the main loop stops
         // and the threads are joined. The wakeup itself is closed only after the joins: a worker
         // may still be inside `send()` when the last flag is seen.
@@ -59,6 +74,7 @@ public enum GatewayServer {
             guard workers.allSatisfy(\.hasExited) else { return }
             admin?.close()
             for s in signals { s.close() }
+            hangup.close()
             main.stop()
         }
         for w in workers {

@@ -12,6 +12,11 @@ public final class ClusterPool {
     let counters: CallCounters
     private var endpoints: [EndpointPool] = []
     private var next = 0
+    /// No longer in the worker's current config (a reload removed or changed the cluster): its
+    /// connections close as soon as they carry no stream. Calls that started on the old config
+    /// may still be sent here (a JSON unary call opens its upstream when its body is complete);
+    /// a connection opened for them closes when they end.
+    public private(set) var isRetired = false
 
     public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters) {
         self.settings = settings
@@ -62,4 +67,14 @@ public final class ClusterPool {
     public func drain() {
         for e in endpoints { e.drain() }
     }
+
+    /// A reload has replaced this pool: idle connections close now, busy ones when their last
+    /// stream ends; calls waiting for a connection are still served.
+    public func retire() {
+        isRetired = true
+        for e in endpoints { e.retire() }
+    }
+
+    /// No connection open or coming up, no call waiting: a retired pool may be dropped.
+    public var isIdle: Bool { endpoints.allSatisfy(\.isIdle) }
 }

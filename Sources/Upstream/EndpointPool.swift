@@ -159,6 +159,7 @@ final class EndpointPool {
         backoffMs = 0
         retryAt = 0
         dispatchWaiting()
+        if cluster.isRetired, c.streamCount == 0 { c.drain() }
     }
 
     func connectionFailed(_ c: UpstreamConnection, reason: String) {
@@ -182,7 +183,10 @@ final class EndpointPool {
 
     func streamClosed(on c: UpstreamConnection) {
         if waitingCount > 0 { dispatchWaiting() }
-        if c.state == .draining, c.streamCount == 0 { c.scheduleFlush() }
+        if c.streamCount == 0 {
+            if cluster.isRetired, c.state == .ready { c.drain() }
+            if c.state == .draining { c.scheduleFlush() }
+        }
     }
 
     func connectionClosed(_ c: UpstreamConnection) {
@@ -194,4 +198,12 @@ final class EndpointPool {
     func drain() {
         for c in connections { c.drain() }
     }
+
+    /// Replaced by a reload: ready connections take no new streams and close once idle;
+    /// connections coming up still serve the calls waiting for them (then close).
+    func retire() {
+        for c in connections where c.state == .ready { c.drain() }
+    }
+
+    var isIdle: Bool { connections.isEmpty && waitingCount == 0 && !resolving }
 }
