@@ -20,6 +20,8 @@ final class ConfigReloader {
     private(set) var loadedAt: Int = ConfigReloader.unixTime()
     /// The first error of the last failed reload, until a reload succeeds.
     private(set) var lastError: String?
+    /// Runs after every reload attempt, applied or not (`serve --watch` takes its baseline).
+    var onAttempt: (() -> Void)?
 
     init(path: String, config: GatewayConfig, workers: [Worker]) {
         self.path = path
@@ -33,6 +35,7 @@ final class ConfigReloader {
     /// Loads the file again and applies it; false (and nothing changed) if it is invalid.
     @discardableResult
     func reload() -> Bool {
+        defer { onAttempt?() }
         let next: GatewayConfig
         do {
             next = try ConfigLoader.load(path: path)

@@ -15,7 +15,9 @@ public enum GatewayServer {
         return "\(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext"
     }
 
-    public static func run(config: GatewayConfig, onReady: (() -> Void)? = nil) -> Int32 {
+    /// `watch`: reload when the routes file or its descriptor sets change (ConfigWatcher), not
+    /// only on SIGHUP.
+    public static func run(config: GatewayConfig, watch: Bool = false, onReady: (() -> Void)? = nil) -> Int32 {
         if let refused = unservedTLS(config) {
             writeStderr("trestle: \(refused)\n")
             return 2
@@ -49,10 +51,16 @@ public enum GatewayServer {
                 return 1
             }
         }
+        var watcher: ConfigWatcher?
+        if watch {
+            watcher = ConfigWatcher(loop: main, reloader: reloader)
+            reloader.onAttempt = { watcher?.remember() }
+        }
         var signals: [Signal] = []
         var stopping = false
         let onSignal: (Int32) -> Void = { signum in
             stopping = true
+            watcher?.close()
             writeStderr("trestle: signal \(signum): draining (grace \(reloader.current.shutdownGraceMs)ms)\n")
             admin?.draining = true   // /readyz answers 503 until the workers are gone
             for w in workers { w.requestDrain() }
@@ -73,6 +81,7 @@ public enum GatewayServer {
         let exitWakeup = Wakeup(loop: main) {
             guard workers.allSatisfy(\.hasExited) else { return }
             admin?.close()
+            watcher?.close()
             for s in signals { s.close() }
             hangup.close()
             main.stop()

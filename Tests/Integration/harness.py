@@ -129,7 +129,7 @@ class Process:
 
 
 class Gateway(Process):
-    def __init__(self, config, tmp_path):
+    def __init__(self, config, tmp_path, args=()):
         address = config["listeners"][0]["address"]
         self.port = int(address.rsplit(":", 1)[1])
         self.config_path = write_routes(config, tmp_path / f"routes-{self.port}.yaml")
@@ -137,7 +137,7 @@ class Gateway(Process):
             raise AssertionError(f"no trestle binary at {TRESTLE_BIN}: build it (swift build -c release "
                                  f"--product trestle) or set TRESTLE_BIN")
         super().__init__(f"trestle ({address})",
-                         [TRESTLE_BIN, "serve", "--config", self.config_path], "trestle: ready")
+                         [TRESTLE_BIN, "serve", "--config", self.config_path, *args], "trestle: ready")
 
     def vm_hwm_kib(self):
         """Peak resident set size of the gateway process, in KiB."""

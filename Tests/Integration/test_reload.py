@@ -194,3 +194,40 @@ def test_admin_config_shows_the_routes_and_clusters_in_effect(upstream, gateway)
     assert curl(admin, "/config/x")[0] == 404
     assert curl(admin, "/") == (404, "not found: the admin endpoint serves /healthz, /readyz, /metrics and /config\n")
     assert curl(admin, "/config", "-X", "DELETE")[0] == 405
+
+
+def test_reload_watch_follows_the_routes_file_and_its_descriptor_sets(upstream, gateway, tmp_path):
+    a, b = upstream(), upstream()
+    config = two_cluster_routes(a.port, b.port, "a")
+    (tmp_path / "demo.pb").write_bytes((harness.REPO / "routes" / "demo.pb").read_bytes())
+    config["descriptors"] = ["demo.pb"]  # relative to the routes file
+    admin = admin_port(config)
+    gw = gateway(config, args=["--watch"])
+
+    def reloads():
+        _, body = curl(admin, "/metrics")
+        return metric(body, "trestle_config_reloads_total"), metric(body, "trestle_config_reload_failures_total")
+
+    # Written in place.
+    harness.write_routes(dict(config, routes=[dict(config["routes"][0], cluster="b")]), gw.config_path)
+    until(lambda: config_json(admin)["applied_generation"] == 2, "the change to be applied")
+    with harness.channel(gw.port) as ch:
+        test_pb2_grpc.TestServiceStub(ch).UnaryCall(messages_pb2.SimpleRequest(response_size=1), timeout=WAIT)
+    assert (unary_calls(a.service), unary_calls(b.service)) == (0, 1)
+
+    # Replaced by a rename, as editors and Kubernetes ConfigMap volumes do.
+    staged = tmp_path / "routes.new"
+    harness.write_routes(dict(config, routes=[dict(config["routes"][0], cluster="a")]), staged)
+    os.replace(staged, gw.config_path)
+    until(lambda: config_json(admin)["applied_generation"] == 3, "the renamed file to be applied")
+    assert config_json(admin)["routes"][0]["cluster"] == "a"
+
+    # A descriptor set the file names: a broken one is a failed reload, the good one again applies.
+    (tmp_path / "demo.pb").write_bytes(b"\xff\xff not a descriptor set")
+    until(lambda: reloads() == (2, 1), "the broken descriptor set to be noticed")
+    assert "demo.pb" in config_json(admin)["last_reload_error"]
+    (tmp_path / "demo.pb").write_bytes((harness.REPO / "routes" / "demo.pb").read_bytes())
+    until(lambda: reloads() == (3, 1), "the repaired descriptor set to be applied")
+    with harness.channel(gw.port) as ch:
+        test_pb2_grpc.TestServiceStub(ch).UnaryCall(messages_pb2.SimpleRequest(response_size=1), timeout=WAIT)
+    assert unary_calls(a.service) == 1
