@@ -63,13 +63,14 @@ final class AdminServer {
     /// Prometheus text exposition of the workers' counters, summed.
     func metrics() -> String {
         var byStatus = [UInt64](repeating: 0, count: 18)
-        var started: UInt64 = 0, failures: UInt64 = 0
+        var started: UInt64 = 0, failures: UInt64 = 0, dnsFailures: UInt64 = 0
         var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0
         for w in workers {
             let c = w.counters
             for i in 0 ..< 18 { byStatus[i] &+= c.byStatus[i].load(ordering: .relaxed) }
             started &+= c.callsStarted.load(ordering: .relaxed)
             failures &+= c.upstreamConnectFailures.load(ordering: .relaxed)
+            dnsFailures &+= c.upstreamDNSFailures.load(ordering: .relaxed)
             active &+= c.callsActive.load(ordering: .relaxed)
             down &+= c.downstreamConnections.load(ordering: .relaxed)
             up &+= c.upstreamConnections.load(ordering: .relaxed)
@@ -99,6 +100,9 @@ final class AdminServer {
         # HELP trestle_upstream_connect_failures_total Failed or timed-out upstream connects.
         # TYPE trestle_upstream_connect_failures_total counter
         trestle_upstream_connect_failures_total \(failures)
+        # HELP trestle_upstream_dns_failures_total Failed lookups of host-name endpoints (each worker resolves; the last good addresses stay).
+        # TYPE trestle_upstream_dns_failures_total counter
+        trestle_upstream_dns_failures_total \(dnsFailures)
         # HELP trestle_workers Worker threads.
         # TYPE trestle_workers gauge
         trestle_workers \(workers.count)

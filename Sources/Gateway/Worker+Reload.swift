@@ -85,13 +85,14 @@ extension Worker {
             && a.maxPendingCalls == b.maxPendingCalls
             && a.backoffBaseMs == b.backoffBaseMs
             && a.backoffMaxMs == b.backoffMaxMs
+            && a.dnsRefreshMs == b.dnsRefreshMs
             && ac.streamWindowBytes == bc.streamWindowBytes
     }
 
     /// One cluster's pool on this worker's loop.
     func makePool(_ c: ClusterConfig, config: GatewayConfig) -> ClusterPool {
         let window = Int32(clamping: config.streamWindowBytes)
-        return ClusterPool(settings: UpstreamClusterSettings(
+        var settings = UpstreamClusterSettings(
             name: c.name,
             endpoints: c.endpoints.map { ($0.host, $0.port) },
             connectTimeoutMs: c.connectTimeoutMs,
@@ -102,8 +103,9 @@ extension Worker {
             backoffMaxMs: c.backoffMaxMs,
             http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
                                       connectionWindow: Worker.connectionWindow(streams: c.maxStreamsPerConnection,
-                                                                                window: window))),
-            loop: loop, flushQueue: flushQueue, counters: counters)
+                                                                                window: window)))
+        settings.dnsRefreshMs = c.dnsRefreshMs
+        return ClusterPool(settings: settings, loop: loop, flushQueue: flushQueue, counters: counters)
     }
 
     /// The HTTP/2 settings offered to client connections.
