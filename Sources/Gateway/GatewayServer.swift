@@ -39,6 +39,7 @@ public enum GatewayServer {
         }
         signal(SIGPIPE, SIG_IGN)
         let reloader = ConfigReloader(path: config.file, config: config, workers: workers)
+        let systemd = SystemdNotify()
         var admin: AdminServer?
         if let a = config.admin {
             do {
@@ -60,6 +61,7 @@ public enum GatewayServer {
         var stopping = false
         let onSignal: (Int32) -> Void = { signum in
             stopping = true
+            systemd.send("STOPPING=1")
             watcher?.close()
             writeStderr("trestle: signal \(signum): draining (grace \(reloader.current.shutdownGraceMs)ms)\n")
             admin?.draining = true   // /readyz answers 503 until the workers are gone
@@ -73,7 +75,9 @@ public enum GatewayServer {
         // (ignored then), so that a late `systemctl reload` does not kill the process.
         let hangup = Signal(loop: main, signal: SIGHUP) { _ in
             guard !stopping else { return }
+            systemd.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotify.monotonicMicroseconds())")
             reloader.reload()           // the routes file, descriptor sets and clusters
+            systemd.send("READY=1\nSTATUS=config \(reloader.generation)")
         }
         // Each worker signals here when its loop has ended; once all have, the main loop stops
         // and the threads are joined. The wakeup itself is closed only after the joins: a worker
@@ -93,6 +97,17 @@ public enum GatewayServer {
         let addrs = config.listeners.map(\.description).joined(separator: ",")
         let adminText = config.admin.map { " admin=\($0)" } ?? ""
         writeStderr("trestle: ready listeners=\(addrs)\(adminText) workers=\(workers.count)\n")
+        // The workers' loops may not have started yet; systemd is told once they all have.
+        var readyTimer: Timer?
+        if systemd.isEnabled {
+            readyTimer = Timer(loop: main) {
+                guard workers.allSatisfy(\.isRunning) else { return }
+                systemd.send("READY=1\nSTATUS=serving \(addrs), config 1")
+                readyTimer?.close()
+                readyTimer = nil
+            }
+            readyTimer?.start(timeoutMs: 0, repeatMs: 5)
+        }
         onReady?()
         main.run()
         for w in workers { w.join() }

@@ -149,6 +149,7 @@ def test_deploy_systemd_unit_verifies(tmp_path):
     assert result.stderr.strip() == "", result.stderr  # no unknown keys or bad values
 
     s = unit_settings()
+    assert s["Type"] == ["notify"]
     assert s["DynamicUser"] == ["yes"]
     assert s["ProtectSystem"] == ["strict"]
     assert s["NoNewPrivileges"] == ["yes"]

@@ -231,3 +231,28 @@ def test_reload_watch_follows_the_routes_file_and_its_descriptor_sets(upstream, 
     with harness.channel(gw.port) as ch:
         test_pb2_grpc.TestServiceStub(ch).UnaryCall(messages_pb2.SimpleRequest(response_size=1), timeout=WAIT)
     assert unary_calls(a.service) == 1
+
+
+def test_reload_sd_notify_tells_systemd_ready_reloading_and_stopping(upstream, gateway, tmp_path):
+    """A Type=notify unit's side of the protocol: a Unix datagram socket named by NOTIFY_SOCKET."""
+    import socket
+    a = upstream()
+    config = two_cluster_routes(a.port, a.port, "a", workers=2)
+    admin = admin_port(config)
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as manager:
+        manager.bind(str(path))
+        manager.settimeout(WAIT)
+        gw = gateway(config, env={"NOTIFY_SOCKET": str(path)})
+        ready = manager.recv(4096).decode()
+        assert ready.splitlines()[0] == "READY=1"
+        assert curl(admin, "/readyz") == (200, "ready\n")  # told only once the workers run
+
+        os.kill(gw.pid, signal.SIGHUP)
+        reloading, after = manager.recv(4096).decode(), manager.recv(4096).decode()
+        assert reloading.splitlines()[0] == "RELOADING=1"
+        assert reloading.splitlines()[1].startswith("MONOTONIC_USEC=")
+        assert after.splitlines() == ["READY=1", "STATUS=config 2"]
+
+        gw.stop()
+        assert manager.recv(4096).decode() == "STOPPING=1"
