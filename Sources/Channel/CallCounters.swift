@@ -12,6 +12,8 @@ public final class CallCounters: Sendable {
     public let downstreamConnections = Atomic<Int64>(0)
     public let upstreamConnections = Atomic<Int64>(0)
     public let upstreamConnectFailures = Atomic<UInt64>(0)
+    /// Failed lookups of host-name endpoints (the last good addresses stay in use).
+    public let upstreamDNSFailures = Atomic<UInt64>(0)
 
     public init() {
         byStatus = InlineArray { _ in Atomic<UInt64>(0) }
