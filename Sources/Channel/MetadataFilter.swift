@@ -63,6 +63,9 @@ public enum MetadataFilter {
             if name.equals("te") { return profile == .native ? .forward : .drop }
         case UInt8(ascii: "x"):
             if profile == .translated && name.equals("x-forwarded-for") { return .forwardedFor }
+            // Only the gateway vouches for a client certificate (Envoy's SANITIZE default): a
+            // client's own claim is never forwarded; a TLS listener may add the verified one.
+            if name.equals("x-forwarded-client-cert") { return .drop }
         case UInt8(ascii: "a"):
             // What the client's HTTP accepts is not what the upstream's gRPC framing offers.
             if profile == .translated && name.equals("accept-encoding") { return .drop }

@@ -6,20 +6,19 @@ import UVLoop
 /// for SIGTERM/SIGINT to drain them. Returns the process exit status.
 public enum GatewayServer {
     public static func run(config: GatewayConfig, onReady: (() -> Void)? = nil) -> Int32 {
-        // TLS is parsed and checked (`trestle check`) but not yet served on sockets: refuse to
-        // start rather than speak cleartext where the routes file asks for TLS.
-        let tlsListeners = config.listeners.indices.filter { config.tls(forListener: $0) != nil }.map { "\(config.listeners[$0])" }
-        let tlsClusters = config.clusters.filter { $0.tls != nil }.map(\.name)
-        if !tlsListeners.isEmpty || !tlsClusters.isEmpty {
-            let what = (tlsListeners.map { "listener \($0)" } + tlsClusters.map { "cluster \($0)" }).joined(separator: ", ")
-            writeStderr("trestle: \(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext\n")
-            return 2
+        // Every certificate, key and CA file is read before anything listens: a bad one stops
+        // startup with the file named.
+        let tls: GatewayTLS
+        do { tls = try GatewayTLS(config: config) } catch {
+            writeStderr("trestle: \(config.file): TLS: \(error.message)\n")
+            return 1
         }
+        for note in tls.startupNotes { writeStderr("trestle: \(note)\n") }
         let router = config.makeRouter()
         var workers: [Worker] = []
         do {
             for i in 0 ..< max(1, config.workers) {
-                workers.append(try Worker(index: i, config: config, router: router))
+                workers.append(try Worker(index: i, config: config, router: router, tls: tls))
             }
         } catch {
             writeStderr("trestle: \(error)\n")
@@ -52,6 +51,7 @@ public enum GatewayServer {
         }
         signals.append(Signal(loop: main, signal: SIGTERM, onSignal))
         signals.append(Signal(loop: main, signal: SIGINT, onSignal))
+        signals.append(Signal(loop: main, signal: SIGHUP) { _ in reload(tls: tls) })
         // Each worker signals here when its loop has ended; once all have, the main loop stops
         // and the threads are joined. The wakeup itself is closed only after the joins: a worker
         // may still be inside `send()` when the last flag is seen.
@@ -75,5 +75,14 @@ public enum GatewayServer {
         main.closeAllHandles()
         writeStderr("trestle: stopped\n")
         return 0
+    }
+
+    /// SIGHUP, on the main thread: every reload step in order, each logging what it did. New
+    /// connections use what a step installs; open connections and calls keep what they have.
+    private static func reload(tls: GatewayTLS) {
+        writeStderr("trestle: SIGHUP: reloading\n")
+        // Step: certificates and keys (TLS listeners and clusters). A bad file keeps the old ones.
+        for line in tls.reloadCertificates() { writeStderr("trestle: \(line)\n") }
+        writeStderr("trestle: reload done\n")
     }
 }

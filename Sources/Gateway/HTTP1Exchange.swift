@@ -39,7 +39,8 @@ final class HTTP1Exchange: ClientStream {
         let call = Call(worker: conn.worker, client: self, frontend: f)
         self.call = call
         f.start(call, JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
-                                fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil))
+                                fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil,
+                                secure: conn.isSecure, clientCertificate: conn.forwardedClientCertificate))
         return call
     }
 

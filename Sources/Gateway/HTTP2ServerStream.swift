@@ -62,6 +62,7 @@ final class HTTP2ServerStream: ClientStream {
         self.streamID = streamID
         requestBlock = conn.worker.headerPool.take()
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
+        builder.secure = conn.isSecure
     }
 
     deinit {
@@ -102,6 +103,8 @@ final class HTTP2ServerStream: ClientStream {
             return
         }
         if head.contentType == .grpc {
+            // The verified client certificate, after the client's fields (its own claim was dropped).
+            if let certificate = conn.forwardedClientCertificate { requestBlock.append("x-forwarded-client-cert", certificate) }
             let f = worker.grpcFrontend
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
@@ -131,7 +134,8 @@ final class HTTP2ServerStream: ClientStream {
             }
         }
         return JSONRequestHead(method: method, target: target, authority: authority, fields: .http2(fields),
-                               peer: peer, http2Head: head)
+                               peer: peer, http2Head: head, secure: conn?.isSecure ?? false,
+                               clientCertificate: conn?.forwardedClientCertificate)
     }
 
     func data(_ bytes: UnsafeRawBufferPointer) {

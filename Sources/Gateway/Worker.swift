@@ -3,6 +3,7 @@ import Glibc
 import HTTP2
 import RouteConfig
 import Synchronization
+import TLS
 import Transcoding
 import Upstream
 import UVLoop
@@ -24,6 +25,10 @@ final class Worker {
     let grpcFrontend: GRPCFrontend
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
+    /// The TLS contexts of listeners and clusters (shared by all workers, swapped on reload).
+    let tls: GatewayTLS
+    /// Where this thread's TLS connections decrypt into (client and upstream side alike).
+    let tlsPlaintext = TLSPlaintextBuffer()
     private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     private var drainWakeup: Wakeup!
@@ -38,9 +43,10 @@ final class Worker {
 
     /// Creates the loop and binds the listeners on the calling thread, so bind errors are
     /// reported at startup; `start()` then hands the loop to the worker's own thread.
-    init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>) throws {
+    init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>, tls: GatewayTLS) throws {
         self.index = index
         self.config = config
+        self.tls = tls
         grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
         let window = Int32(clamping: config.streamWindowBytes)
@@ -50,8 +56,8 @@ final class Worker {
             connectionWindow: Worker.connectionWindow(streams: config.maxConcurrentStreams, window: window))
         flushQueue = FlushQueue(loop: loop)
         deadlines = DeadlineQueue(loop: loop)
-        let pools = config.clusters.map { c in
-            ClusterPool(settings: UpstreamClusterSettings(
+        let pools = config.clusters.enumerated().map { (i, c) in
+            var settings = UpstreamClusterSettings(
                 name: c.name,
                 endpoints: c.endpoints.map { ($0.host, $0.port) },
                 connectTimeoutMs: c.connectTimeoutMs,
@@ -62,17 +68,20 @@ final class Worker {
                 backoffMaxMs: c.backoffMaxMs,
                 http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
                                           connectionWindow: Worker.connectionWindow(streams: c.maxStreamsPerConnection,
-                                                                                    window: window))),
-                loop: loop, flushQueue: flushQueue, counters: counters)
+                                                                                    window: window)))
+            settings.tls = tls.clusters[i]
+            settings.tlsServerName = c.tls?.serverName
+            return ClusterPool(settings: settings, loop: loop, flushQueue: flushQueue, counters: counters,
+                               plaintextBuffer: tlsPlaintext)
         }
         snapshot = ConfigSnapshot(config: config, router: router, pools: pools)
-        for l in config.listeners {
+        for (i, l) in config.listeners.enumerated() {
             guard let addr = ResolvedAddress(ip: l.host, port: l.port) else {
                 throw StartupError("listener \(l): not an IP address")
             }
             do {
                 listeners.append(try TCPListener(loop: loop, address: addr, reusePort: true) { [unowned self] l in
-                    self.accept(l)
+                    self.accept(l, listener: i)
                 })
             } catch {
                 throw StartupError("cannot listen on \(l): \(error)")
@@ -88,9 +97,11 @@ final class Worker {
         Int32(clamping: max(streams.multipliedReportingOverflow(by: Int(window)).partialValue, 1 << 24))
     }
 
-    private func accept(_ listener: TCPListener) {
+    private func accept(_ listener: TCPListener, listener index: Int) {
         guard !draining, let tcp = listener.accept() else { return }
-        let c = ServerConnection(worker: self, tcp: tcp)
+        // A TLS listener's context is read once per connection (a reload reaches the next one).
+        let c = ServerConnection(worker: self, tcp: tcp, tls: tls.listeners[index]?.current,
+                                 forwardClientCertificate: tls.forwardClientCertificate[index])
         connections[ObjectIdentifier(c)] = c
     }
 

@@ -1,5 +1,6 @@
 import Channel
 import HTTP2
+import TLS
 import UVLoop
 
 /// One worker's pool for one cluster: balances calls round-robin over the endpoints that are not
@@ -10,11 +11,15 @@ public final class ClusterPool {
     let loop: Loop
     let flushQueue: FlushQueue
     let counters: CallCounters
+    /// The worker's buffer for decrypted bytes (TLS clusters), shared by its connections.
+    let plaintextBuffer: TLSPlaintextBuffer?
     private var endpoints: [EndpointPool] = []
     private var next = 0
 
-    public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters) {
+    public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters,
+                plaintextBuffer: TLSPlaintextBuffer? = nil) {
         self.settings = settings
+        self.plaintextBuffer = plaintextBuffer
         self.counters = counters
         self.loop = loop
         self.flushQueue = flushQueue
