@@ -14,6 +14,8 @@ public final class CallCounters: Sendable {
     public let upstreamConnectFailures = Atomic<UInt64>(0)
     /// Upstream connects that failed in the TLS handshake (also counted in `upstreamConnectFailures`).
     public let upstreamTLSHandshakeFailures = Atomic<UInt64>(0)
+    /// Upstream TLS connections that resumed a session (an abbreviated handshake).
+    public let upstreamTLSResumed = Atomic<UInt64>(0)
     /// Client TLS handshakes that failed, by `TLSError.Reason` (index into `TLSFailureReason.names`).
     public let tlsHandshakeFailures: InlineArray<16, Atomic<UInt64>>
     /// Client TLS handshakes completed.

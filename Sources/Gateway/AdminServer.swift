@@ -56,7 +56,7 @@ final class AdminServer {
         var byStatus = [UInt64](repeating: 0, count: 18)
         var started: UInt64 = 0, failures: UInt64 = 0
         var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0
-        var handshakes: UInt64 = 0, upstreamTLSFailures: UInt64 = 0
+        var handshakes: UInt64 = 0, upstreamTLSFailures: UInt64 = 0, upstreamResumed: UInt64 = 0
         let reasons = ServerConnection.tlsFailureReasons
         var tlsFailures = [UInt64](repeating: 0, count: reasons.count)
         for w in workers {
@@ -69,6 +69,7 @@ final class AdminServer {
             up &+= c.upstreamConnections.load(ordering: .relaxed)
             handshakes &+= c.tlsHandshakes.load(ordering: .relaxed)
             upstreamTLSFailures &+= c.upstreamTLSHandshakeFailures.load(ordering: .relaxed)
+            upstreamResumed &+= c.upstreamTLSResumed.load(ordering: .relaxed)
             for i in reasons.indices { tlsFailures[i] &+= c.tlsHandshakeFailures[i].load(ordering: .relaxed) }
         }
         var out = """
@@ -99,6 +100,9 @@ final class AdminServer {
         # HELP trestle_upstream_tls_handshake_failures_total Upstream connects that failed in the TLS handshake.
         # TYPE trestle_upstream_tls_handshake_failures_total counter
         trestle_upstream_tls_handshake_failures_total \(upstreamTLSFailures)
+        # HELP trestle_upstream_tls_resumed_total Upstream TLS connections that resumed a session.
+        # TYPE trestle_upstream_tls_resumed_total counter
+        trestle_upstream_tls_resumed_total \(upstreamResumed)
         # HELP trestle_tls_handshakes_total Client TLS handshakes completed.
         # TYPE trestle_tls_handshakes_total counter
         trestle_tls_handshakes_total \(handshakes)

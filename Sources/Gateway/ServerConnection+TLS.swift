@@ -59,6 +59,15 @@ extension ServerConnection {
         close()
     }
 
+    /// Closing: close_notify (RFC 8446 §6.1) after what is written, one try on the socket, never
+    /// waited for — a client can then tell a complete response from a cut connection.
+    func tlsSendCloseNotify(_ tls: TLSConnection) {
+        guard !tcp.writeInFlight, !tcp.isClosed else { return }
+        tls.close()
+        let bytes = tls.produce()
+        if bytes.count > 0 { tcp.write(bytes) }
+    }
+
     /// Nothing more is read; what is queued (an alert) is written, then the connection closes.
     private func closeAfterFlush() {
         stopPrefaceTimer()

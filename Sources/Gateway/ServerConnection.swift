@@ -270,6 +270,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         h1Retired?.detach()
         h1Retired = nil
         session = nil
+        if let tls { tlsSendCloseNotify(tls) }
         tcp.close()
         worker.counters.add(worker.counters.downstreamConnections, -1)
         worker.connectionClosed(self)

@@ -238,8 +238,12 @@ public final class HTTP2ClientConnection: TCPStreamDelegate, Flushable {
     public func streamEnded(_ stream: TCPStream, error: UVError?) {
         if isComingUp {
             let during = tls != nil && handshake == nil ? "TLS handshake" : "HTTP/2 handshake"
-            fail(error.map { "connection to \(address) lost during the \(during): \($0)" }
-                 ?? "\(address) closed the connection during the \(during)")
+            // TLS 1.3: the client's handshake ends before the server has checked the client's
+            // certificate; a server that wants one and got none may just close, without an alert.
+            let hint = tls != nil && handshake != nil && tls?.clientContext?.hasClientCertificate == false
+                ? " right after the TLS handshake (does it require a client certificate? none is configured)" : ""
+            fail(error.map { "connection to \(address) lost during the \(during)\(hint): \($0)" }
+                 ?? "\(address) closed the connection during the \(during)\(hint)")
         } else {
             fail(error.map { "connection to \(address) lost: \($0)" } ?? "\(address) closed the connection")
         }

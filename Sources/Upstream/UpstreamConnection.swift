@@ -208,6 +208,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         if link.settingsReceived() {
             counted = true
             pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, 1)
+            if link.handshake?.resumed == true { pool.cluster.counters.add(pool.cluster.counters.upstreamTLSResumed) }
         }
         pool.connectionReady(self)
     }
