@@ -54,7 +54,7 @@ public final class WritePump {
             guard produce(out) else { return .failed }
             if out.count > 0 {
                 layer.write(out.bytes)
-                out.count = 0
+                out.reset()
             }
             let bytes = layer.produce()
             guard bytes.count > 0 else { return .drained }

@@ -549,3 +549,94 @@ def test_tls_certificate_rotation_under_load(pki, upstream, gateway, tmp_path):
     line = next(l for l in gw.output().splitlines() if "keeping the previous ones" in l)
     assert str(cert) in line or str(key) in line, line
     assert served_fingerprint(pki, gw.port) == fingerprint(pki / "server2.crt")
+
+
+# -- what the upstream is told: :scheme and x-forwarded-client-cert ---------------------------------
+
+class RecordingUpstream:
+    """A raw HTTP/2 server (the `h2` library) that records each request's header list and answers
+    it with one empty gRPC message and `grpc-status: 0`."""
+
+    def __init__(self):
+        import h2.config
+        import h2.connection
+        import h2.events
+        import threading
+        self.h2 = h2
+        self.requests = []  # [(name, value), ...] per request, in arrival order
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self._conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        h2 = self.h2
+        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        c.initiate_connection()
+        try:
+            conn.sendall(c.data_to_send())
+            while data := conn.recv(65536):
+                for event in c.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        self.requests.append(list(event.headers))
+                    elif isinstance(event, h2.events.DataReceived):
+                        c.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                    elif isinstance(event, h2.events.StreamEnded):
+                        c.send_headers(event.stream_id, [(":status", "200"), ("content-type", "application/grpc")])
+                        c.send_data(event.stream_id, b"\x00\x00\x00\x00\x00")
+                        c.send_headers(event.stream_id, [("grpc-status", "0")], end_stream=True)
+                conn.sendall(c.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError):
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.sock.close()
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def test_tls_upstream_sees_https_scheme_and_the_verified_client_certificate(pki, gateway, descriptor_set):
+    """Over a TLS listener the upstream gets `:scheme https` (native gRPC and JSON alike) and, when
+    the listener forwards it, the verified client certificate; over the cleartext one, `:scheme http`
+    and no certificate."""
+    up = RecordingUpstream()
+    try:
+        config = tls_routes(pki, up.port, listener=listener_tls(
+            pki, client_ca=str(pki / "ca.crt"), forward_client_certificate=True))
+        config["descriptors"] = [str(descriptor_set)]
+        config["routes"].append({"service": TRANSCODE, "cluster": "testing"})
+        gw = gateway(config)
+        with secure_channel(pki, gw.port, client="client") as ch:
+            stub(ch).EmptyCall(empty(), timeout=WAIT)
+        with harness.channel(cleartext_port(config)) as ch:
+            stub(ch).EmptyCall(empty(), timeout=WAIT)
+        status, _, _ = curl(pki, gw.port, "--http1.1", f"/{TRANSCODE}/NoRule", "{}")
+        assert status == 200
+        native_tls, native_clear, json_tls = (dict(r) for r in up.requests)
+        assert native_tls[":scheme"] == "https" and native_clear[":scheme"] == "http" and json_tls[":scheme"] == "https"
+        assert f"Hash={fingerprint(pki / 'client.crt')}" in native_tls["x-forwarded-client-cert"]
+        assert "x-forwarded-client-cert" not in native_clear and "x-forwarded-client-cert" not in json_tls
+    finally:
+        up.stop()
+
+
+def empty():
+    from testing_stubs import empty_pb2
+    return empty_pb2.Empty()
