@@ -66,6 +66,7 @@ let package = Package(
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel", "UVLoop"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "TLS", "HTTP2", "UVLoop"]),
         .testTarget(name: "TranscodingTests", dependencies: [
             "Transcoding", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),  // codec_test.proto/.pb (read by path; declared so SwiftPM does not warn)
