@@ -26,6 +26,8 @@ final class HTTP2ServerStream: ClientStream {
     private let sessionRef: Unmanaged<HTTP2Session>
     private var isClosed = false
     unowned(unsafe) let worker: Worker
+    /// The worker's header pool, held here: a load through the unowned worker would retain it.
+    private let pool: MetadataPool
     let streamID: Int32
     private var builder: CallHeadBuilder
     /// The block the builder fills (also `builder.head.metadata`), held here as a `let` so that
@@ -49,9 +51,11 @@ final class HTTP2ServerStream: ClientStream {
     /// The response's end is decided (trailers queued, or a bodyless HEADERS sent).
     private var responseEnded = false
 
-    /// Links in the connection's list of open streams (intrusive; the list holds the strong references).
-    var nextOnConnection: HTTP2ServerStream?
-    unowned(unsafe) var prevOnConnection: HTTP2ServerStream?
+    /// Links in the connection's list of open streams (intrusive and unmanaged: the list owns
+    /// one reference to each stream on it, taken in `openStream` and given back when the stream
+    /// leaves it, so that linking costs no reference counting).
+    var nextOnConnection: Unmanaged<HTTP2ServerStream>?
+    var prevOnConnection: Unmanaged<HTTP2ServerStream>?
     var onConnectionList = false
 
     init(conn: ServerConnection, streamID: Int32) {
@@ -59,14 +63,14 @@ final class HTTP2ServerStream: ClientStream {
         connRef = Unmanaged.passUnretained(conn)
         sessionRef = Unmanaged.passUnretained(conn.session!)
         self.worker = conn.worker
+        pool = conn.worker.headerPool
         self.streamID = streamID
-        requestBlock = conn.worker.headerPool.take()
+        requestBlock = pool.take()
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
         builder.secure = conn.isSecure
     }
 
     deinit {
-        let pool = worker.headerPool
         // The collected head goes back unless the call took it as its upstream head.
         if !headTaken { pool.give(requestBlock) }
         if let trailers { pool.give(trailers) }
@@ -87,14 +91,14 @@ final class HTTP2ServerStream: ClientStream {
 
     /// The request HEADERS are complete: start the call with its frontend.
     func headersComplete(endStream: Bool) {
-        guard let conn else { return }
+        guard !isClosed else { return }
         requestEnded = endStream
         let head = builder.head
         let call: Call
         if headerLimit.isExceeded {
             // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
             let native = head.contentType == .grpc
-            let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: worker.headerPool)
+            let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: pool)
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             if !native { (f as! JSONFrontend).bind(call) }
@@ -104,16 +108,18 @@ final class HTTP2ServerStream: ClientStream {
         }
         if head.contentType == .grpc {
             // The verified client certificate, after the client's fields (its own claim was dropped).
-            if let certificate = conn.forwardedClientCertificate { requestBlock.append("x-forwarded-client-cert", certificate) }
+            if let certificate = connRef._withUnsafeGuaranteedRef({ $0.forwardedClientCertificate }) {
+                requestBlock.append("x-forwarded-client-cert", certificate)
+            }
             let f = worker.grpcFrontend
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             f.start(call, head)
         } else {
-            let f = JSONFrontend(pool: worker.headerPool)
+            let f = JSONFrontend(pool: pool)
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
-            f.start(call, jsonHead(head, peer: conn.peerHost))
+            f.start(call, jsonHead(head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }))
         }
         headTaken = call.upstreamHead === head.metadata
         if endStream { call.clientEnd() }
@@ -176,7 +182,7 @@ final class HTTP2ServerStream: ClientStream {
         var own: Metadata?
         if fields.isEmpty || !fields.field(0).name.equals(":status") {
             // A translated response: the gateway's own fields, after the :status pseudo-header.
-            let h = worker.headerPool.take()
+            let h = pool.take()
             h.append(":status", String(status))
             for i in 0 ..< fields.count {
                 let (name, value) = fields.field(i)
@@ -195,7 +201,7 @@ final class HTTP2ServerStream: ClientStream {
                                        source: Unmanaged.passUnretained(self).toOpaque())
             }
         }
-        if let own { worker.headerPool.give(own) }
+        if let own { pool.give(own) }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
@@ -208,7 +214,7 @@ final class HTTP2ServerStream: ClientStream {
 
     func sendEnd(trailers: Metadata?) {
         guard !isClosed, !responseEnded else {
-            if let trailers { worker.headerPool.give(trailers) }
+            if let trailers { pool.give(trailers) }
             return
         }
         responseEnded = true
@@ -247,7 +253,7 @@ final class HTTP2ServerStream: ClientStream {
         guard let t = trailers, !isClosed else { return .endStream }
         sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
         trailers = nil
-        worker.headerPool.give(t)
+        pool.give(t)
         return .trailers
     }
 

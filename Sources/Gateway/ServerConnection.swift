@@ -40,8 +40,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var h1UpgradeBody: [UInt8] = []
     private var sniffed: [UInt8] = []
     var session: HTTP2Session?
-    /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`.
-    private var firstStream: HTTP2ServerStream?
+    /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`; the
+    /// list owns one reference to each (see `openStream` and `unlink`).
+    private var firstStream: Unmanaged<HTTP2ServerStream>?
     private let pump = WritePump(capacity: 16 * 1024)
     /// Where output for the client is collected (HTTP/1.1 responses are written into it).
     var out: OutputBuffer { pump.out }
@@ -258,9 +259,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         idleTimer?.close()
         idleTimer = nil
         mode = .closed
-        while let stream = firstStream {
+        while let first = firstStream {
+            let stream = first.takeUnretainedValue()
             unlink(stream)
             stream.closed(errorCode: HTTP2ErrorCode.cancel.rawValue)
+            first.release()  // the list's reference
         }
         if let exchange = h1Exchange {
             h1Exchange = nil
@@ -276,10 +279,12 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         worker.connectionClosed(self)
     }
 
+    /// Takes `c` off the list; the list's reference to it is the caller's to release.
     private func unlink(_ c: HTTP2ServerStream) {
         c.onConnectionList = false
-        if let p = c.prevOnConnection { p.nextOnConnection = c.nextOnConnection } else { firstStream = c.nextOnConnection }
-        c.nextOnConnection?.prevOnConnection = c.prevOnConnection
+        let next = c.nextOnConnection, prev = c.prevOnConnection
+        if let prev { prev._withUnsafeGuaranteedRef { $0.nextOnConnection = next } } else { firstStream = next }
+        next?._withUnsafeGuaranteedRef { $0.prevOnConnection = prev }
         c.nextOnConnection = nil
         c.prevOnConnection = nil
     }
@@ -325,10 +330,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func openStream(streamID: Int32) -> HTTP2ServerStream {
         idleSince = nil
         let s = HTTP2ServerStream(conn: self, streamID: streamID)
+        let listed = Unmanaged.passRetained(s)  // the list's reference, released by whoever unlinks it
         s.nextOnConnection = firstStream
-        firstStream?.prevOnConnection = s
+        firstStream?._withUnsafeGuaranteedRef { $0.prevOnConnection = listed }
         s.onConnectionList = true
-        firstStream = s
+        firstStream = listed
         return s
     }
 
@@ -370,9 +376,16 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
-        guard let s = stream(userData), s.onConnectionList else { return }
-        unlink(s)
-        s.closed(errorCode: errorCode)
+        guard let userData else { return }
+        let listed = Unmanaged<HTTP2ServerStream>.fromOpaque(userData)
+        let wasListed = listed._withUnsafeGuaranteedRef { s -> Bool in
+            guard s.onConnectionList else { return false }
+            unlink(s)
+            s.closed(errorCode: errorCode)
+            return true
+        }
+        guard wasListed else { return }
+        listed.release()  // the list's reference
         if firstStream == nil { idleSince = worker.loop.now }
     }
 

@@ -17,11 +17,21 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     typealias State = HTTP2ClientConnection.State
 
     unowned(unsafe) let pool: EndpointPool
+    /// The connection's life (TCP, TLS, SETTINGS); set once in `init`.
     private var link: HTTP2ClientConnection!
-    var state: State { link.state }
+    /// `link` and its session, unmanaged (valid while `link` holds them; `sessionRef` is cleared
+    /// when the connection closes), for the per-call paths: loading the optionals would retain
+    /// and release them each time.
+    private var linkRef: Unmanaged<HTTP2ClientConnection>!
+    private var sessionRef: Unmanaged<HTTP2Session>?
+    var state: State { linkRef._withUnsafeGuaranteedRef { $0.state } }
+    /// The session streams are opened on; nil once the connection is closed.
     var session: HTTP2Session! { link.session }
-    /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`.
-    private var firstStream: UpstreamAttempt?
+    /// The cluster's `max_streams_per_connection` (read on every call's pick).
+    private let maxStreams: Int
+    /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`; the
+    /// list owns one reference to each (`link`, `unlink`).
+    private var firstStream: Unmanaged<UpstreamAttempt>?
     private(set) var streamCount = 0
     let address: ResolvedAddress
     /// Counted in the upstream-connections gauge (from SETTINGS to close).
@@ -31,6 +41,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         self.pool = pool
         self.address = address
         let settings = pool.cluster.settings
+        maxStreams = settings.maxStreamsPerConnection
         var options = HTTP2ClientConnection.Options(address: address, connectTimeoutMs: settings.connectTimeoutMs,
                                                     http2: settings.http2)
         if let tls = settings.tls {
@@ -41,6 +52,8 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         }
         link = HTTP2ClientConnection(owner: self, loop: pool.cluster.loop, flushQueue: pool.cluster.flushQueue,
                                      options: options, plaintextBuffer: pool.cluster.plaintextBuffer)
+        linkRef = Unmanaged.passUnretained(link)
+        sessionRef = link.session.map { Unmanaged.passUnretained($0) }
     }
 
     /// Starts connecting. Separate from `init` so that the pool holds the connection before any
@@ -48,13 +61,15 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     func start() { link.start() }
 
     /// Connections still coming up (they will take streams soon).
-    var isComingUp: Bool { link.isComingUp }
+    var isComingUp: Bool { linkRef._withUnsafeGuaranteedRef { $0.isComingUp } }
 
     /// Streams this connection may still open (for one coming up: what it will have).
     var room: Int {
-        guard state == .ready || isComingUp, let session, session.nextStreamIDAvailable else { return 0 }
-        let limit = min(Int(session.remoteMaxConcurrentStreams), pool.cluster.settings.maxStreamsPerConnection)
-        return max(0, limit - streamCount)
+        guard state == .ready || isComingUp, let ref = sessionRef else { return 0 }
+        return ref._withUnsafeGuaranteedRef { session in
+            guard session.nextStreamIDAvailable else { return 0 }
+            return max(0, min(Int(session.remoteMaxConcurrentStreams), maxStreams) - streamCount)
+        }
     }
 
     /// Opens a stream for `call`. Precondition: room > 0 and state == .ready.
@@ -62,7 +77,10 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         let owner = call.owner
         let source = Unmanaged.passUnretained(call).toOpaque()
         let headers = owner.attemptRequestHead(call)
-        let id = session.submitRequest(headers, source: source, endStream: !owner.attemptRequestHasBody(call))
+        let endStream = !owner.attemptRequestHasBody(call)
+        let id = sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef {
+            $0.submitRequest(headers, source: source, endStream: endStream)
+        }
         if id <= 0 {
             call.fail(.unavailable, "upstream \(address): cannot open a stream (nghttp2 error \(id))")
             return
@@ -70,7 +88,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         call.streamID = id
         call.connection = self
         link(call)
-        if !session.nextStreamIDAvailable {
+        if !sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.nextStreamIDAvailable }) {
             // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
             link.markDraining()
         }
@@ -78,22 +96,27 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     }
 
     @inline(__always)
-    func scheduleFlush() { link.scheduleFlush() }
+    func scheduleFlush() {
+        linkRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
+    }
 
     private func link(_ s: UpstreamAttempt) {
+        let listed = Unmanaged.passRetained(s)  // the list's reference, released by whoever unlinks it
         s.nextOnConnection = firstStream
-        firstStream?.prevOnConnection = s
+        firstStream?._withUnsafeGuaranteedRef { $0.prevOnConnection = listed }
         s.prevOnConnection = nil
         s.onConnectionList = true
-        firstStream = s
+        firstStream = listed
         streamCount += 1
     }
 
+    /// Takes `s` off the list; the list's reference to it is the caller's to release.
+    /// Precondition: it is on the list.
     private func unlink(_ s: UpstreamAttempt) {
-        guard s.onConnectionList else { return }
         s.onConnectionList = false
-        if let p = s.prevOnConnection { p.nextOnConnection = s.nextOnConnection } else { firstStream = s.nextOnConnection }
-        s.nextOnConnection?.prevOnConnection = s.prevOnConnection
+        let next = s.nextOnConnection, prev = s.prevOnConnection
+        if let prev { prev._withUnsafeGuaranteedRef { $0.nextOnConnection = next } } else { firstStream = next }
+        next?._withUnsafeGuaranteedRef { $0.prevOnConnection = prev }
         s.nextOnConnection = nil
         s.prevOnConnection = nil
         streamCount -= 1
@@ -104,6 +127,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     var hasOpenStreams: Bool { streamCount > 0 }
 
     func clientConnectionFailed(_ connection: HTTP2ClientConnection, reason: String) {
+        sessionRef = nil  // the connection drops its session after this
         pool.cluster.counters.add(pool.cluster.counters.upstreamConnectFailures)
         if connection.tlsError != nil { pool.cluster.counters.add(pool.cluster.counters.upstreamTLSHandshakeFailures) }
         pool.connectionFailed(self, reason: reason)
@@ -111,13 +135,16 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
 
     /// The connection is gone: every stream on it ends with UNAVAILABLE.
     func clientConnectionClosed(_ connection: HTTP2ClientConnection, reason: String?) {
+        sessionRef = nil  // the connection drops its session after this
         if counted { pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, -1) }
         counted = false
         let why = reason.map { "upstream \($0)" } ?? "upstream connection to \(address) closed by the gateway"
-        while let call = firstStream {
+        while let first = firstStream {
+            let call = first.takeUnretainedValue()
             unlink(call)
             call.connection = nil
             call.fail(.unavailable, why)
+            first.release()  // the list's reference
         }
         pool.connectionClosed(self)
     }
@@ -185,17 +212,22 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
         guard let userData else { return }
-        let c = Unmanaged<UpstreamAttempt>.fromOpaque(userData).takeUnretainedValue()
-        guard c.onConnectionList else { return }
-        unlink(c)
-        // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
-        session.consumeConnection(c.unconsumedResponse)
-        c.unconsumedResponse = 0
-        c.connection = nil
-        if !c.isDone {
-            c.isDone = true
-            c.owner.attemptReset(c, errorCode: errorCode)
+        let listed = Unmanaged<UpstreamAttempt>.fromOpaque(userData)
+        let wasListed = listed._withUnsafeGuaranteedRef { c -> Bool in
+            guard c.onConnectionList else { return false }
+            unlink(c)
+            // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
+            session.consumeConnection(c.unconsumedResponse)
+            c.unconsumedResponse = 0
+            c.connection = nil
+            if !c.isDone {
+                c.isDone = true
+                c.owner.attemptReset(c, errorCode: errorCode)
+            }
+            return true
         }
+        guard wasListed else { return }
+        listed.release()  // the list's reference
         pool.streamClosed(on: self)
     }
 
