@@ -34,8 +34,6 @@ public final class GatewayTLS: Sendable {
         self.forwardClientCertificate = forward
     }
 
-    public var isEmpty: Bool { listeners.allSatisfy { $0 == nil } && clusters.allSatisfy { $0 == nil } }
-
     /// Lines worth logging at startup: each listener's certificates, clusters that skip
     /// verification, the contexts' warnings (expired or soon expiring, chain order).
     public var startupNotes: [String] {
@@ -76,11 +74,6 @@ public final class GatewayTLS: Sendable {
             }
         }
         return out
-    }
-
-    /// The SHA-256 of the certificates each TLS listener serves now (for tests and the log).
-    public func listenerFingerprints() -> [String] {
-        listeners.compactMap { $0?.current.certificateFingerprints.first }
     }
 }
 

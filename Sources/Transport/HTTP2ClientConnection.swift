@@ -87,7 +87,7 @@ public final class HTTP2ClientConnection: TCPStreamDelegate, Flushable {
     private let connectTimeoutMs: UInt64
     private var timer: Timer?
     public var flushScheduled = false
-    /// Inside `flush`: what is scheduled there is written by that same flush.
+    /// Inside the owner's `clientConnectionWillFlush`: what it schedules is written by this flush.
     private var flushing = false
 
     /// Creates the session (so the owner can ask it about stream IDs at once); `start` connects.
@@ -166,9 +166,11 @@ public final class HTTP2ClientConnection: TCPStreamDelegate, Flushable {
 
     public func flush() {
         guard let tcp, state != .connecting, state != .closed else { return }
+        // What the owner submits here is written below: no second flush for it. A flush asked
+        // for while producing is kept (a stream resumed inside nghttp2's callbacks may need it).
         flushing = true
-        defer { flushing = false }
         owner.clientConnectionWillFlush(self)
+        flushing = false
         guard let session, state != .closed else { return }  // the owner may have closed it
         let (outcome, failure) = pump.pump(tcp, session: session)
         switch outcome {
