@@ -144,11 +144,25 @@ def tls_unary(targets, upstream_pid, a, errors):
                 errors.append(f"{t} run {r}: {run['succeeded']} succeeded, {run['status_2xx']} 2xx of {a.requests}")
             print(f"  {t:12} run {r + 1}/{a.runs}: {run['req_per_s']:9.0f} req/s  p99 {run['p99_ms']} ms",
                   file=sys.stderr)
+    # New connections: every h2load client makes one connection (a full handshake) and one call.
+    fresh = {t: [] for t in targets}
+    for r in range(a.runs):
+        for t, (port, pid) in targets.items():
+            c0 = cpu_seconds(pid)
+            run, _ = h2load(port, 500, a.body, os.path.join(a.logdir, f"h2load-{t}-new-{r}.log"), a.timeout,
+                            shape=("-c500", "-m1"), scheme="https")
+            c1 = cpu_seconds(pid)
+            fresh[t].append({"connections_per_s": run["req_per_s"], "proxy_cpu_us_per_connection": (c1 - c0) * 1e6 / 500,
+                             "all_ok": run["all_ok"]})
+            if not run["all_ok"]:
+                errors.append(f"{t} new connections run {r}: {run['succeeded']} of 500 succeeded")
     out = {}
     for t, (port, pid) in targets.items():
         med = lambda k: statistics.median(x[k] for x in runs[t])
         out[t] = {k: med(k) for k in ("req_per_s", "p50_ms", "p99_ms", "proxy_cpu_us_per_req",
                                       "upstream_cpu_us_per_req")}
+        out[t]["connections_per_s"] = statistics.median(x["connections_per_s"] for x in fresh[t])
+        out[t]["proxy_cpu_us_per_connection"] = statistics.median(x["proxy_cpu_us_per_connection"] for x in fresh[t])
         out[t]["peak_rss_mib"] = peak_rss_mib(pid)
         out[t]["runs"] = runs[t]
     return out
@@ -343,11 +357,14 @@ def report(res):
     for t, r in b.items():
         lines.append(f"{t:9}{fmt(r['seconds'], '10.2f')}{fmt(r['mb_per_s'], '9.1f')}{fmt(r['peak_rss_mib'], '20.1f')}")
     if res.get("tls"):
-        lines += ["", "Unary Echo over TLS on the client side (h2load -c16 -m16 -t1, ALPN h2, TLS 1.3), medians",
-                  f"{'target':13}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'proxy µs/req':>14}{'upstream µs/req':>17}"]
+        lines += ["", "Unary Echo over TLS on the client side (h2load -c16 -m16 -t1, ALPN h2, TLS 1.3), medians;",
+                  "new connections: h2load -n500 -c500 -m1 (a full handshake and one call each)",
+                  f"{'target':13}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'proxy µs/req':>14}{'upstream µs/req':>17}"
+                  f"{'new conns/s':>13}{'proxy µs/conn':>15}"]
         for t, r in res["tls"].items():
             lines.append(f"{t:13}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
-                         f"{fmt(r['proxy_cpu_us_per_req'], '14.1f')}{fmt(r['upstream_cpu_us_per_req'], '17.1f')}")
+                         f"{fmt(r['proxy_cpu_us_per_req'], '14.1f')}{fmt(r['upstream_cpu_us_per_req'], '17.1f')}"
+                         f"{fmt(r.get('connections_per_s'), '13.0f')}{fmt(r.get('proxy_cpu_us_per_connection'), '15.0f')}")
     if res.get("json"):
         lines += ["", "JSON unary through Trestle (Echo, same message as gRPC), medians",
                   f"{'call':26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'trestle µs/call':>17}"]
