@@ -20,6 +20,8 @@ public final class CallCounters: Sendable {
     public let tlsHandshakeFailures: InlineArray<16, Atomic<UInt64>>
     /// Client TLS handshakes completed.
     public let tlsHandshakes = Atomic<UInt64>(0)
+    /// Failed lookups of host-name endpoints (the last good addresses stay in use).
+    public let upstreamDNSFailures = Atomic<UInt64>(0)
 
     public init() {
         byStatus = InlineArray { _ in Atomic<UInt64>(0) }

@@ -5,7 +5,9 @@ import UVLoop
 /// Runs the gateway: N workers, each on its own thread and loop, and the main thread waiting
 /// for SIGTERM/SIGINT to drain them. Returns the process exit status.
 public enum GatewayServer {
-    public static func run(config: GatewayConfig, onReady: (() -> Void)? = nil) -> Int32 {
+    /// `watch`: reload when the routes file or its descriptor sets change (ConfigWatcher), not
+    /// only on SIGHUP.
+    public static func run(config: GatewayConfig, watch: Bool = false, onReady: (() -> Void)? = nil) -> Int32 {
         // Every certificate, key and CA file is read before anything listens: a bad one stops
         // startup with the file named.
         let tls: GatewayTLS
@@ -30,35 +32,57 @@ public enum GatewayServer {
             return 1
         }
         signal(SIGPIPE, SIG_IGN)
+        let reloader = ConfigReloader(path: config.file, config: config, workers: workers, tls: tls)
+        let systemd = SystemdNotify()
         var admin: AdminServer?
         if let a = config.admin {
             do {
                 guard let addr = ResolvedAddress(ip: a.host, port: a.port) else {
                     throw StartupError("admin address \(a) is not an IP address")
                 }
-                admin = try AdminServer(loop: main, address: addr, workers: workers)
+                admin = try AdminServer(loop: main, address: addr, workers: workers, reloader: reloader)
             } catch {
                 writeStderr("trestle: cannot listen on admin address \(a): \(error)\n")
                 return 1
             }
         }
+        var watcher: ConfigWatcher?
+        if watch {
+            watcher = ConfigWatcher(loop: main, reloader: reloader)
+            reloader.onAttempt = { watcher?.remember() }
+        }
         var signals: [Signal] = []
+        var stopping = false
         let onSignal: (Int32) -> Void = { signum in
-            writeStderr("trestle: signal \(signum): draining (grace \(config.shutdownGraceMs)ms)\n")
+            stopping = true
+            systemd.send("STOPPING=1")
+            watcher?.close()
+            writeStderr("trestle: signal \(signum): draining (grace \(reloader.current.shutdownGraceMs)ms)\n")
             admin?.draining = true   // /readyz answers 503 until the workers are gone
             for w in workers { w.requestDrain() }
             for s in signals { s.close() }
         }
         signals.append(Signal(loop: main, signal: SIGTERM, onSignal))
         signals.append(Signal(loop: main, signal: SIGINT, onSignal))
-        signals.append(Signal(loop: main, signal: SIGHUP) { _ in reload(tls: tls) })
+        // SIGHUP re-reads the files the config names, one step after the other (certificates,
+        // then the routes file: `ConfigReloader.reloadAll`); each step logs and counts its own
+        // failure and keeps what it had. Stays installed while draining (ignored then), so that a
+        // late `systemctl reload` does not kill the process.
+        let hangup = Signal(loop: main, signal: SIGHUP) { _ in
+            guard !stopping else { return }
+            systemd.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotify.monotonicMicroseconds())")
+            reloader.reloadAll()
+            systemd.send("READY=1\nSTATUS=config \(reloader.generation)")
+        }
         // Each worker signals here when its loop has ended; once all have, the main loop stops
         // and the threads are joined. The wakeup itself is closed only after the joins: a worker
         // may still be inside `send()` when the last flag is seen.
         let exitWakeup = Wakeup(loop: main) {
             guard workers.allSatisfy(\.hasExited) else { return }
             admin?.close()
+            watcher?.close()
             for s in signals { s.close() }
+            hangup.close()
             main.stop()
         }
         for w in workers {
@@ -68,6 +92,17 @@ public enum GatewayServer {
         let addrs = config.listeners.map(\.description).joined(separator: ",")
         let adminText = config.admin.map { " admin=\($0)" } ?? ""
         writeStderr("trestle: ready listeners=\(addrs)\(adminText) workers=\(workers.count)\n")
+        // The workers' loops may not have started yet; systemd is told once they all have.
+        var readyTimer: Timer?
+        if systemd.isEnabled {
+            readyTimer = Timer(loop: main) {
+                guard workers.allSatisfy(\.isRunning) else { return }
+                systemd.send("READY=1\nSTATUS=serving \(addrs), config 1")
+                readyTimer?.close()
+                readyTimer = nil
+            }
+            readyTimer?.start(timeoutMs: 0, repeatMs: 5)
+        }
         onReady?()
         main.run()
         for w in workers { w.join() }
@@ -75,14 +110,5 @@ public enum GatewayServer {
         main.closeAllHandles()
         writeStderr("trestle: stopped\n")
         return 0
-    }
-
-    /// SIGHUP, on the main thread: every reload step in order, each logging what it did. New
-    /// connections use what a step installs; open connections and calls keep what they have.
-    private static func reload(tls: GatewayTLS) {
-        writeStderr("trestle: SIGHUP: reloading\n")
-        // Step: certificates and keys (TLS listeners and clusters). A bad file keeps the old ones.
-        for line in tls.reloadCertificates() { writeStderr("trestle: \(line)\n") }
-        writeStderr("trestle: reload done\n")
     }
 }

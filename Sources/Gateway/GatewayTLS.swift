@@ -9,8 +9,9 @@ import TLS
 public final class GatewayTLS: Sendable {
     /// Parallel to `config.listeners`: nil for a cleartext listener.
     let listeners: [TLSContextHolder<TLSServerContext>?]
-    /// Parallel to `config.clusters`: nil for an h2c cluster.
-    let clusters: [TLSContextHolder<TLSClientContext>?]
+    /// Parallel to the startup config's `clusters`: nil for an h2c cluster. A reload of the
+    /// routes file makes its own (`ConfigReloader.clusterTLS`).
+    let initialClusters: [TLSContextHolder<TLSClientContext>?]
     /// Parallel to `config.listeners`: `forward_client_certificate`.
     let forwardClientCertificate: [Bool]
     private let config: GatewayConfig
@@ -25,12 +26,8 @@ public final class GatewayTLS: Sendable {
             forward.append(tls?.forwardClientCertificate ?? false)
             listeners.append(try tls.map { c throws(TLSFileError) in TLSContextHolder(try c.makeContext()) })
         }
-        var clusters: [TLSContextHolder<TLSClientContext>?] = []
-        for c in config.clusters {
-            clusters.append(try c.tls.map { t throws(TLSFileError) in TLSContextHolder(try t.makeContext()) })
-        }
         self.listeners = listeners
-        self.clusters = clusters
+        self.initialClusters = try Self.clusterContexts(config, reusing: [:], config: config)
         self.forwardClientCertificate = forward
     }
 
@@ -43,16 +40,39 @@ public final class GatewayTLS: Sendable {
             for summary in context.certificateSummaries { out.append("listener \(config.listeners[i]) TLS: \(summary)") }
             for warning in context.warnings { out.append("warning: listener \(config.listeners[i]): \(warning)") }
         }
-        for (i, c) in config.clusters.enumerated() where c.tls?.insecureSkipVerify == true && clusters[i] != nil {
+        for c in config.clusters where c.tls?.insecureSkipVerify == true {
             out.append("warning: cluster \(c.name): insecure_skip_verify: the upstream's certificate is not verified")
         }
         return out
     }
 
-    /// Rereads every TLS file and installs new contexts for new handshakes (open connections
-    /// keep theirs). Returns one line per context: what was loaded, or why the old one stays.
-    /// Blocking file I/O: call on the main thread, never on a worker's loop.
-    public func reloadCertificates() -> [String] {
+    /// The TLS contexts of `next`'s clusters, parallel to `next.clusters`: a cluster whose `tls`
+    /// keys are those of `current` (same name) keeps its holder (the certificate step rereads
+    /// its files); any other TLS cluster gets a new context read from its files now. Throws the
+    /// first file problem. Main thread (file I/O).
+    static func clusterContexts(_ next: GatewayConfig, reusing holders: [String: TLSContextHolder<TLSClientContext>],
+                                config current: GatewayConfig) throws(TLSFileError) -> [TLSContextHolder<TLSClientContext>?] {
+        var out: [TLSContextHolder<TLSClientContext>?] = []
+        for c in next.clusters {
+            guard let tls = c.tls else {
+                out.append(nil)
+                continue
+            }
+            if let holder = holders[c.name], current.clusters.first(where: { $0.name == c.name })?.tls == tls {
+                out.append(holder)
+            } else {
+                out.append(TLSContextHolder(try tls.makeContext()))
+            }
+        }
+        return out
+    }
+
+    /// The reload step "certificates": rereads the files of every TLS listener and of every TLS
+    /// cluster in `config` (`holders` parallel to its clusters) and installs new contexts for new
+    /// handshakes; connections already open keep theirs. A context whose files are bad stays as
+    /// it was. Returns one line per context: what was loaded, or why the old one stays (the
+    /// file named). Blocking file I/O: call on the main thread, never on a worker's loop.
+    func reloadCertificates(clusters holders: [TLSContextHolder<TLSClientContext>?], config current: GatewayConfig) -> [String] {
         var out: [String] = []
         for (i, holder) in listeners.enumerated() {
             guard let holder, let tls = config.tls(forListener: i) else { continue }
@@ -64,9 +84,9 @@ public final class GatewayTLS: Sendable {
                 out.append("\(name): certificates reloaded (generation \(holder.generation)): \(summary)")
             }
         }
-        for (i, holder) in clusters.enumerated() {
-            guard let holder, let tls = config.clusters[i].tls else { continue }
-            let name = "cluster \(config.clusters[i].name)"
+        for (i, holder) in holders.enumerated() {
+            guard let holder, i < current.clusters.count, let tls = current.clusters[i].tls else { continue }
+            let name = "cluster \(current.clusters[i].name)"
             if let error = holder.reload({ () throws(TLSFileError) in try tls.makeContext() }) {
                 out.append("\(name): TLS files not reloaded, keeping the previous ones: \(error.message)")
             } else {

@@ -93,11 +93,12 @@ final class HTTP2ServerStream: ClientStream {
     func headersComplete(endStream: Bool) {
         guard !isClosed else { return }
         requestEnded = endStream
-        let head = builder.head
+        // `builder.head` is used in place, never copied out (a copy retains and releases its
+        // block and strings on every call).
         let call: Call
         if headerLimit.isExceeded {
             // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
-            let native = head.contentType == .grpc
+            let native = builder.head.contentType == .grpc
             let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: pool)
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
@@ -106,7 +107,7 @@ final class HTTP2ServerStream: ClientStream {
             if endStream { call.clientEnd() }
             return
         }
-        if head.contentType == .grpc {
+        if builder.head.contentType == .grpc {
             // The verified client certificate, after the client's fields (its own claim was dropped).
             if let certificate = connRef._withUnsafeGuaranteedRef({ $0.forwardedClientCertificate }) {
                 requestBlock.append("x-forwarded-client-cert", certificate)
@@ -114,14 +115,14 @@ final class HTTP2ServerStream: ClientStream {
             let f = worker.grpcFrontend
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
-            f.start(call, head)
+            f.start(call, &builder.head)
         } else {
             let f = JSONFrontend(pool: pool)
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
-            f.start(call, jsonHead(head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }))
+            f.start(call, jsonHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }))
         }
-        headTaken = call.upstreamHead === head.metadata
+        headTaken = call.upstreamHead === requestBlock
         if endStream { call.clientEnd() }
     }
 
@@ -251,7 +252,7 @@ final class HTTP2ServerStream: ClientStream {
 
     private func submitTrailers() -> HTTP2DataEnd {
         guard let t = trailers, !isClosed else { return .endStream }
-        sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
+        _ = sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
         trailers = nil
         pool.give(t)
         return .trailers

@@ -14,10 +14,12 @@ import UVLoop
 final class Worker {
     let index: Int
     let loop: Loop
-    let config: GatewayConfig
+    /// The config new connections and calls use; replaced by a reload (Worker+Reload.swift).
+    var config: GatewayConfig
     /// The tables and pools new calls start on (a call keeps the one it started on).
-    private(set) var snapshot: ConfigSnapshot!
-    let serverSettings: HTTP2LocalSettings
+    var snapshot: ConfigSnapshot!
+    /// For new client connections (a reload may change them).
+    var serverSettings: HTTP2LocalSettings
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
     let headerPool = MetadataPool()
@@ -40,6 +42,18 @@ final class Worker {
     private let exitedFlag = Atomic<Bool>(false)
     /// Thread-safe.
     var hasExited: Bool { exitedFlag.load(ordering: .acquiring) }
+    private let runningFlag = Atomic<Bool>(false)
+    /// Thread-safe: the worker's loop has started (it serves calls).
+    var isRunning: Bool { runningFlag.load(ordering: .acquiring) }
+
+    // Reload (Worker+Reload.swift): the next config, handed over from the main thread.
+    let nextConfig = Mutex<PendingConfig?>(nil)
+    var reloadWakeup: Wakeup!
+    /// The generation of `snapshot`, for the admin endpoint (written by this worker only).
+    let appliedGenerationValue = Atomic<Int>(1)
+    /// Pools of clusters a reload removed or changed, kept until their connections are gone.
+    var retiredPools: [ClusterPool] = []
+    var retiredPoolTimer: Timer?
 
     /// Creates the loop and binds the listeners on the calling thread, so bind errors are
     /// reported at startup; `start()` then hands the loop to the worker's own thread.
@@ -49,32 +63,11 @@ final class Worker {
         self.tls = tls
         grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
-        let window = Int32(clamping: config.streamWindowBytes)
-        serverSettings = HTTP2LocalSettings(
-            maxConcurrentStreams: UInt32(clamping: config.maxConcurrentStreams),
-            initialStreamWindow: window,
-            connectionWindow: Worker.connectionWindow(streams: config.maxConcurrentStreams, window: window))
+        serverSettings = Worker.serverSettings(config)
         flushQueue = FlushQueue(loop: loop)
         deadlines = DeadlineQueue(loop: loop)
-        let pools = config.clusters.enumerated().map { (i, c) in
-            var settings = UpstreamClusterSettings(
-                name: c.name,
-                endpoints: c.endpoints.map { ($0.host, $0.port) },
-                connectTimeoutMs: c.connectTimeoutMs,
-                maxConnections: c.maxConnections,
-                maxStreamsPerConnection: c.maxStreamsPerConnection,
-                maxPendingCalls: c.maxPendingCalls,
-                backoffBaseMs: c.backoffBaseMs,
-                backoffMaxMs: c.backoffMaxMs,
-                http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
-                                          connectionWindow: Worker.connectionWindow(streams: c.maxStreamsPerConnection,
-                                                                                    window: window)))
-            settings.tls = tls.clusters[i]
-            settings.tlsServerName = c.tls?.serverName
-            return ClusterPool(settings: settings, loop: loop, flushQueue: flushQueue, counters: counters,
-                               plaintextBuffer: tlsPlaintext)
-        }
-        snapshot = ConfigSnapshot(config: config, router: router, pools: pools)
+        snapshot = ConfigSnapshot(config: config, generation: 1, router: router,
+                                  pools: config.clusters.enumerated().map { makePool($1, config: config, tls: tls.initialClusters[$0]) })
         for (i, l) in config.listeners.enumerated() {
             guard let addr = ResolvedAddress(ip: l.host, port: l.port) else {
                 throw StartupError("listener \(l): not an IP address")
@@ -88,6 +81,7 @@ final class Worker {
             }
         }
         drainWakeup = Wakeup(loop: loop) { [unowned self] in self.beginDrain() }
+        reloadWakeup = Wakeup(loop: loop) { [unowned self] in self.adoptNextConfig() }
     }
 
     /// A connection window that every stream's full window fits in (RFC 9113 §6.9), so streams
@@ -129,6 +123,7 @@ final class Worker {
     }
 
     private func run() {
+        runningFlag.store(true, ordering: .releasing)
         loop.run()
         loop.closeAllHandles()
         exitedFlag.store(true, ordering: .releasing)
@@ -162,10 +157,13 @@ final class Worker {
         guard !finished else { return }
         finished = true
         for p in snapshot.pools { p.drain() }
+        for p in retiredPools { p.drain() }
         // Let the last frames go out, then stop; closeAllHandles frees what is left.
         flushQueue.run()
         graceTimer?.close()
         drainWakeup.close()
+        reloadWakeup.close()
+        retiredPoolTimer?.close()
         deadlines.close()
         flushQueue.close()
         loop.stop()

@@ -20,6 +20,8 @@ public struct UpstreamClusterSettings: Sendable {
     public var tls: TLSContextHolder<TLSClientContext>? = nil
     /// SNI and verification name; nil: each endpoint's host.
     public var tlsServerName: String? = nil
+    /// How often host-name endpoints are resolved again (ClusterPool+DNS.swift).
+    public var dnsRefreshMs: UInt64 = 5_000
 
     public init(name: String, endpoints: [(host: String, port: UInt16)], connectTimeoutMs: UInt64,
                 maxConnections: Int, maxStreamsPerConnection: Int, maxPendingCalls: Int,
