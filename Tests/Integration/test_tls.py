@@ -640,3 +640,27 @@ def test_tls_upstream_sees_https_scheme_and_the_verified_client_certificate(pki,
 def empty():
     from testing_stubs import empty_pb2
     return empty_pb2.Empty()
+
+
+def test_tls_routes_reload_rebuilds_a_changed_tls_cluster(pki, tls_upstream, gateway):
+    """A reload of the routes file that changes a cluster's `tls` (here its server name) gives
+    new connections a context built from the new keys; a reload back restores it."""
+    up = tls_upstream()
+    config = tls_routes(pki, up.port, cluster_tls={"ca": str(pki / "ca.crt"), "server_name": "localhost"})
+    gw = gateway(config)
+    with secure_channel(pki, gw.port) as ch:
+        assert stub(ch).UnaryCall(simple(3), timeout=WAIT).payload.body == pattern(3)
+
+    def reload_with(server_name, generation):
+        config["clusters"][0]["tls"]["server_name"] = server_name
+        harness.write_routes(config, gw.config_path)
+        gw.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: f"config {generation}," in gw.output(), f"config {generation}")
+
+    reload_with("elsewhere.example", 2)
+    with secure_channel(pki, gw.port) as ch:
+        code, details, _ = harness.status_of(lambda: stub(ch).UnaryCall(simple(1), timeout=WAIT))
+    assert code == grpc.StatusCode.UNAVAILABLE and "name mismatch" in details, details
+    reload_with("localhost", 3)
+    with secure_channel(pki, gw.port) as ch:
+        assert stub(ch).UnaryCall(simple(4), timeout=WAIT).payload.body == pattern(4)
