@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel", "UVLoop"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TLS", "HTTP2", "UVLoop"]),
         .testTarget(name: "TranscodingTests", dependencies: [

@@ -72,15 +72,11 @@ public final class ClusterPool {
     }
 
     func pick(excluding skip: EndpointPool?) -> EndpointPool? {
-        let n = endpoints.count
-        for i in 0 ..< n {
-            let e = endpoints[(next + i) % n]
-            if e !== skip, e.isAvailable {
-                next = (next + i + 1) % n
-                return e
-            }
-        }
-        return nil
+        let skipIndex = skip.flatMap { s in endpoints.firstIndex { $0 === s } }
+        guard let p = PoolPlan.pick(count: endpoints.count, next: next, skip: skipIndex,
+                                    available: { endpoints[$0].isAvailable }) else { return nil }
+        next = p.next
+        return endpoints[p.index]
     }
 
     /// A call whose endpoint could not be reached tries another endpoint once, else fails.

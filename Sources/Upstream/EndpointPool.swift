@@ -102,16 +102,17 @@ final class EndpointPool {
             rehomeWaitingIfStuck(reason: lastError ?? "backing off after a failed connect")
             return
         }
-        var incoming = 0, live = 0
+        var comingUp = 0, live = 0
         for c in connections where c.state != .draining {
             live += 1
-            if c.isComingUp { incoming += cluster.settings.maxStreamsPerConnection }
+            if c.isComingUp { comingUp += 1 }
         }
-        while waitingCount > incoming, live < cluster.settings.maxConnections {
+        let open = PoolPlan.connectionsToOpen(waiting: waitingCount, live: live, comingUp: comingUp,
+                                              maxConnections: cluster.settings.maxConnections,
+                                              streamsPerConnection: cluster.settings.maxStreamsPerConnection)
+        for _ in 0 ..< open where waitingCount > 0 {
             let c = UpstreamConnection(pool: self, address: address)
             connections.append(c)
-            live += 1
-            incoming += cluster.settings.maxStreamsPerConnection
             c.start()  // may fail at once, which removes it and moves the waiting calls
         }
     }
@@ -155,7 +156,7 @@ final class EndpointPool {
     private func failAttempt(_ reason: String) {
         lastError = reason
         let s = cluster.settings
-        backoffMs = backoffMs == 0 ? s.backoffBaseMs : min(backoffMs * 2, s.backoffMaxMs)
+        backoffMs = PoolPlan.nextBackoff(currentMs: backoffMs, baseMs: s.backoffBaseMs, maxMs: s.backoffMaxMs)
         retryAt = cluster.loop.now + backoffMs
         // Calls that were waiting for this endpoint try another one, or fail with UNAVAILABLE.
         rehomeWaitingIfStuck(reason: reason)
