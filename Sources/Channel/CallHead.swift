@@ -68,7 +68,7 @@ public struct CallHead {
 /// forwarded fields are copied once into the head's metadata, the rest never are.
 ///
 /// Native profile (HTTP/2 requests, whose frontend is chosen only once `content-type` is known):
-/// pseudo-headers are kept, `:scheme` becomes `http` (the upstream hop is cleartext).
+/// pseudo-headers are kept, `:scheme` becomes `http` (`https` when the client came over TLS: `secure`).
 /// Translated profile (a frontend that builds the upstream request itself and has already put its
 /// own pseudo-headers first): the client's pseudo-headers are skipped, names are lower-cased and
 /// lose a `Grpc-Metadata-` prefix, and `x-forwarded-for` gets the client's address (`finish`).
@@ -78,6 +78,9 @@ public struct CallHeadBuilder {
     /// What has been built so far (settable only so that the per-field path can be inlined).
     public var head: CallHead
     public let profile: MetadataFilter.Profile
+    /// The client came over TLS: a native head's `:scheme` is forwarded as `https` (as nghttpx
+    /// forwards the client's scheme), else `http`.
+    public var secure = false
     @usableFromInline var connectionNamed = ConnectionNamedFields()
     @usableFromInline var forwardedFor: [UInt8] = []
 
@@ -136,7 +139,8 @@ public struct CallHeadBuilder {
             } else if name.equals(":method") {
                 head.isPost = value.equals("POST")
             } else if name.equals(":scheme") {
-                metadata.append(":scheme", value: UnsafeRawBufferPointer(staticString: "http"))
+                metadata.append(":scheme", value: secure ? UnsafeRawBufferPointer(staticString: "https")
+                                                         : UnsafeRawBufferPointer(staticString: "http"))
                 return
             }
         case .deadline:

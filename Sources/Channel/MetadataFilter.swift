@@ -70,6 +70,9 @@ public enum MetadataFilter {
             if profile != .native && name.equals("x-forwarded-for") { return .forwardedFor }
             // gRPC-Web's marker (PROTOCOL-WEB.md) is for the gateway, not the upstream.
             if profile == .web && name.equals("x-grpc-web") { return .drop }
+            // Only the gateway vouches for a client certificate (Envoy's SANITIZE default): a
+            // client's own claim is never forwarded; a TLS listener may add the verified one.
+            if name.equals("x-forwarded-client-cert") { return .drop }
         case UInt8(ascii: "a"):
             // What the client's HTTP accepts is not what the upstream's gRPC framing offers.
             if profile != .native && name.equals("accept-encoding") { return .drop }

@@ -143,7 +143,8 @@ final class GRPCWebFrontend: Frontend {
                              pool: MetadataPool) -> CallHead {
         let h = pool.take()
         h.append(":method", "POST")
-        h.append(":scheme", "http")
+        let scheme: StaticString = head.secure ? "https" : "http"  // as the client came (nghttpx)
+        h.append(":scheme", scheme)
         h.append(":path", head.target)
         h.append(":authority", head.authority ?? cluster)
         h.append("content-type", "application/grpc")
@@ -157,6 +158,7 @@ final class GRPCWebFrontend: Frontend {
         }
         head.fields.forEach { name, value in builder.add(name: name, value: value) }
         var built = builder.finish(peer: head.peer)
+        if let certificate = head.clientCertificate { built.metadata.append("x-forwarded-client-cert", certificate) }
         built.isPost = true
         built.pathField = 2
         built.serviceRange = parts.service

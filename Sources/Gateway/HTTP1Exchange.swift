@@ -36,7 +36,8 @@ final class HTTP1Exchange: ClientStream {
     /// Starts the call for this request.
     func start() -> Call {
         let request = JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
-                                      fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil)
+                                      fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil,
+                                      secure: conn.isSecure, clientCertificate: conn.forwardedClientCertificate)
         // gRPC-Web (and CORS preflights), gRPC over HTTP/1.1, by content type and method;
         // everything else is JSON.
         var contentType = head.headers.first("Content-Type") ?? ""

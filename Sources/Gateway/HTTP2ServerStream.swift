@@ -67,6 +67,7 @@ final class HTTP2ServerStream: ClientStream {
         self.streamID = streamID
         requestBlock = pool.take()
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
+        builder.secure = conn.isSecure
     }
 
     deinit {
@@ -116,6 +117,10 @@ final class HTTP2ServerStream: ClientStream {
             return
         }
         if builder.head.contentType == .grpc {
+            // The verified client certificate, after the client's fields (its own claim was dropped).
+            if let certificate = connRef._withUnsafeGuaranteedRef({ $0.forwardedClientCertificate }) {
+                requestBlock.append("x-forwarded-client-cert", certificate)
+            }
             let f = worker.grpcFrontend
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
@@ -160,7 +165,8 @@ final class HTTP2ServerStream: ClientStream {
             }
         }
         return JSONRequestHead(method: method, target: target, authority: authority, fields: .http2(fields),
-                               peer: peer, http2Head: head)
+                               peer: peer, http2Head: head, secure: conn?.isSecure ?? false,
+                               clientCertificate: conn?.forwardedClientCertificate)
     }
 
     func data(_ bytes: UnsafeRawBufferPointer) {

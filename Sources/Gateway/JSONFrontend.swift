@@ -201,7 +201,8 @@ final class JSONFrontend: Frontend {
     private func upstreamHead(_ head: JSONRequestHead, method: MethodDescriptor, cluster: String) -> CallHead {
         let h = worker.headerPool.take()
         h.append(":method", "POST")
-        h.append(":scheme", "http")
+        let scheme: StaticString = head.secure ? "https" : "http"
+        h.append(":scheme", scheme)
         h.append(":path", method.path)
         // gRPC servers require :authority; an HTTP/1.0 request may come without Host: name the
         // cluster then.
@@ -219,6 +220,7 @@ final class JSONFrontend: Frontend {
         }
         head.fields.forEach { name, value in builder.add(name: name, value: value) }
         var built = builder.finish(peer: head.peer)
+        if let certificate = head.clientCertificate { built.metadata.append("x-forwarded-client-cert", certificate) }
         if let h2 = head.http2Head {
             built.timeoutNanoseconds = h2.timeoutNanoseconds ?? built.timeoutNanoseconds
             built.problem = h2.problem ?? built.problem

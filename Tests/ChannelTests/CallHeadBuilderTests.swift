@@ -72,6 +72,15 @@ private let nativeRequest: [(String, String)] = [
         #expect(lines(head) == [":scheme: http"])
     }
 
+    /// A client that came over TLS (`secure`): `:scheme https`, whatever it wrote.
+    @Test(arguments: ["https", "http", "", "ftp"])
+    func nativeSchemeOfASecureClientIsHTTPS(scheme: String) {
+        var builder = CallHeadBuilder(into: Metadata(), profile: .native)
+        builder.secure = true
+        withBytes(":scheme") { n in withBytes(scheme) { v in builder.add(name: n, value: v) } }
+        #expect(lines(builder.finish(peer: nil)) == [":scheme: https"])
+    }
+
     /// (`:path`, service, method): nil for a path that is no gRPC path.
     @Test(arguments: [
         ("/pkg.Svc/Get", "pkg.Svc", "Get"),

@@ -35,6 +35,8 @@ import Testing
         ("x-forwarded-for", .forward, .forwardedFor),
         ("x-forwarded-proto", .forward, .forward),
         ("x-forwarded-host", .forward, .forward),
+        // x-forwarded-client-cert: only the gateway vouches for a client certificate.
+        ("x-forwarded-client-cert", .drop, .drop),
         // accept-encoding: HTTP's, not gRPC's.
         ("accept-encoding", .forward, .drop),
         ("accept", .forward, .forward),
