@@ -10,7 +10,9 @@ struct CORSFields {
     private(set) var policy: CORSPolicy?
 
     /// Reads `Origin` from the request's fields.
-    init(fields: JSONRequestFields) {
+    /// Nothing is read when the routes file has no CORS policy at all (`snapshot.hasCORS`).
+    init(fields: JSONRequestFields, snapshot: ConfigSnapshot) {
+        guard snapshot.hasCORS else { return }
         origin = GRPCWebFrontend.field(fields, "origin")
     }
 
@@ -18,8 +20,9 @@ struct CORSFields {
 
     /// Chooses the policy for a call on `route` (nil: not routed), keeping it only when it allows
     /// the origin.
-    mutating func choose(config: GatewayConfig, route: Int?) {
-        guard let origin, let p = config.corsPolicy(route: route), p.allows(origin: origin) else {
+    /// Takes the snapshot, not its config: passing the config struct would copy it per call.
+    mutating func choose(snapshot: ConfigSnapshot, route: Int?) {
+        guard let origin, let p = snapshot.config.corsPolicy(route: route), p.allows(origin: origin) else {
             policy = nil
             return
         }

@@ -21,6 +21,8 @@ final class ConfigSnapshot {
     let transcoders: [JSONTranscoder]
     /// One per cluster, indexed like `config.clusters`.
     let pools: [ClusterPool]
+    /// Some CORS policy exists (top level or on a route): only then do frontends read `Origin`.
+    let hasCORS: Bool
 
     init(config: GatewayConfig, generation: Int, router: ServiceRouter<Int>, pools: [ClusterPool]) {
         self.config = config
@@ -34,5 +36,6 @@ final class ConfigSnapshot {
                 emitDefaults: r.jsonEmitDefaults, enumsAsNumbers: r.jsonEnumsAsNumbers, useProtoNames: r.jsonOriginalNames))
         }
         self.pools = pools
+        hasCORS = config.cors != nil || config.routes.contains { $0.cors != nil }
     }
 }

@@ -84,7 +84,7 @@ final class GRPCWebFrontend: Frontend {
     /// or answers a preflight; or says why it cannot be served.
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call
-        cors = CORSFields(fields: head.fields)
+        cors = CORSFields(fields: head.fields, snapshot: call.snapshot)
         var target = head.target
         let parts = target.withUTF8 { GRPCPath.split(UnsafeRawBufferPointer($0)) }
         var routeIndex = parts.flatMap { p in
@@ -102,7 +102,7 @@ final class GRPCWebFrontend: Frontend {
                     preflightMethods = "\(method), OPTIONS"
                 }
             }
-            cors.choose(config: call.snapshot.config, route: routeIndex)
+            cors.choose(snapshot: call.snapshot, route: routeIndex)
             if cors.allowed {
                 call.fail(.ok, "CORS preflight answered", httpStatus: 200)
             } else {
@@ -111,7 +111,7 @@ final class GRPCWebFrontend: Frontend {
             }
             return
         }
-        cors.choose(config: call.snapshot.config, route: routeIndex)
+        cors.choose(snapshot: call.snapshot, route: routeIndex)
         guard head.method == "POST" else {
             call.fail(.invalidArgument, "a gRPC-Web request must be a POST", httpStatus: 405, fields: [("allow", "POST")])
             return

@@ -90,8 +90,8 @@ final class JSONFrontend: Frontend {
 
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call
-        cors = CORSFields(fields: head.fields)
-        cors.choose(config: call.snapshot.config, route: nil)
+        cors = CORSFields(fields: head.fields, snapshot: call.snapshot)
+        cors.choose(snapshot: call.snapshot, route: nil)
         guard let routes = snapshot.httpRoutes else {
             refuse(.notFound, "no JSON routes: the routes file names no descriptors", httpStatus: 404)
             return
@@ -133,7 +133,7 @@ final class JSONFrontend: Frontend {
             return
         }
         self.method = method
-        cors.choose(config: snapshot.config, route: routeIndex)
+        cors.choose(snapshot: snapshot, route: routeIndex)
         let route = snapshot.routes[routeIndex]
         transcoder = snapshot.transcoders[routeIndex]
         bodyField = match.bodyField

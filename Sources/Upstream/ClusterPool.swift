@@ -73,8 +73,10 @@ public final class ClusterPool {
 
     func pick(excluding skip: EndpointPool?) -> EndpointPool? {
         let skipIndex = skip.flatMap { s in endpoints.firstIndex { $0 === s } }
-        guard let p = PoolPlan.pick(count: endpoints.count, next: next, skip: skipIndex,
-                                    available: { endpoints[$0].isAvailable }) else { return nil }
+        let picked = endpoints.withUnsafeBufferPointer { eps in
+            PoolPlan.pick(count: eps.count, next: next, skip: skipIndex, available: { eps[$0].isAvailable })
+        }
+        guard let p = picked else { return nil }
         next = p.next
         return endpoints[p.index]
     }

@@ -27,6 +27,7 @@ public enum PoolPlan {
 
     /// Round robin over endpoints: the first index from `next` (wrapping) whose endpoint is
     /// `available` and is not `skip`, and where the turn continues after it; nil when none is.
+    @inline(__always)
     public static func pick(count: Int, next: Int, skip: Int?, available: (Int) -> Bool) -> (index: Int, next: Int)? {
         guard count > 0 else { return nil }
         for i in 0 ..< count {
