@@ -107,7 +107,7 @@ final class Call: UpstreamAttemptOwner {
     }
 
     private func startAttempt() {
-        let a = UpstreamAttempt(owner: self, pool: worker.headerPool)
+        let a = UpstreamAttempt(owner: self, pool: worker.headerPool, headerLimit: worker.headerLimit)
         attempt = a
         snapshot.pools[snapshot.routes[routeIndex].clusterIndex].start(a)
     }
@@ -297,6 +297,7 @@ final class Call: UpstreamAttemptOwner {
             }
             let action = machine.upstreamHead()
             if case .forward = action {
+                growResponseWindow(attempt)
                 frontend.responseHead(self, fields, filtered: !drops)
             } else {
                 act(action, fields: fields)
@@ -345,6 +346,14 @@ final class Call: UpstreamAttemptOwner {
         act(machine.upstreamFailed(status, message))
     }
 
+    /// The upstream stream started with the pool's small window: grow it towards
+    /// `stream_window` as far as the client's connection budget allows (README "Hardening").
+    private func growResponseWindow(_ attempt: UpstreamAttempt) {
+        let initial = Int(worker.upstreamInitialWindow)
+        let grant = client.grantResponseWindow(snapshot.config.streamWindowBytes - initial)
+        if grant > 0 { attempt.growResponseWindow(to: Int32(clamping: initial + grant)) }
+    }
+
     private static func httpStatus(_ value: UnsafeRawBufferPointer) -> Int {
         if value.equals("200") { return 200 }
         var n = 0
@@ -376,6 +385,14 @@ protocol ClientStream: AnyObject {
     var responseBacklog: Int { get }
     /// Whether the response may end with trailer fields.
     var acceptsTrailers: Bool { get }
+    /// Response window beyond the upstream's initial one, up to `wanted` bytes, that this
+    /// client's connection may hold (README "Hardening"); kept by the stream until it closes.
+    func grantResponseWindow(_ wanted: Int) -> Int
+}
+
+extension ClientStream {
+    /// One exchange at a time on its connection (HTTP/1.1): the whole stream window.
+    func grantResponseWindow(_ wanted: Int) -> Int { wanted }
 }
 
 /// Translation between one client wire format and the channel (client bytes → request messages,

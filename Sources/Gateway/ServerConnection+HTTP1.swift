@@ -129,6 +129,7 @@ extension ServerConnection {
         let session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
         self.session = session
         startIdleTimer()
+        startStreamTimer()
         let stream = openStream(streamID: 1)
         stream.windowless = true
         if let error = session.upgrade(settingsPayload: settings, headRequest: head.method == "HEAD",

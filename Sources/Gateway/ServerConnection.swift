@@ -49,6 +49,13 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// What the HTTP/1.1 head timer is running for (it is not restarted by further reads).
     enum HeadTimerPhase { case none, idle, head }
     var headTimerPhase = HeadTimerPhase.none
+    /// Request bytes received on this connection's streams and not yet given back to its
+    /// window, and the upstream response window granted to its streams beyond the initial one:
+    /// each at most `connection_window` (README "Hardening").
+    var requestHeld = 0
+    var responseGranted = 0
+    /// HTTP/2: the once-per-`min_rate_window` sweep of the streams (min_rate, stream_idle_timeout).
+    private var streamTimer: Timer?
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -58,6 +65,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     init(worker: Worker, tcp: TCPStream) {
         self.worker = worker
         self.tcp = tcp
+        let limits = worker.config.limits
+        h1Parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: limits.maxHeaderListBytes,
+                                                          maxHeaderCount: limits.maxHeaderFields))
         tcp.delegate = self
         tcp.startReading()
         worker.counters.add(worker.counters.downstreamConnections, 1)
@@ -122,6 +132,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         mode = .http2
         session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
         startIdleTimer()
+        startStreamTimer()
         let preface = sniffed
         sniffed = []
         preface.withUnsafeBytes { feed($0) }
@@ -133,8 +144,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func feed(_ bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         if let err = session.receive(bytes) {
-            worker.log("connection error: \(err)")
-            session.terminate(errorCode: HTTP2ErrorCode.protocolError.rawValue)
+            // A flood is the connection's abuse, named so (RFC 9113 §10.5).
+            let code = err.isFlood ? HTTP2ErrorCode.enhanceYourCalm : .protocolError
+            if err.isFlood { worker.counters.limitHit(.flood) }
+            worker.log("connection error: \(err) (GOAWAY \(code))")
+            session.terminate(errorCode: code.rawValue)
             tcp.stopReading()
         }
         scheduleFlush()
@@ -212,6 +226,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         stopPrefaceTimer()
         idleTimer?.close()
         idleTimer = nil
+        streamTimer?.close()
+        streamTimer = nil
         mode = .closed
         while let stream = firstStream {
             unlink(stream)
@@ -247,6 +263,12 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
+        // The worker's memory budget: beyond it a new stream is refused (the client may retry it).
+        if worker.counters.bufferedBytes.load(ordering: .relaxed) > Int64(worker.config.limits.maxBufferedPerWorker) {
+            worker.counters.limitHit(.bufferedPerWorker)
+            session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.refusedStream.rawValue)
+            return
+        }
         let s = openStream(streamID: streamID)
         session.setStreamUserData(streamID, Unmanaged.passUnretained(s).toOpaque())
     }
@@ -258,6 +280,28 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         let timeout = worker.config.idleTimeoutMs
         idleTimer = Timer(loop: worker.loop) { [unowned self] in self.idleCheck() }
         idleTimer?.start(timeoutMs: timeout)
+    }
+
+    /// Starts the sweep that applies `min_rate` and `stream_idle_timeout` to the streams.
+    func startStreamTimer() {
+        let limits = worker.config.limits
+        let tick = min(limits.minRateWindowMs, limits.streamIdleTimeoutMs)
+        streamTimer = Timer(loop: worker.loop) { [unowned self] in
+            self.streamTick(tickMs: tick)
+            self.streamTimer?.start(timeoutMs: tick)
+        }
+        streamTimer?.start(timeoutMs: tick)
+    }
+
+    private func streamTick(tickMs: UInt64) {
+        guard mode == .http2 else { return }
+        let open = requestHeld < worker.config.limits.connectionWindowBytes / 2
+        let window = worker.config.streamWindowBytes
+        var s = firstStream
+        while let stream = s {
+            s = stream.nextOnConnection
+            stream.tick(tickMs: tickMs, requestWindowOpen: open, streamWindow: window)
+        }
     }
 
     private func idleCheck() {

@@ -17,6 +17,13 @@ final class Worker {
     /// The tables and pools new calls start on (a call keeps the one it started on).
     private(set) var snapshot: ConfigSnapshot!
     let serverSettings: HTTP2LocalSettings
+    /// The initial stream window of upstream connections (at most 64 KiB, as nghttpx's backend).
+    let upstreamInitialWindow: Int32
+    static let upstreamInitialWindow: Int32 = 65_535
+    /// The head-list bound of every header block this worker decodes.
+    var headerLimit: HeaderListLimit {
+        HeaderListLimit(maxBytes: config.limits.maxHeaderListBytes, maxFields: config.limits.maxHeaderFields)
+    }
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
     let headerPool = MetadataPool()
@@ -44,10 +51,15 @@ final class Worker {
         grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
         let window = Int32(clamping: config.streamWindowBytes)
+        let limits = config.limits
+        // One client connection may make the gateway hold at most `connection_window` request
+        // bytes (this window), whatever its stream count (README "Hardening").
         serverSettings = HTTP2LocalSettings(
             maxConcurrentStreams: UInt32(clamping: config.maxConcurrentStreams),
             initialStreamWindow: window,
-            connectionWindow: Worker.connectionWindow(streams: config.maxConcurrentStreams, window: window))
+            connectionWindow: Int32(clamping: limits.connectionWindowBytes),
+            maxHeaderListSize: UInt32(clamping: limits.maxHeaderListBytes))
+        upstreamInitialWindow = min(window, Worker.upstreamInitialWindow)
         flushQueue = FlushQueue(loop: loop)
         deadlines = DeadlineQueue(loop: loop)
         let pools = config.clusters.map { c in
@@ -60,9 +72,13 @@ final class Worker {
                 maxPendingCalls: c.maxPendingCalls,
                 backoffBaseMs: c.backoffBaseMs,
                 backoffMaxMs: c.backoffMaxMs,
-                http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
+                // Upstream streams start with a small window; a call's response head grows it to
+                // `stream_window` as far as its client connection's budget allows
+                // (`Call.attemptHeaders`, `HTTP2ServerStream.grantResponseWindow`).
+                http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: min(window, Worker.upstreamInitialWindow),
                                           connectionWindow: Worker.connectionWindow(streams: c.maxStreamsPerConnection,
-                                                                                    window: window))),
+                                                                                    window: window),
+                                          maxHeaderListSize: UInt32(clamping: limits.maxHeaderListBytes))),
                 loop: loop, flushQueue: flushQueue, counters: counters)
         }
         snapshot = ConfigSnapshot(config: config, router: router, pools: pools)
@@ -81,15 +97,20 @@ final class Worker {
         drainWakeup = Wakeup(loop: loop) { [unowned self] in self.beginDrain() }
     }
 
-    /// A connection window that every stream's full window fits in (RFC 9113 §6.9), so streams
-    /// whose reader is slow cannot starve the other streams of the connection: memory per
-    /// stream is bounded by the stream window, never by the connection window.
+    /// An upstream connection window that every stream's full window fits in (RFC 9113 §6.9),
+    /// so streams whose reader is slow cannot starve the other streams of the connection (they
+    /// are bounded per client connection instead, by the grants of `connection_window`).
     static func connectionWindow(streams: Int, window: Int32) -> Int32 {
         Int32(clamping: max(streams.multipliedReportingOverflow(by: Int(window)).partialValue, 1 << 24))
     }
 
     private func accept(_ listener: TCPListener) {
         guard !draining, let tcp = listener.accept() else { return }
+        guard connections.count < config.limits.maxConnectionsPerWorker else {
+            counters.limitHit(.connectionsPerWorker)
+            tcp.close()
+            return
+        }
         let c = ServerConnection(worker: self, tcp: tcp)
         connections[ObjectIdentifier(c)] = c
     }
