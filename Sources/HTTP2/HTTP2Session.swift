@@ -97,6 +97,9 @@ public final class HTTP2Session {
     let delegate: HTTP2SessionDelegate
     /// Set only during `produce`: where DATA frames written without copy go.
     private var producing: OutputBuffer?
+    /// The bound `produce` was given: a DATA frame written without copy past it waits for the
+    /// next round (nghttp2 serialises every NO_COPY frame of one `mem_send` in a row otherwise).
+    private var producingLimit = 0
     private var dispatching = false
 
     public init(role: Role, delegate: HTTP2SessionDelegate, settings: HTTP2LocalSettings) {
@@ -168,6 +171,7 @@ public final class HTTP2Session {
         precondition(!dispatching, "re-entrant produce")
         dispatching = true
         producing = out
+        producingLimit = limit
         defer { producing = nil; dispatching = false }
         while out.count < limit {
             var p: UnsafePointer<UInt8>?
@@ -414,7 +418,7 @@ public final class HTTP2Session {
 
     private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, header: UnsafePointer<UInt8>,
                           length: Int, source: UnsafeMutableRawPointer?) -> Int32 {
-        guard let out = producing else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
+        guard let out = producing, out.count < producingLimit else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
         out.append(UnsafeRawBufferPointer(start: header, count: 9))
         let padlen = frame.pointee.data.padlen
         if padlen > 0 {
