@@ -54,6 +54,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// each at most `connection_window` (README "Hardening").
     var requestHeld = 0
     var responseGranted = 0
+    /// Streams reset (by either side) that the connection may still afford: a token bucket of
+    /// 1000, refilled at 33 per second (nghttp2's own defaults). Empty: a rapid-reset flood.
+    private var resetTokens = 1000.0
+    private var resetTokensAt: UInt64 = 0
     /// HTTP/2: the once-per-`min_rate_window` sweep of the streams (min_rate, stream_idle_timeout).
     private var streamTimer: Timer?
 
@@ -368,6 +372,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
+        if errorCode != HTTP2ErrorCode.noError.rawValue { countReset(session) }
         guard let s = stream(userData), s.onConnectionList else { return }
         unlink(s)
         s.closed(errorCode: errorCode)
@@ -375,6 +380,20 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {}
+
+    /// One more reset stream: a client that resets faster than the bucket refills is flooding
+    /// (RFC 9113 §10.5), and the connection gets GOAWAY(ENHANCE_YOUR_CALM).
+    private func countReset(_ session: HTTP2Session) {
+        let now = worker.loop.now
+        resetTokens = min(1000, resetTokens + Double(now &- resetTokensAt) * 0.033)
+        resetTokensAt = now
+        resetTokens -= 1
+        guard resetTokens < 0, resetTokens > -2 else { return }
+        worker.counters.limitHit(.flood)
+        worker.log("connection error: rapid reset flood (GOAWAY ENHANCE_YOUR_CALM)")
+        session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        scheduleFlush()
+    }
 
     func http2SettingsReceived(_ session: HTTP2Session) {}
 

@@ -112,6 +112,9 @@ public final class HTTP2Session {
         // A proxy relays streams; it does not schedule by RFC 7540 priority trees, and keeping
         // closed streams around for them costs work on every stream.
         nghttp2_option_set_no_closed_streams(option, 1)
+        // Rapid reset (CVE-2023-44487): the server's own bucket (`ServerConnection`) answers
+        // GOAWAY(ENHANCE_YOUR_CALM) first; nghttp2's (INTERNAL_ERROR) stays behind it as a backstop.
+        if role == .server { nghttp2_option_set_stream_reset_rate_limit(option, 2 * 1000, 2 * 33) }
         var session: OpaquePointer?
         let callbacks = HTTP2Session.callbacks.pointer
         // `self` is not fully initialised yet: user_data is set right after.

@@ -450,3 +450,89 @@ def test_connections_beyond_max_connections_per_worker_are_closed(upstream, gate
         assert time.monotonic() < deadline
         threading.Event().wait(0.01)
     legit_call(gw.port)
+
+
+# Floods (nghttp2's own limits, RFC 9113 §10.5): the connection that floods gets GOAWAY, the
+# process lives on, its memory stays bounded, and other connections do not notice.
+
+def drain_until_closed(attacker, limit_s=10):
+    """Reads (and answers nothing more) until the gateway closes the connection."""
+    deadline = time.monotonic() + limit_s
+    while not attacker.closed and time.monotonic() < deadline:
+        attacker.pump(0.05)
+    return attacker.closed
+
+
+def flood_frames(kind, count):
+    """`count` raw frames: PING (8 bytes of opaque data) or empty SETTINGS."""
+    if kind == "ping":
+        return b"".join(b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + struct.pack(">Q", i) for i in range(count))
+    return b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" * count
+
+
+@pytest.mark.parametrize("kind", ["ping", "settings"])
+def test_h2_ping_and_settings_floods_get_goaway_enhance_your_calm(upstream, gateway, kind):
+    """100,000 PINGs (or empty SETTINGS) sent without reading the ACKs: nghttp2's outbound-ACK
+    limit trips, the gateway answers GOAWAY(ENHANCE_YOUR_CALM) and closes that connection; it
+    keeps serving others, and its memory stays flat."""
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin))
+    watch = RSSWatch(gw)
+    attacker = Attacker(gw.port)
+    try:
+        frames = flood_frames(kind, 100_000)
+        try:
+            attacker.sock.sendall(frames)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed by the gateway while the flood was still going out
+        assert drain_until_closed(attacker), "the flooding connection is still open"
+        legit_call(gw.port)
+        peak = watch.stop()
+    finally:
+        attacker.close()
+        watch.stop()
+    print(f"attack {kind} flood: RSS {watch.start_kib / 1024:.1f} -> peak {peak:.1f} MiB, GOAWAY "
+          f"{attacker.goaway.error_code if attacker.goaway else None}")
+    assert attacker.goaway is not None and attacker.goaway.error_code == 11, attacker.goaway
+    assert limit_hits(admin, "flood") == 1
+    assert peak < watch.start_kib / 1024 + 16, f"gateway RSS peaked at {peak:.1f} MiB"
+
+
+def test_h2_rapid_reset_flood_gets_goaway_and_others_are_served(upstream, gateway):
+    """HEADERS then RST_STREAM(CANCEL), 5,000 times on one connection (CVE-2023-44487): past a
+    burst of 1000 resets (refilled at 33/s) the connection gets GOAWAY(ENHANCE_YOUR_CALM); the
+    calls it opened are all counted as ended, the gateway keeps serving, and its memory stays flat."""
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin))
+    watch = RSSWatch(gw)
+    attacker = Attacker(gw.port)
+    headers = attacker.headers_for("EmptyCall")
+    try:
+        for _ in range(5_000):
+            if attacker.closed:
+                break
+            try:
+                sid = attacker.h2.get_next_available_stream_id()
+                attacker.h2.send_headers(sid, headers)
+                attacker.h2.reset_stream(sid, 8)
+            except h2.exceptions.ProtocolError:
+                break  # the GOAWAY arrived: h2 opens no more streams
+            attacker.flush()
+            attacker.pump(0)
+        assert drain_until_closed(attacker), "the connection survived a rapid reset flood"
+        legit_call(gw.port)
+        peak = watch.stop()
+    finally:
+        attacker.close()
+        watch.stop()
+    print(f"attack rapid reset: RSS {watch.start_kib / 1024:.1f} -> peak {peak:.1f} MiB, GOAWAY "
+          f"{attacker.goaway.error_code if attacker.goaway else None}")
+    assert attacker.goaway is not None and attacker.goaway.error_code == 11, attacker.goaway
+    assert limit_hits(admin, "flood") == 1
+    deadline = time.monotonic() + WAIT
+    while metric(admin, "trestle_calls_active") != 0:
+        assert time.monotonic() < deadline, "calls of the flooding connection still active"
+        threading.Event().wait(0.01)
+    assert peak < watch.start_kib / 1024 + 32, f"gateway RSS peaked at {peak:.1f} MiB"
