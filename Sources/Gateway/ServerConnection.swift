@@ -59,7 +59,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     private var resetTokens = 1000.0
     private var resetTokensAt: UInt64 = 0
     /// HTTP/2: the once-per-`min_rate_window` sweep of the streams (min_rate, stream_idle_timeout).
-    private var streamTimer: Timer?
+    var streamTimer: Timer?
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -288,6 +288,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     /// Starts the sweep that applies `min_rate` and `stream_idle_timeout` to the streams.
     func startStreamTimer() {
+        guard streamTimer == nil else { return }
         let limits = worker.config.limits
         let tick = min(limits.minRateWindowMs, limits.streamIdleTimeoutMs)
         streamTimer = Timer(loop: worker.loop) { [unowned self] in
@@ -298,6 +299,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     private func streamTick(tickMs: UInt64) {
+        if mode == .http1 {
+            h1Exchange?.tick(tickMs: tickMs, reading: !h1ReadPaused)
+            return
+        }
         guard mode == .http2 else { return }
         let open = requestHeld < worker.config.limits.connectionWindowBytes / 2
         let window = worker.config.streamWindowBytes

@@ -536,3 +536,53 @@ def test_h2_rapid_reset_flood_gets_goaway_and_others_are_served(upstream, gatewa
         assert time.monotonic() < deadline, "calls of the flooding connection still active"
         threading.Event().wait(0.01)
     assert peak < watch.start_kib / 1024 + 32, f"gateway RSS peaked at {peak:.1f} MiB"
+
+
+def test_h1_json_slow_body_gets_408_from_min_rate(upstream, gateway):
+    """An HTTP/1.1 JSON request with `Content-Length: 100000` whose body trickles in at 20 bytes
+    per 100 ms: 408 with a JSON status naming min_rate, the connection closed after it; a
+    legitimate call succeeds meanwhile."""
+    import demo_server
+    up = upstream()
+    demo = demo_server.DemoUpstream()
+    try:
+        admin = harness.free_port()
+        config = config_for(up, admin, min_rate="1KiB", min_rate_window="1s")
+        config["descriptors"] = [str(demo_server.DESCRIPTOR_SET)]
+        config["clusters"].append({"name": "demo", "endpoints": [f"127.0.0.1:{demo.port}"]})
+        config["routes"].append({"service": demo_server.SERVICE, "cluster": "demo"})
+        gw = gateway(config)
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+            sock.sendall(f"POST /{demo_server.SERVICE}/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: 100000\r\n\r\n".encode())
+            start = time.monotonic()
+            answer = b""
+            while time.monotonic() - start < 10:
+                try:
+                    sock.sendall(b" " * 20)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                ready, _, _ = select.select([sock], [], [], 0.1)  # the attacker's pace: 20 bytes per 100 ms
+                if ready:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    answer += chunk
+                    if b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}"):
+                        break
+            elapsed = time.monotonic() - start
+            legit_call(gw.port)
+            rest = b""
+            try:
+                while chunk := sock.recv(65536):
+                    rest += chunk
+            except ConnectionResetError:
+                pass
+    finally:
+        demo.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert b'"code":4' in body.replace(b" ", b""), body
+    assert b"min_rate" in body, body
+    assert elapsed < 4, f"answered after {elapsed:.1f}s with min_rate_window 1s"
+    assert limit_hits(admin, "min_rate_request") == 1
