@@ -256,6 +256,7 @@ def upload_streams(attacker, count, path=f"/{SINK}/Upload", extra=()):
     return bodies
 
 
+@pytest.mark.rss
 def test_h2_grpc_96_uploads_into_unread_upstream_bounded_by_connection_window(upstream, sink, gateway):
     """96 streams on one connection each push a 1 MiB message into an upstream that reads nothing
     from its socket. The gateway takes at most connection_window (16 MiB) of request bytes from
@@ -282,6 +283,7 @@ def test_h2_grpc_96_uploads_into_unread_upstream_bounded_by_connection_window(up
     assert peak < ATTACK_RSS_CAP_MIB, f"gateway RSS peaked at {peak:.1f} MiB"
 
 
+@pytest.mark.rss
 def test_h2_grpc_50_streams_never_read_are_reset_by_min_rate(upstream, gateway):
     """A client asks for 50 streams of 1 MiB responses and never opens its window: the response
     bytes the gateway accepts for the connection are bounded by connection_window, each stream is
@@ -470,6 +472,7 @@ def flood_frames(kind, count):
     return b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" * count
 
 
+@pytest.mark.rss
 @pytest.mark.parametrize("kind", ["ping", "settings"])
 def test_h2_ping_and_settings_floods_get_goaway_enhance_your_calm(upstream, gateway, kind):
     """100,000 PINGs (or empty SETTINGS) sent without reading the ACKs: nghttp2's outbound-ACK
@@ -499,6 +502,7 @@ def test_h2_ping_and_settings_floods_get_goaway_enhance_your_calm(upstream, gate
     assert peak < watch.start_kib / 1024 + 16, f"gateway RSS peaked at {peak:.1f} MiB"
 
 
+@pytest.mark.rss
 def test_h2_rapid_reset_flood_gets_goaway_and_others_are_served(upstream, gateway):
     """HEADERS then RST_STREAM(CANCEL), 5,000 times on one connection (CVE-2023-44487): past a
     burst of 1000 resets (refilled at 33/s) the connection gets GOAWAY(ENHANCE_YOUR_CALM); the

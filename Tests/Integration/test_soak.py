@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 import harness
 
 CONNECTIONS = int(os.environ.get("SOAK_CONNECTIONS", 20))
@@ -45,6 +47,7 @@ def fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+@pytest.mark.rss
 def test_soak_slow_server_streams_peak_rss_and_nothing_leaks(gateway, tmp_path):
     streams = CONNECTIONS * STREAMS
     # The gateway needs one fd per client connection and per upstream connection; the generator
