@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An immutable-after-build open-addressing hash table from byte strings to `Int`, for lookups
 /// on the per-request path that must not allocate.
 ///
@@ -83,9 +87,6 @@ struct ByteKeyTable: Sendable {
 
     @inline(__always)
     private static func equal(_ stored: UnsafeBufferPointer<UInt8>, _ offset: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        for index in 0..<key.count where stored[offset + index] != key[index] {
-            return false
-        }
-        return true
+        key.count == 0 || memcmp(stored.baseAddress! + offset, key.baseAddress!, key.count) == 0
     }
 }

@@ -8,19 +8,32 @@ public enum GRPCPath: Sendable {
     /// The ranges index `path` itself: nothing is copied.
     public static func split(_ path: UnsafeRawBufferPointer) -> (service: Range<Int>, method: Range<Int>)? {
         let count = path.count
-        guard count >= 4, path[0] == UInt8(ascii: "/") else { return nil }
+        guard count >= 4, let p = path.baseAddress?.assumingMemoryBound(to: UInt8.self),
+              p[0] == UInt8(ascii: "/") else { return nil }
+        // One table lookup per byte (this runs for every native call): 0 ordinary, 1 `/`, 2 refused.
         var slash = -1
-        for index in 1..<count {
-            let byte = path[index]
-            if byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "?") { return nil }
-            if byte == UInt8(ascii: "/") {
-                guard slash < 0 else { return nil }
+        var index = 1
+        while index < count {
+            let kind = byteKind[Int(p[index])]
+            if kind != 0 {
+                if kind == 2 || slash >= 0 { return nil }
                 slash = index
             }
+            index += 1
         }
         guard slash > 1, slash < count - 1 else { return nil }
         return (service: 1..<slash, method: (slash + 1)..<count)
     }
+
+    /// Per byte: 0 ordinary, 1 `/`, 2 refused (0x20 and below, 0x7F, `?`). Built once, never
+    /// written after: safe to read from every worker.
+    nonisolated(unsafe) private static let byteKind: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for b in 0 ..< 256 {
+            t[b] = b <= 0x20 || b == 0x7F || b == Int(UInt8(ascii: "?")) ? 2 : (b == Int(UInt8(ascii: "/")) ? 1 : 0)
+        }
+        return UnsafePointer(t)
+    }()
 
     /// Splits a `:path` given as a String; see `split(_:)` on bytes.
     public static func split(_ path: String) -> (service: String, method: String)? {

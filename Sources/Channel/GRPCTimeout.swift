@@ -40,26 +40,71 @@ public enum GRPCTimeout: Sendable {
     /// unit of the chosen size, always in the peer's favour). `0` encodes as `"1n"`: the value
     /// must be positive, and one nanosecond expires at once all the same.
     public static func encode(nanoseconds: UInt64) -> String {
-        if nanoseconds == 0 { return "1n" }
-        for (unit, letter) in units {
-            let amount = nanoseconds / unit + (nanoseconds % unit == 0 ? 0 : 1)
-            if amount <= maxValue {
-                return String(amount) + letter
-            }
-        }
-        // UInt64.max nanoseconds is about 5.1 million hours, which always fits in 8 digits.
-        preconditionFailure("unreachable: every UInt64 fits in hours")
+        withEncoded(nanoseconds: nanoseconds) { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Finest first.
-    private static let units: [(UInt64, String)] = [
-        (1, "n"),
-        (1_000, "u"),
-        (1_000_000, "m"),
-        (1_000_000_000, "S"),
-        (60_000_000_000, "M"),
-        (3_600_000_000_000, "H"),
-    ]
+    /// The units, finest first.
+    @inlinable @inline(__always)
+    static func unit(_ i: Int) -> (nanoseconds: UInt64, letter: UInt8) {
+        switch i {
+        case 0: (1, UInt8(ascii: "n"))
+        case 1: (1_000, UInt8(ascii: "u"))
+        case 2: (1_000_000, UInt8(ascii: "m"))
+        case 3: (1_000_000_000, UInt8(ascii: "S"))
+        case 4: (60_000_000_000, UInt8(ascii: "M"))
+        default: (3_600_000_000_000, UInt8(ascii: "H"))
+        }
+    }
+
+    /// A whole number of milliseconds as a `grpc-timeout` value (`"250m"`; coarser units past
+    /// 8 digits), written into a stack buffer for `body`. The call's deadline is kept in loop
+    /// milliseconds, so this is the per-call form.
+    @inlinable
+    public static func withEncoded<R>(milliseconds: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard milliseconds > 0, milliseconds <= maxValue else {
+            return withEncoded(nanoseconds: milliseconds.multipliedReportingOverflow(by: 1_000_000).overflow
+                ? .max : milliseconds * 1_000_000, body)
+        }
+        return withDigits(milliseconds, unit: UInt8(ascii: "m"), body)
+    }
+
+    /// `amount` (at most 8 digits) in decimal followed by `unit`, in a stack buffer.
+    @inlinable @inline(__always)
+    static func withDigits<R>(_ amount: UInt64, unit: UInt8, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(byteCount: 9, alignment: 1) { buffer in
+            var digits = 0
+            var rest = amount
+            repeat { digits += 1; rest /= 10 } while rest > 0
+            rest = amount
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                buffer[i] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            buffer[digits] = unit
+            return body(UnsafeRawBufferPointer(rebasing: buffer[0 ... digits]))
+        }
+    }
+
+    /// `encode(nanoseconds:)` without a String: the text is written into a buffer on the stack
+    /// and handed to `body` (valid during the call). The per-call path appends it as bytes.
+    @inlinable
+    public static func withEncoded<R>(nanoseconds: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var amount: UInt64 = 1, letter = UInt8(ascii: "n")
+        if nanoseconds > 0 {
+            // Finest unit first; UInt64.max nanoseconds is about 5.1 million hours, which fits.
+            var found = false
+            for i in 0 ..< 6 {
+                let (unit, l) = Self.unit(i)
+                let a = nanoseconds / unit + (nanoseconds % unit == 0 ? 0 : 1)
+                if a <= maxValue {
+                    amount = a; letter = l; found = true
+                    break
+                }
+            }
+            precondition(found, "unreachable: every UInt64 fits in hours")
+        }
+        return withDigits(amount, unit: letter, body)
+    }
 
     private static func nanosecondsPerUnit(_ byte: UInt8) -> UInt64? {
         switch byte {

@@ -60,18 +60,25 @@ public final class Metadata {
         fieldCount = 0
     }
 
+    /// Appends one field. Runs for every field of every call: wrapping arithmetic (a block is
+    /// bounded by the header-list limits, far below Int32.max, and `grow` checks what it
+    /// allocates) and one copy per part.
     @inlinable
     public func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        let need = used + name.count + value.count
-        if need + (count + 1) * Metadata.recordSize > capacity { grow(need + (count + 1) * Metadata.recordSize) }
+        let nc = name.count, vc = value.count
         let ns = used
-        if name.count > 0 { (base + ns).copyMemory(from: name.baseAddress!, byteCount: name.count) }
-        let vs = ns + name.count
-        if value.count > 0 { (base + vs).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        let vs = ns &+ nc
+        let need = vs &+ vc
+        let fields = fieldCount &+ 1
+        if need &+ fields &* Metadata.recordSize > capacity { grow(need &+ fields &* Metadata.recordSize) }
+        let b = base
+        if nc > 0 { (b + ns).copyMemory(from: name.baseAddress.unsafelyUnwrapped, byteCount: nc) }
+        if vc > 0 { (b + vs).copyMemory(from: value.baseAddress.unsafelyUnwrapped, byteCount: vc) }
         used = need
-        let o = record(count)
-        o[0] = Int32(ns); o[1] = Int32(name.count); o[2] = Int32(vs); o[3] = Int32(value.count)
-        fieldCount += 1
+        let o = (b + (capacity &- fields &* Metadata.recordSize)).assumingMemoryBound(to: Int32.self)
+        o[0] = Int32(truncatingIfNeeded: ns); o[1] = Int32(truncatingIfNeeded: nc)
+        o[2] = Int32(truncatingIfNeeded: vs); o[3] = Int32(truncatingIfNeeded: vc)
+        fieldCount = fields
     }
 
     public func append(_ name: String, _ value: String) {

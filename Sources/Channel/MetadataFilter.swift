@@ -72,7 +72,7 @@ public enum MetadataFilter {
         default:
             break
         }
-        return MetadataRules.isHopByHop(name) ? .drop : .forward
+        return MetadataRules.isHopByHopLowercase(name) ? .drop : .forward
     }
 
     /// The response table (headers and trailers).
@@ -87,7 +87,7 @@ public enum MetadataFilter {
             if profile == .translated && name.hasPrefix("grpc-") { return .drop }
         }
         if profile == .translated && name.equals("content-type") { return .drop }
-        return MetadataRules.isHopByHop(name) ? .drop : .forward
+        return MetadataRules.isHopByHopLowercase(name) ? .drop : .forward
     }
 
     /// The prefix that HTTP clients put on metadata names that would otherwise be taken as HTTP

@@ -55,6 +55,30 @@ public enum MetadataRules: Sendable {
         }
     }
 
+    /// `isHopByHop` for a name known to be lower case (HTTP/2 names; the metadata filter's
+    /// input): the same table, compared exactly, with no table load.
+    @inlinable @inline(__always)
+    public static func isHopByHopLowercase(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard let first = name.first else { return false }
+        let n = name.count
+        switch first {
+        case UInt8(ascii: "c"):
+            return (n == 10 && name.equals("connection")) || (n == 14 && name.equals("content-length"))
+        case UInt8(ascii: "k"):
+            return n == 10 && name.equals("keep-alive")
+        case UInt8(ascii: "t"):
+            return (n == 2 && name[1] == UInt8(ascii: "e")) || (n == 17 && name.equals("transfer-encoding"))
+        case UInt8(ascii: "u"):
+            return n == 7 && name.equals("upgrade")
+        case UInt8(ascii: "h"):
+            return (n == 4 && name.equals("host")) || (n == 14 && name.equals("http2-settings"))
+        case UInt8(ascii: "p"):
+            return n >= 6 && name.hasPrefix("proxy-")
+        default:
+            return false
+        }
+    }
+
     /// True when a header of this name must not be forwarded to the next hop.
     public static func isHopByHop(_ name: String) -> Bool {
         ASCII.withBytes(name) { isHopByHop($0) }

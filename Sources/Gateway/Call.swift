@@ -74,6 +74,8 @@ final class Call: UpstreamAttemptOwner {
     }
 
     deinit {
+        // The deadline heap holds calls unretained.
+        if deadlineIndex >= 0 { worker.deadlines.remove(self) }
         // The attempt may outlive the call on its connection: it must not call back here.
         attempt?.cancel()
         if let upstreamHead { worker.headerPool.give(upstreamHead) }
@@ -245,7 +247,7 @@ final class Call: UpstreamAttemptOwner {
         if deadlineMs > 0 {
             let now = worker.loop.now
             let remainingMs = deadlineMs > now ? deadlineMs - now : 1
-            h.append("grpc-timeout", GRPCTimeout.encode(nanoseconds: remainingMs &* 1_000_000))
+            GRPCTimeout.withEncoded(milliseconds: remainingMs) { h.append("grpc-timeout", value: $0) }
         }
         return h
     }

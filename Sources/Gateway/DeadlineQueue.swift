@@ -2,10 +2,18 @@ import UVLoop
 
 /// One timer per worker over a binary min-heap of call deadlines (loop milliseconds), with
 /// O(log n) removal when a call ends first. Replaces a uv_timer per call.
-/// Holders are the calls themselves (`deadlineMs`, `deadlineIndex`, `deadlineExpired()`), a
-/// concrete type so that heap moves are plain pointer moves.
+/// Holders are the calls themselves (`deadlineMs`, `deadlineIndex`, `deadlineExpired()`).
+/// The heap holds them unretained, beside their deadline, so that heap moves are plain copies
+/// with no reference counting: a call leaves the heap when it ends, and at the latest in its
+/// `deinit`.
 final class DeadlineQueue {
-    private var heap: [Call] = []
+    private struct Entry {
+        var deadlineMs: UInt64
+        var call: Unmanaged<Call>
+        @inline(__always) func setIndex(_ i: Int) { call._withUnsafeGuaranteedRef { $0.deadlineIndex = i } }
+    }
+
+    private var heap: [Entry] = []
     private let loop: Loop
     private var timer: Timer!
     private var armedFor: UInt64 = .max
@@ -18,19 +26,19 @@ final class DeadlineQueue {
 
     func insert(_ h: Call) {
         h.deadlineIndex = heap.count
-        heap.append(h)
+        heap.append(Entry(deadlineMs: h.deadlineMs, call: Unmanaged.passUnretained(h)))
         up(heap.count - 1)
         arm()
     }
 
     func remove(_ h: Call) {
         let i = h.deadlineIndex
-        guard i >= 0, i < heap.count, heap[i] === h else { return }
+        guard i >= 0, i < heap.count, heap[i].call.toOpaque() == Unmanaged.passUnretained(h).toOpaque() else { return }
         h.deadlineIndex = -1
         let last = heap.removeLast()
         if i < heap.count {
             heap[i] = last
-            last.deadlineIndex = i
+            last.setIndex(i)
             down(i)
             up(i)
         }
@@ -49,8 +57,9 @@ final class DeadlineQueue {
         loop.updateTime()
         let now = loop.now
         while let first = heap.first, first.deadlineMs <= now {
-            remove(first)
-            first.deadlineExpired()
+            let call = first.call.takeUnretainedValue()  // held while it ends
+            remove(call)
+            call.deadlineExpired()
         }
         arm()
     }
@@ -63,8 +72,8 @@ final class DeadlineQueue {
             let p = (i - 1) / 2
             guard heap[i].deadlineMs < heap[p].deadlineMs else { break }
             heap.swapAt(i, p)
-            heap[i].deadlineIndex = i
-            heap[p].deadlineIndex = p
+            heap[i].setIndex(i)
+            heap[p].setIndex(p)
             i = p
         }
     }
@@ -79,8 +88,8 @@ final class DeadlineQueue {
             if r < n, heap[r].deadlineMs < heap[m].deadlineMs { m = r }
             if m == i { break }
             heap.swapAt(i, m)
-            heap[i].deadlineIndex = i
-            heap[m].deadlineIndex = m
+            heap[i].setIndex(i)
+            heap[m].setIndex(m)
             i = m
         }
     }

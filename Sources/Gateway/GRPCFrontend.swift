@@ -20,7 +20,8 @@ final class GRPCFrontend: Frontend {
     var profile: MetadataFilter.Profile { .native }
 
     /// Routes the call by its service name and starts it, or answers why it cannot be served.
-    func start(_ call: Call, _ head: CallHead) {
+    /// `inout` only so that the stream's head is used in place (not copied); it is not changed.
+    func start(_ call: Call, _ head: inout CallHead) {
         guard head.isPost else {
             call.fail(.invalidArgument, "a gRPC request must be a POST", httpStatus: 405)
             return

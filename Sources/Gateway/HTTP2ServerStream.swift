@@ -26,6 +26,8 @@ final class HTTP2ServerStream: ClientStream {
     private let sessionRef: Unmanaged<HTTP2Session>
     private var isClosed = false
     unowned(unsafe) let worker: Worker
+    /// The worker's header pool, held here: a load through the unowned worker would retain it.
+    private let pool: MetadataPool
     let streamID: Int32
     private var builder: CallHeadBuilder
     /// The block the builder fills (also `builder.head.metadata`), held here as a `let` so that
@@ -69,9 +71,11 @@ final class HTTP2ServerStream: ClientStream {
     /// A limit ended the call: reset the stream at the next tick if it is still open.
     private var resetAtNextTick = false
 
-    /// Links in the connection's list of open streams (intrusive; the list holds the strong references).
-    var nextOnConnection: HTTP2ServerStream?
-    unowned(unsafe) var prevOnConnection: HTTP2ServerStream?
+    /// Links in the connection's list of open streams (intrusive and unmanaged: the list owns
+    /// one reference to each stream on it, taken in `openStream` and given back when the stream
+    /// leaves it, so that linking costs no reference counting).
+    var nextOnConnection: Unmanaged<HTTP2ServerStream>?
+    var prevOnConnection: Unmanaged<HTTP2ServerStream>?
     var onConnectionList = false
 
     init(conn: ServerConnection, streamID: Int32) {
@@ -79,15 +83,15 @@ final class HTTP2ServerStream: ClientStream {
         connRef = Unmanaged.passUnretained(conn)
         sessionRef = Unmanaged.passUnretained(conn.session!)
         self.worker = conn.worker
+        pool = conn.worker.headerPool
         self.streamID = streamID
-        requestBlock = conn.worker.headerPool.take()
+        requestBlock = pool.take()
         headerLimit = HeaderListLimit(maxBytes: conn.worker.config.limits.maxHeaderListBytes,
                                       maxFields: conn.worker.config.limits.maxHeaderFields)
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
     }
 
     deinit {
-        let pool = worker.headerPool
         // The collected head goes back unless the call took it as its upstream head.
         if !headTaken { pool.give(requestBlock) }
         if let trailers { pool.give(trailers) }
@@ -108,15 +112,16 @@ final class HTTP2ServerStream: ClientStream {
 
     /// The request HEADERS are complete: start the call with its frontend.
     func headersComplete(endStream: Bool) {
-        guard let conn else { return }
+        guard !isClosed else { return }
         requestEnded = endStream
-        let head = builder.head
+        // `builder.head` is used in place, never copied out (a copy retains and releases its
+        // block and strings on every call).
         let call: Call
         if headerLimit.isExceeded {
             worker.counters.limitHit(.headerList)
             // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
-            let native = head.contentType == .grpc
-            let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: worker.headerPool)
+            let native = builder.head.contentType == .grpc
+            let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: pool)
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             if !native { (f as! JSONFrontend).bind(call) }
@@ -124,19 +129,19 @@ final class HTTP2ServerStream: ClientStream {
             if endStream { call.clientEnd() }
             return
         }
-        if head.contentType == .grpc {
+        if builder.head.contentType == .grpc {
             requestIsGRPC = true
             let f = worker.grpcFrontend
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
-            f.start(call, head)
+            f.start(call, &builder.head)
         } else {
-            let f = JSONFrontend(pool: worker.headerPool)
+            let f = JSONFrontend(pool: pool)
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
-            f.start(call, jsonHead(head, peer: conn.peerHost))
+            f.start(call, jsonHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }))
         }
-        headTaken = call.upstreamHead === head.metadata
+        headTaken = call.upstreamHead === requestBlock
         if endStream { call.clientEnd() }
     }
 
@@ -199,7 +204,7 @@ final class HTTP2ServerStream: ClientStream {
         var own: Metadata?
         if fields.isEmpty || !fields.field(0).name.equals(":status") {
             // A translated response: the gateway's own fields, after the :status pseudo-header.
-            let h = worker.headerPool.take()
+            let h = pool.take()
             h.append(":status", String(status))
             for i in 0 ..< fields.count {
                 let (name, value) = fields.field(i)
@@ -218,7 +223,7 @@ final class HTTP2ServerStream: ClientStream {
                                        source: Unmanaged.passUnretained(self).toOpaque())
             }
         }
-        if let own { worker.headerPool.give(own) }
+        if let own { pool.give(own) }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
@@ -232,7 +237,7 @@ final class HTTP2ServerStream: ClientStream {
 
     func sendEnd(trailers: Metadata?) {
         guard !isClosed, !responseEnded else {
-            if let trailers { worker.headerPool.give(trailers) }
+            if let trailers { pool.give(trailers) }
             return
         }
         responseEnded = true
@@ -271,9 +276,9 @@ final class HTTP2ServerStream: ClientStream {
 
     private func submitTrailers() -> HTTP2DataEnd {
         guard let t = trailers, !isClosed else { return .endStream }
-        sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
+        _ = sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
         trailers = nil
-        worker.headerPool.give(t)
+        pool.give(t)
         return .trailers
     }
 

@@ -33,8 +33,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var h1UpgradeBody: [UInt8] = []
     private var sniffed: [UInt8] = []
     var session: HTTP2Session?
-    /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`.
-    private var firstStream: HTTP2ServerStream?
+    /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`; the
+    /// list owns one reference to each (see `openStream` and `unlink`).
+    private var firstStream: Unmanaged<HTTP2ServerStream>?
     private let pump = WritePump(capacity: 16 * 1024)
     /// Where output for the client is collected (HTTP/1.1 responses are written into it).
     var out: OutputBuffer { pump.out }
@@ -233,9 +234,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         streamTimer?.close()
         streamTimer = nil
         mode = .closed
-        while let stream = firstStream {
+        while let first = firstStream {
+            let stream = first.takeUnretainedValue()
             unlink(stream)
             stream.closed(errorCode: HTTP2ErrorCode.cancel.rawValue)
+            first.release()  // the list's reference
         }
         if let exchange = h1Exchange {
             h1Exchange = nil
@@ -250,10 +253,12 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         worker.connectionClosed(self)
     }
 
+    /// Takes `c` off the list; the list's reference to it is the caller's to release.
     private func unlink(_ c: HTTP2ServerStream) {
         c.onConnectionList = false
-        if let p = c.prevOnConnection { p.nextOnConnection = c.nextOnConnection } else { firstStream = c.nextOnConnection }
-        c.nextOnConnection?.prevOnConnection = c.prevOnConnection
+        let next = c.nextOnConnection, prev = c.prevOnConnection
+        if let prev { prev._withUnsafeGuaranteedRef { $0.nextOnConnection = next } } else { firstStream = next }
+        next?._withUnsafeGuaranteedRef { $0.prevOnConnection = prev }
         c.nextOnConnection = nil
         c.prevOnConnection = nil
     }
@@ -308,8 +313,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         let window = worker.config.streamWindowBytes
         var s = firstStream
         while let stream = s {
-            s = stream.nextOnConnection
-            stream.tick(tickMs: tickMs, requestWindowOpen: open, streamWindow: window)
+            // The list holds each stream; a tick only submits frames and never unlinks one.
+            s = stream._withUnsafeGuaranteedRef { $0.nextOnConnection }
+            stream._withUnsafeGuaranteedRef { $0.tick(tickMs: tickMs, requestWindowOpen: open, streamWindow: window) }
         }
     }
 
@@ -332,10 +338,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func openStream(streamID: Int32) -> HTTP2ServerStream {
         idleSince = nil
         let s = HTTP2ServerStream(conn: self, streamID: streamID)
+        let listed = Unmanaged.passRetained(s)  // the list's reference, released by whoever unlinks it
         s.nextOnConnection = firstStream
-        firstStream?.prevOnConnection = s
+        firstStream?._withUnsafeGuaranteedRef { $0.prevOnConnection = listed }
         s.onConnectionList = true
-        firstStream = s
+        firstStream = listed
         return s
     }
 
@@ -378,9 +385,16 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
         if errorCode != HTTP2ErrorCode.noError.rawValue { countReset(session) }
-        guard let s = stream(userData), s.onConnectionList else { return }
-        unlink(s)
-        s.closed(errorCode: errorCode)
+        guard let userData else { return }
+        let listed = Unmanaged<HTTP2ServerStream>.fromOpaque(userData)
+        let wasListed = listed._withUnsafeGuaranteedRef { s -> Bool in
+            guard s.onConnectionList else { return false }
+            unlink(s)
+            s.closed(errorCode: errorCode)
+            return true
+        }
+        guard wasListed else { return }
+        listed.release()  // the list's reference
         if firstStream == nil { idleSince = worker.loop.now }
     }
 

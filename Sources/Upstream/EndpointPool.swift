@@ -38,8 +38,9 @@ final class EndpointPool {
     var isAvailable: Bool { !isBackingOff || connections.contains { $0.state == .ready } }
 
     func start(_ call: UpstreamAttempt) {
-        for c in connections where c.state == .ready && c.room > 0 {
-            c.open(call)
+        // By index: a for-in over the array would retain every connection it passes.
+        for i in connections.indices where connections[i].state == .ready && connections[i].room > 0 {
+            connections[i].open(call)
             return
         }
         if waitingCount >= cluster.settings.maxPendingCalls {

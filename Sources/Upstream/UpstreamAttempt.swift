@@ -55,10 +55,11 @@ public final class UpstreamAttempt {
     /// The connection and its session, unmanaged (valid while `connection` is set: a connection
     /// clears it before it drops its session), for the per-call paths without reference counting.
     private var attached: (connection: Unmanaged<UpstreamConnection>, session: Unmanaged<HTTP2Session>)?
-    /// Links in the carrying connection's list of open streams (intrusive; the list holds the
-    /// strong references).
-    var nextOnConnection: UpstreamAttempt?
-    unowned(unsafe) var prevOnConnection: UpstreamAttempt?
+    /// Links in the carrying connection's list of open streams (intrusive and unmanaged: the
+    /// list owns one reference to each attempt on it, taken in `link` and given back by whoever
+    /// unlinks it, so that linking costs no reference counting).
+    var nextOnConnection: Unmanaged<UpstreamAttempt>?
+    var prevOnConnection: Unmanaged<UpstreamAttempt>?
     var onConnectionList = false
     /// Set while the attempt waits in an endpoint's queue for room on a connection.
     var waitingIn: EndpointPool?

@@ -13,11 +13,19 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     unowned(unsafe) let pool: EndpointPool
     private(set) var state = State.connecting
-    var session: HTTP2Session!
+    var session: HTTP2Session! {
+        didSet { sessionRef = session.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `session`, unmanaged (valid while `session` holds it), for the per-call paths: loading the
+    /// optional would retain and release it each time.
+    private var sessionRef: Unmanaged<HTTP2Session>?
+    /// The cluster's `max_streams_per_connection` (read on every call's pick).
+    private let maxStreams: Int
     private var tcp: TCPStream?
     private var connectTimer: Timer?
-    /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`.
-    private var firstStream: UpstreamAttempt?
+    /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`; the
+    /// list owns one reference to each (`link`, `unlink`).
+    private var firstStream: Unmanaged<UpstreamAttempt>?
     private(set) var streamCount = 0
     private let pump = WritePump()
     var flushScheduled = false
@@ -31,7 +39,9 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         self.pool = pool
         self.address = address
         flushQueue = pool.cluster.flushQueue
+        maxStreams = pool.cluster.settings.maxStreamsPerConnection
         session = HTTP2Session(role: .client, delegate: self, settings: pool.cluster.settings.http2)
+        sessionRef = Unmanaged.passUnretained(session)  // didSet does not run in init
     }
 
     /// Starts connecting. Separate from `init` so that the pool holds the connection before any
@@ -55,9 +65,11 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
 
     /// Streams this connection may still open (for one coming up: what it will have).
     var room: Int {
-        guard state == .ready || isComingUp, let session, session.nextStreamIDAvailable else { return 0 }
-        let limit = min(Int(session.remoteMaxConcurrentStreams), pool.cluster.settings.maxStreamsPerConnection)
-        return max(0, limit - streamCount)
+        guard state == .ready || isComingUp, let ref = sessionRef else { return 0 }
+        return ref._withUnsafeGuaranteedRef { session in
+            guard session.nextStreamIDAvailable else { return 0 }
+            return max(0, min(Int(session.remoteMaxConcurrentStreams), maxStreams) - streamCount)
+        }
     }
 
     /// Opens a stream for `call`. Precondition: room > 0 and state == .ready.
@@ -65,7 +77,10 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         let owner = call.owner
         let source = Unmanaged.passUnretained(call).toOpaque()
         let headers = owner.attemptRequestHead(call)
-        let id = session.submitRequest(headers, source: source, endStream: !owner.attemptRequestHasBody(call))
+        let endStream = !owner.attemptRequestHasBody(call)
+        let id = sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef {
+            $0.submitRequest(headers, source: source, endStream: endStream)
+        }
         if id <= 0 {
             call.fail(.unavailable, "upstream \(address): cannot open a stream (nghttp2 error \(id))")
             return
@@ -73,7 +88,7 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         call.streamID = id
         call.connection = self
         link(call)
-        if !session.nextStreamIDAvailable {
+        if !sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.nextStreamIDAvailable }) {
             // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
             state = .draining
         }
@@ -85,19 +100,22 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     }
 
     private func link(_ s: UpstreamAttempt) {
+        let listed = Unmanaged.passRetained(s)  // the list's reference, released by whoever unlinks it
         s.nextOnConnection = firstStream
-        firstStream?.prevOnConnection = s
+        firstStream?._withUnsafeGuaranteedRef { $0.prevOnConnection = listed }
         s.prevOnConnection = nil
         s.onConnectionList = true
-        firstStream = s
+        firstStream = listed
         streamCount += 1
     }
 
+    /// Takes `s` off the list; the list's reference to it is the caller's to release.
+    /// Precondition: it is on the list.
     private func unlink(_ s: UpstreamAttempt) {
-        guard s.onConnectionList else { return }
         s.onConnectionList = false
-        if let p = s.prevOnConnection { p.nextOnConnection = s.nextOnConnection } else { firstStream = s.nextOnConnection }
-        s.nextOnConnection?.prevOnConnection = s.prevOnConnection
+        let next = s.nextOnConnection, prev = s.prevOnConnection
+        if let prev { prev._withUnsafeGuaranteedRef { $0.nextOnConnection = next } } else { firstStream = next }
+        next?._withUnsafeGuaranteedRef { $0.prevOnConnection = prev }
         s.nextOnConnection = nil
         s.prevOnConnection = nil
         streamCount -= 1
@@ -191,10 +209,12 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         state = .closed
         tcp?.close()
         tcp = nil
-        while let call = firstStream {
+        while let first = firstStream {
+            let call = first.takeUnretainedValue()
             unlink(call)
             call.connection = nil
             call.fail(.unavailable, reason)
+            first.release()  // the list's reference
         }
         session = nil  // breaks the session -> delegate cycle; the streams are released above
         pool.connectionClosed(self)
@@ -268,17 +288,22 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
         guard let userData else { return }
-        let c = Unmanaged<UpstreamAttempt>.fromOpaque(userData).takeUnretainedValue()
-        guard c.onConnectionList else { return }
-        unlink(c)
-        // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
-        session.consumeConnection(c.unconsumedResponse)
-        c.unconsumedResponse = 0
-        c.connection = nil
-        if !c.isDone {
-            c.isDone = true
-            c.owner.attemptReset(c, errorCode: errorCode)
+        let listed = Unmanaged<UpstreamAttempt>.fromOpaque(userData)
+        let wasListed = listed._withUnsafeGuaranteedRef { c -> Bool in
+            guard c.onConnectionList else { return false }
+            unlink(c)
+            // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
+            session.consumeConnection(c.unconsumedResponse)
+            c.unconsumedResponse = 0
+            c.connection = nil
+            if !c.isDone {
+                c.isDone = true
+                c.owner.attemptReset(c, errorCode: errorCode)
+            }
+            return true
         }
+        guard wasListed else { return }
+        listed.release()  // the list's reference
         pool.streamClosed(on: self)
     }
 

@@ -38,6 +38,9 @@ import Testing
     func hopByHop(name: String, expected: Bool) {
         #expect(MetadataRules.isHopByHop(name) == expected)
         #expect(withBytes(name) { MetadataRules.isHopByHop($0) } == expected)
+        // The lower-case fast path agrees with the table for every lower-case name.
+        let lower = name.lowercased()
+        #expect(withBytes(lower) { MetadataRules.isHopByHopLowercase($0) } == withBytes(lower) { MetadataRules.isHopByHop($0) })
     }
 
     @Test(arguments: [
