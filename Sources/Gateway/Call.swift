@@ -299,7 +299,6 @@ final class Call: UpstreamAttemptOwner {
             }
             let action = machine.upstreamHead()
             if case .forward = action {
-                growResponseWindow(attempt)
                 frontend.responseHead(self, fields, filtered: !drops)
             } else {
                 act(action, fields: fields)
@@ -318,6 +317,10 @@ final class Call: UpstreamAttemptOwner {
     }
 
     func attemptData(_ attempt: UpstreamAttempt, _ bytes: UnsafeRawBufferPointer) {
+        if responseBytesBeforeGrowth > 0 {
+            responseBytesBeforeGrowth -= bytes.count
+            if responseBytesBeforeGrowth <= 0 { growResponseWindow(attempt) }
+        }
         var messages = responseFrames.feed(bytes)
         while messages > 0 {
             let action = machine.upstreamMessage()
@@ -348,9 +351,14 @@ final class Call: UpstreamAttemptOwner {
         act(machine.upstreamFailed(status, message))
     }
 
+    /// Response bytes after which the upstream stream's window is grown (half the pool's initial
+    /// window): a response that fits in it — most unary ones — costs no WINDOW_UPDATE.
+    private var responseBytesBeforeGrowth = 32 * 1024
+
     /// The upstream stream started with the pool's small window: grow it towards
     /// `stream_window` as far as the client's connection budget allows (README "Hardening").
     private func growResponseWindow(_ attempt: UpstreamAttempt) {
+        responseBytesBeforeGrowth = 0
         let initial = Int(worker.upstreamInitialWindow)
         let grant = client.grantResponseWindow(snapshot.config.streamWindowBytes - initial)
         if grant > 0 { attempt.growResponseWindow(to: Int32(clamping: initial + grant)) }
