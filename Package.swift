@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "RouteConfigTests", dependencies: ["RouteConfig", "Channel"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "Channel", "UVLoop"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "TranscodingTests", dependencies: [
             "Transcoding", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

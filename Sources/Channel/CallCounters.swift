@@ -34,6 +34,8 @@ public final class CallCounters: Sendable {
             }
         }
     }
+    /// Failed lookups of host-name endpoints (the last good addresses stay in use).
+    public let upstreamDNSFailures = Atomic<UInt64>(0)
 
     public init() {
         byStatus = InlineArray { _ in Atomic<UInt64>(0) }

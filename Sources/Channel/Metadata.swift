@@ -81,6 +81,9 @@ public final class Metadata {
         fieldCount = fields
     }
 
+    /// Slow paths (names and values built at run time). Disfavoured so that two literals pick
+    /// the StaticString form (no String is made).
+    @_disfavoredOverload
     public func append(_ name: String, _ value: String) {
         var n = name, v = value
         n.withUTF8 { nb in v.withUTF8 { vb in append(name: UnsafeRawBufferPointer(nb), value: UnsafeRawBufferPointer(vb)) } }
@@ -96,6 +99,7 @@ public final class Metadata {
         append(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: value)
     }
 
+    @_disfavoredOverload
     public func append(_ name: StaticString, _ value: String) {
         var v = value
         v.withUTF8 { append(name, value: UnsafeRawBufferPointer($0)) }

@@ -3,8 +3,9 @@ import HTTP1
 import UVLoop
 
 /// The admin endpoint on the main thread's loop: `GET /healthz` (the process is up),
-/// `GET /readyz` (accepting calls; 503 while draining) and `GET /metrics` (Prometheus text,
-/// the workers' counters summed when scraped). One request per connection, read by the HTTP1
+/// `GET /readyz` (accepting calls: 503 while draining and until every worker's loop runs),
+/// `GET /metrics` (Prometheus text, the workers' counters summed when scraped) and `GET /config`
+/// (the config in effect as JSON, AdminServer+Config.swift). One request per connection, read by the HTTP1
 /// request parser and answered with `Connection: close`; anything else is 404/405, a malformed
 /// or oversized request gets the parser's status (400, 414, 431, ...).
 final class AdminServer {
@@ -12,11 +13,13 @@ final class AdminServer {
     private var listener: TCPListener?
     private var connections: [ObjectIdentifier: AdminConnection] = [:]
     let workers: [Worker]
+    let reloader: ConfigReloader
     var draining = false
 
-    init(loop: Loop, address: ResolvedAddress, workers: [Worker]) throws {
+    init(loop: Loop, address: ResolvedAddress, workers: [Worker], reloader: ConfigReloader) throws {
         self.loop = loop
         self.workers = workers
+        self.reloader = reloader
         listener = try TCPListener(loop: loop, address: address, reusePort: false) { [unowned self] l in
             guard let tcp = l.accept() else { return }
             let c = AdminConnection(server: self, tcp: tcp)
@@ -43,18 +46,24 @@ final class AdminServer {
         case "/healthz":
             return (200, "text/plain", "ok\n")
         case "/readyz":
-            return draining ? (503, "text/plain", "draining\n") : (200, "text/plain", "ready\n")
+            if draining { return (503, "text/plain", "draining\n") }
+            // Before the first config is in effect on every worker (their loops run), calls
+            // would wait in the listen backlog: not ready yet.
+            if !workers.allSatisfy(\.isRunning) { return (503, "text/plain", "starting\n") }
+            return (200, "text/plain", "ready\n")
         case "/metrics":
             return (200, "text/plain; version=0.0.4", metrics())
+        case "/config":
+            return (200, "application/json", configJSON())
         default:
-            return (404, "text/plain", "not found: the admin endpoint serves /healthz, /readyz and /metrics\n")
+            return (404, "text/plain", "not found: the admin endpoint serves /healthz, /readyz, /metrics and /config\n")
         }
     }
 
     /// Prometheus text exposition of the workers' counters, summed.
     func metrics() -> String {
         var byStatus = [UInt64](repeating: 0, count: 18)
-        var started: UInt64 = 0, failures: UInt64 = 0
+        var started: UInt64 = 0, failures: UInt64 = 0, dnsFailures: UInt64 = 0
         var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0, buffered: Int64 = 0
         var limits = [UInt64](repeating: 0, count: CallCounters.Limit.allCases.count)
         for w in workers {
@@ -64,6 +73,7 @@ final class AdminServer {
             for i in 0 ..< 18 { byStatus[i] &+= c.byStatus[i].load(ordering: .relaxed) }
             started &+= c.callsStarted.load(ordering: .relaxed)
             failures &+= c.upstreamConnectFailures.load(ordering: .relaxed)
+            dnsFailures &+= c.upstreamDNSFailures.load(ordering: .relaxed)
             active &+= c.callsActive.load(ordering: .relaxed)
             down &+= c.downstreamConnections.load(ordering: .relaxed)
             up &+= c.upstreamConnections.load(ordering: .relaxed)
@@ -93,6 +103,9 @@ final class AdminServer {
         # HELP trestle_upstream_connect_failures_total Failed or timed-out upstream connects.
         # TYPE trestle_upstream_connect_failures_total counter
         trestle_upstream_connect_failures_total \(failures)
+        # HELP trestle_upstream_dns_failures_total Failed lookups of host-name endpoints (each worker resolves; the last good addresses stay).
+        # TYPE trestle_upstream_dns_failures_total counter
+        trestle_upstream_dns_failures_total \(dnsFailures)
         # HELP trestle_buffered_bytes Request and response bytes held for client streams.
         # TYPE trestle_buffered_bytes gauge
         trestle_buffered_bytes \(buffered)
@@ -107,6 +120,18 @@ final class AdminServer {
         # HELP trestle_workers Worker threads.
         # TYPE trestle_workers gauge
         trestle_workers \(workers.count)
+        # HELP trestle_config_reloads_total Reloads of the routes file that were applied.
+        # TYPE trestle_config_reloads_total counter
+        trestle_config_reloads_total \(reloader.reloads)
+        # HELP trestle_config_reload_failures_total Reloads refused (invalid file); the previous config stayed.
+        # TYPE trestle_config_reload_failures_total counter
+        trestle_config_reload_failures_total \(reloader.failedReloads)
+        # HELP trestle_config_generation The config in effect: 1 at startup, +1 per applied reload.
+        # TYPE trestle_config_generation gauge
+        trestle_config_generation \(reloader.generation)
+        # HELP trestle_config_last_reload_success_timestamp_seconds When the config in effect was loaded.
+        # TYPE trestle_config_last_reload_success_timestamp_seconds gauge
+        trestle_config_last_reload_success_timestamp_seconds \(reloader.loadedAt)
 
         """
         return out

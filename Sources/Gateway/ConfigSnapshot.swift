@@ -10,6 +10,8 @@ import Upstream
 /// (the pools are the worker's).
 final class ConfigSnapshot {
     let config: GatewayConfig
+    /// 1 for the config the process started with, +1 per successful reload.
+    let generation: Int
     let routes: [RouteEntry]
     let router: RouteTable
     let registry: DescriptorRegistry
@@ -20,8 +22,9 @@ final class ConfigSnapshot {
     /// One per cluster, indexed like `config.clusters`.
     let pools: [ClusterPool]
 
-    init(config: GatewayConfig, router: ServiceRouter<Int>, pools: [ClusterPool]) {
+    init(config: GatewayConfig, generation: Int, router: ServiceRouter<Int>, pools: [ClusterPool]) {
         self.config = config
+        self.generation = generation
         routes = config.routes
         self.router = RouteTable(router)
         registry = config.registry

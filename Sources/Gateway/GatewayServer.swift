@@ -5,14 +5,21 @@ import UVLoop
 /// Runs the gateway: N workers, each on its own thread and loop, and the main thread waiting
 /// for SIGTERM/SIGINT to drain them. Returns the process exit status.
 public enum GatewayServer {
-    public static func run(config: GatewayConfig, onReady: (() -> Void)? = nil) -> Int32 {
-        // TLS is parsed and checked (`trestle check`) but not yet served on sockets: refuse to
-        // start rather than speak cleartext where the routes file asks for TLS.
+    /// TLS is parsed and checked (`trestle check`) but not yet served on sockets: startup and
+    /// reload refuse such a config rather than speak cleartext where the routes file asks for TLS.
+    static func unservedTLS(_ config: GatewayConfig) -> String? {
         let tlsListeners = config.listeners.indices.filter { config.tls(forListener: $0) != nil }.map { "\(config.listeners[$0])" }
         let tlsClusters = config.clusters.filter { $0.tls != nil }.map(\.name)
-        if !tlsListeners.isEmpty || !tlsClusters.isEmpty {
-            let what = (tlsListeners.map { "listener \($0)" } + tlsClusters.map { "cluster \($0)" }).joined(separator: ", ")
-            writeStderr("trestle: \(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext\n")
+        guard !tlsListeners.isEmpty || !tlsClusters.isEmpty else { return nil }
+        let what = (tlsListeners.map { "listener \($0)" } + tlsClusters.map { "cluster \($0)" }).joined(separator: ", ")
+        return "\(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext"
+    }
+
+    /// `watch`: reload when the routes file or its descriptor sets change (ConfigWatcher), not
+    /// only on SIGHUP.
+    public static func run(config: GatewayConfig, watch: Bool = false, onReady: (() -> Void)? = nil) -> Int32 {
+        if let refused = unservedTLS(config) {
+            writeStderr("trestle: \(refused)\n")
             return 2
         }
         let router = config.makeRouter()
@@ -31,34 +38,56 @@ public enum GatewayServer {
             return 1
         }
         signal(SIGPIPE, SIG_IGN)
+        let reloader = ConfigReloader(path: config.file, config: config, workers: workers)
+        let systemd = SystemdNotify()
         var admin: AdminServer?
         if let a = config.admin {
             do {
                 guard let addr = ResolvedAddress(ip: a.host, port: a.port) else {
                     throw StartupError("admin address \(a) is not an IP address")
                 }
-                admin = try AdminServer(loop: main, address: addr, workers: workers)
+                admin = try AdminServer(loop: main, address: addr, workers: workers, reloader: reloader)
             } catch {
                 writeStderr("trestle: cannot listen on admin address \(a): \(error)\n")
                 return 1
             }
         }
+        var watcher: ConfigWatcher?
+        if watch {
+            watcher = ConfigWatcher(loop: main, reloader: reloader)
+            reloader.onAttempt = { watcher?.remember() }
+        }
         var signals: [Signal] = []
+        var stopping = false
         let onSignal: (Int32) -> Void = { signum in
-            writeStderr("trestle: signal \(signum): draining (grace \(config.shutdownGraceMs)ms)\n")
+            stopping = true
+            systemd.send("STOPPING=1")
+            watcher?.close()
+            writeStderr("trestle: signal \(signum): draining (grace \(reloader.current.shutdownGraceMs)ms)\n")
             admin?.draining = true   // /readyz answers 503 until the workers are gone
             for w in workers { w.requestDrain() }
             for s in signals { s.close() }
         }
         signals.append(Signal(loop: main, signal: SIGTERM, onSignal))
         signals.append(Signal(loop: main, signal: SIGINT, onSignal))
+        // SIGHUP re-reads the files the config names, one step after the other; each step logs
+        // and counts its own failure and keeps what it had. Stays installed while draining
+        // (ignored then), so that a late `systemctl reload` does not kill the process.
+        let hangup = Signal(loop: main, signal: SIGHUP) { _ in
+            guard !stopping else { return }
+            systemd.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotify.monotonicMicroseconds())")
+            reloader.reload()           // the routes file, descriptor sets and clusters
+            systemd.send("READY=1\nSTATUS=config \(reloader.generation)")
+        }
         // Each worker signals here when its loop has ended; once all have, the main loop stops
         // and the threads are joined. The wakeup itself is closed only after the joins: a worker
         // may still be inside `send()` when the last flag is seen.
         let exitWakeup = Wakeup(loop: main) {
             guard workers.allSatisfy(\.hasExited) else { return }
             admin?.close()
+            watcher?.close()
             for s in signals { s.close() }
+            hangup.close()
             main.stop()
         }
         for w in workers {
@@ -68,6 +97,17 @@ public enum GatewayServer {
         let addrs = config.listeners.map(\.description).joined(separator: ",")
         let adminText = config.admin.map { " admin=\($0)" } ?? ""
         writeStderr("trestle: ready listeners=\(addrs)\(adminText) workers=\(workers.count)\n")
+        // The workers' loops may not have started yet; systemd is told once they all have.
+        var readyTimer: Timer?
+        if systemd.isEnabled {
+            readyTimer = Timer(loop: main) {
+                guard workers.allSatisfy(\.isRunning) else { return }
+                systemd.send("READY=1\nSTATUS=serving \(addrs), config 1")
+                readyTimer?.close()
+                readyTimer = nil
+            }
+            readyTimer?.start(timeoutMs: 0, repeatMs: 5)
+        }
         onReady?()
         main.run()
         for w in workers { w.join() }

@@ -45,6 +45,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// HTTP/2: closes the connection once it has had no open stream for `idle_timeout`. One
     /// timer per connection, started once; a call only records when the connection went idle.
     private var idleTimer: Timer?
+    /// Drain: the final GOAWAY goes out when this fires (after the shutdown notice).
+    private var goAwayTimer: Timer?
     /// Loop ms since which no stream is open; nil while one is.
     private var idleSince: UInt64?
     /// What the HTTP/1.1 head timer is running for (it is not restarted by further reads).
@@ -211,7 +213,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         if let session, !session.wantsRead, !session.wantsWrite { close() }
     }
 
-    /// Graceful shutdown: GOAWAY, then close once the calls in flight are done.
+    /// Graceful shutdown as nghttpx and Envoy do it: a GOAWAY shutdown notice (last stream
+    /// 2^31-1: no new streams, please), then, `finalGoAwayDelayMs` later, the GOAWAY naming the
+    /// last stream taken; the connection closes once the calls in flight are done. A client's
+    /// stream already on the wire when the notice leaves is served, not refused.
     func beginDrain() {
         if mode == .http1 {
             h1BeginDrain()
@@ -221,9 +226,21 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             close()
             return
         }
-        session.submitGoAway()
+        session.submitShutdownNotice()
         scheduleFlush()
+        goAwayTimer = Timer(loop: worker.loop) { [unowned self] in
+            self.goAwayTimer?.close()
+            self.goAwayTimer = nil
+            guard let session = self.session, self.mode == .http2 else { return }
+            session.submitGoAway()
+            self.scheduleFlush()
+        }
+        goAwayTimer?.start(timeoutMs: min(Self.finalGoAwayDelayMs, worker.config.shutdownGraceMs / 2))
     }
+
+    /// Between the shutdown notice and the final GOAWAY: more than a round trip on any network
+    /// a gateway sits in, short against `shutdown_grace`.
+    static let finalGoAwayDelayMs: UInt64 = 1_000
 
     /// Tears the connection down; calls still open lose their client and cancel upstream.
     func close() {
@@ -233,6 +250,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         idleTimer = nil
         streamTimer?.close()
         streamTimer = nil
+        goAwayTimer?.close()
+        goAwayTimer = nil
         mode = .closed
         while let first = firstStream {
             let stream = first.takeUnretainedValue()

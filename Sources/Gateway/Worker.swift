@@ -13,13 +13,15 @@ import UVLoop
 final class Worker {
     let index: Int
     let loop: Loop
-    let config: GatewayConfig
+    /// The config new connections and calls use; replaced by a reload (Worker+Reload.swift).
+    var config: GatewayConfig
     /// The tables and pools new calls start on (a call keeps the one it started on).
-    private(set) var snapshot: ConfigSnapshot!
-    let serverSettings: HTTP2LocalSettings
-    /// The initial stream window of upstream connections (at most 64 KiB, as nghttpx's backend).
-    let upstreamInitialWindow: Int32
-    static let upstreamInitialWindow: Int32 = 65_535
+    var snapshot: ConfigSnapshot!
+    /// For new client connections (a reload may change them).
+    var serverSettings: HTTP2LocalSettings
+    /// The initial stream window of upstream connections: 64 KiB, as nghttpx's backend (a
+    /// response past its first 32 KiB grows it, `Call.growResponseWindow`).
+    let upstreamInitialWindow: Int32 = 65_535
     /// The head-list bound of every header block this worker decodes.
     var headerLimit: HeaderListLimit {
         HeaderListLimit(maxBytes: config.limits.maxHeaderListBytes, maxFields: config.limits.maxHeaderFields)
@@ -42,6 +44,18 @@ final class Worker {
     private let exitedFlag = Atomic<Bool>(false)
     /// Thread-safe.
     var hasExited: Bool { exitedFlag.load(ordering: .acquiring) }
+    private let runningFlag = Atomic<Bool>(false)
+    /// Thread-safe: the worker's loop has started (it serves calls).
+    var isRunning: Bool { runningFlag.load(ordering: .acquiring) }
+
+    // Reload (Worker+Reload.swift): the next config, handed over from the main thread.
+    let nextConfig = Mutex<PendingConfig?>(nil)
+    var reloadWakeup: Wakeup!
+    /// The generation of `snapshot`, for the admin endpoint (written by this worker only).
+    let appliedGenerationValue = Atomic<Int>(1)
+    /// Pools of clusters a reload removed or changed, kept until their connections are gone.
+    var retiredPools: [ClusterPool] = []
+    var retiredPoolTimer: Timer?
 
     /// Creates the loop and binds the listeners on the calling thread, so bind errors are
     /// reported at startup; `start()` then hands the loop to the worker's own thread.
@@ -50,38 +64,11 @@ final class Worker {
         self.config = config
         grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
-        let window = Int32(clamping: config.streamWindowBytes)
-        let limits = config.limits
-        // One client connection may make the gateway hold at most `connection_window` request
-        // bytes (this window), whatever its stream count (README "Hardening").
-        serverSettings = HTTP2LocalSettings(
-            maxConcurrentStreams: UInt32(clamping: config.maxConcurrentStreams),
-            initialStreamWindow: window,
-            connectionWindow: Int32(clamping: limits.connectionWindowBytes),
-            maxHeaderListSize: UInt32(clamping: limits.maxHeaderListBytes))
-        upstreamInitialWindow = min(window, Worker.upstreamInitialWindow)
+        serverSettings = Worker.serverSettings(config)
         flushQueue = FlushQueue(loop: loop)
         deadlines = DeadlineQueue(loop: loop)
-        let pools = config.clusters.map { c in
-            ClusterPool(settings: UpstreamClusterSettings(
-                name: c.name,
-                endpoints: c.endpoints.map { ($0.host, $0.port) },
-                connectTimeoutMs: c.connectTimeoutMs,
-                maxConnections: c.maxConnections,
-                maxStreamsPerConnection: c.maxStreamsPerConnection,
-                maxPendingCalls: c.maxPendingCalls,
-                backoffBaseMs: c.backoffBaseMs,
-                backoffMaxMs: c.backoffMaxMs,
-                // Upstream streams start with a small window; a call's response head grows it to
-                // `stream_window` as far as its client connection's budget allows
-                // (`Call.attemptHeaders`, `HTTP2ServerStream.grantResponseWindow`).
-                http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: min(window, Worker.upstreamInitialWindow),
-                                          connectionWindow: Worker.connectionWindow(streams: c.maxStreamsPerConnection,
-                                                                                    window: window),
-                                          maxHeaderListSize: UInt32(clamping: limits.maxHeaderListBytes))),
-                loop: loop, flushQueue: flushQueue, counters: counters)
-        }
-        snapshot = ConfigSnapshot(config: config, router: router, pools: pools)
+        snapshot = ConfigSnapshot(config: config, generation: 1, router: router,
+                                  pools: config.clusters.map { makePool($0, config: config) })
         for l in config.listeners {
             guard let addr = ResolvedAddress(ip: l.host, port: l.port) else {
                 throw StartupError("listener \(l): not an IP address")
@@ -95,6 +82,7 @@ final class Worker {
             }
         }
         drainWakeup = Wakeup(loop: loop) { [unowned self] in self.beginDrain() }
+        reloadWakeup = Wakeup(loop: loop) { [unowned self] in self.adoptNextConfig() }
     }
 
     /// An upstream connection window that every stream's full window fits in (RFC 9113 §6.9),
@@ -139,6 +127,7 @@ final class Worker {
     }
 
     private func run() {
+        runningFlag.store(true, ordering: .releasing)
         loop.run()
         loop.closeAllHandles()
         exitedFlag.store(true, ordering: .releasing)
@@ -172,10 +161,13 @@ final class Worker {
         guard !finished else { return }
         finished = true
         for p in snapshot.pools { p.drain() }
+        for p in retiredPools { p.drain() }
         // Let the last frames go out, then stop; closeAllHandles frees what is left.
         flushQueue.run()
         graceTimer?.close()
         drainWakeup.close()
+        reloadWakeup.close()
+        retiredPoolTimer?.close()
         deadlines.close()
         flushQueue.close()
         loop.stop()

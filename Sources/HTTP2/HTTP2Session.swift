@@ -287,6 +287,13 @@ public final class HTTP2Session {
         nghttp2_session_consume_connection(raw, count)
     }
 
+    /// The first half of a graceful shutdown, server side (RFC 9113 §6.8): GOAWAY with stream ID
+    /// 2^31-1, so the client opens no new streams while streams it already sent are still
+    /// accepted; `submitGoAway` then names the real last stream, one round trip or more later.
+    public func submitShutdownNotice() {
+        nghttp2_submit_shutdown_notice(raw)
+    }
+
     /// Graceful shutdown, server side: GOAWAY with the last stream this side processed.
     public func submitGoAway(errorCode: UInt32 = HTTP2ErrorCode.noError.rawValue) {
         let last = nghttp2_session_get_last_proc_stream_id(raw)

@@ -6,6 +6,7 @@ public struct ClusterConfig: Sendable {
     public static let defaultMaxPendingCalls = 1024
     public static let defaultBackoffBaseMs: UInt64 = 100
     public static let defaultBackoffMaxMs: UInt64 = 10_000
+    public static let defaultDNSRefreshMs: UInt64 = 5_000
 
     /// Key `name`: unique among clusters; letters, digits, `-`, `_`, `.`.
     public var name: String
@@ -24,6 +25,10 @@ public struct ClusterConfig: Sendable {
     public var backoffBaseMs: UInt64
     /// Key `backoff_max`: the longest reconnect delay, >= `backoffBaseMs`.
     public var backoffMaxMs: UInt64
+    /// Key `dns_refresh`: how often an endpoint given by host name is resolved again (also at
+    /// once after a failed connect); every address of the answer is an endpoint (Envoy's
+    /// STRICT_DNS, `dns_refresh_rate`).
+    public var dnsRefreshMs: UInt64 = ClusterConfig.defaultDNSRefreshMs
     /// Key `tls`: connect to the endpoints over TLS (nil: cleartext h2c).
     public var tls: ClusterTLSConfig? = nil
 

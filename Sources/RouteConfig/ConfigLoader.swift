@@ -145,11 +145,13 @@ public enum ConfigLoader: Sendable {
         return (line, column)
     }
 
-    struct ReadError: Error {
-        var text: String
+    /// Why a file could not be read (`strerror`'s text).
+    public struct ReadError: Error, Sendable {
+        public var text: String
     }
 
-    static func readFile(_ path: String) -> Result<[UInt8], ReadError> {
+    /// The bytes of the file at `path` (also used by `serve --watch` to see what changed).
+    public static func readFile(_ path: String) -> Result<[UInt8], ReadError> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(ReadError(text: String(cString: strerror(errno)))) }
         defer { close(fd) }

@@ -4,7 +4,7 @@ import Yams
 extension ConfigParser {
     static let clusterKeys = [
         "name", "endpoints", "connect_timeout", "max_connections", "max_streams_per_connection",
-        "max_pending", "backoff_base", "backoff_max", "tls",
+        "max_pending", "backoff_base", "backoff_max", "tls", "dns_refresh",
     ]
 
     /// `clusters: [{name: ..., endpoints: [...], ...}, ...]`: at least one, names unique.
@@ -78,6 +78,9 @@ extension ConfigParser {
             report(node, "backoff_base (\(cluster.backoffBaseMs)ms) must not exceed backoff_max (\(cluster.backoffMaxMs)ms)")
         }
         if let node = fields["tls"] { cluster.tls = parseClusterTLS(node, cluster: name) }
+        if let node = fields["dns_refresh"], let value = milliseconds(node, key: "dns_refresh", allowZero: false) {
+            cluster.dnsRefreshMs = value
+        }
         return cluster
     }
 

@@ -4,26 +4,61 @@ import UVLoop
 
 /// One worker's pool for one cluster: balances calls round-robin over the endpoints that are not
 /// backing off after a failed connect; each endpoint keeps its own multiplexed connections.
+/// An endpoint given by host name stands for every address it resolves to (ClusterPool+DNS.swift).
 /// Loop-thread only; nothing here is shared between workers.
 public final class ClusterPool {
     public let settings: UpstreamClusterSettings
     let loop: Loop
     let flushQueue: FlushQueue
     let counters: CallCounters
-    private var endpoints: [EndpointPool] = []
+    /// The endpoints calls are balanced over: the IP literals of the settings, then the
+    /// current addresses of each host name.
+    var endpoints: [EndpointPool] = []
     private var next = 0
+    /// The IP-literal endpoints (fixed).
+    var literalEndpoints: [EndpointPool] = []
+    /// The host-name endpoints and what they resolve to.
+    var names: [ResolvedName] = []
+    /// Endpoints that left the set (a reload is not needed for that: DNS changed), kept until
+    /// their connections are gone.
+    var departedEndpoints: [EndpointPool] = []
+    /// Calls that came while no endpoint was known yet (host names not answered); bounded by
+    /// `maxPendingCalls`. A cancelled one stays until the answer and is then skipped.
+    var awaitingAnswer: [UpstreamAttempt] = []
+    var refreshTimer: Timer?
+    /// No longer in the worker's current config (a reload removed or changed the cluster): its
+    /// connections close as soon as they carry no stream. Calls that started on the old config
+    /// may still be sent here (a JSON unary call opens its upstream when its body is complete);
+    /// a connection opened for them closes when they end.
+    public private(set) var isRetired = false
 
     public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters) {
         self.settings = settings
         self.counters = counters
         self.loop = loop
         self.flushQueue = flushQueue
-        endpoints = settings.endpoints.map { EndpointPool(cluster: self, host: $0.host, port: $0.port) }
+        for e in settings.endpoints {
+            if let address = ResolvedAddress(ip: e.host, port: e.port) {
+                literalEndpoints.append(EndpointPool(cluster: self, host: e.host, address: address))
+            } else {
+                names.append(ResolvedName(host: e.host, port: e.port))
+            }
+        }
+        endpoints = literalEndpoints
+        startResolving()
+    }
+
+    deinit {
+        refreshTimer?.close()
     }
 
     /// Starts the upstream side of a call: it is attached to a stream now, queued, or failed
     /// (`attemptFailed`) — possibly before this returns.
     public func start(_ call: UpstreamAttempt) {
+        if endpoints.isEmpty, !names.isEmpty {
+            awaitAnswer(call)
+            return
+        }
         guard let e = pick(excluding: nil) else {
             fail(call, reason: nil)
             return
@@ -31,16 +66,12 @@ public final class ClusterPool {
         e.start(call)
     }
 
-    private func pick(excluding skip: EndpointPool?) -> EndpointPool? {
-        let n = endpoints.count
-        for i in 0 ..< n {
-            let e = endpoints[(next + i) % n]
-            if e !== skip, e.isAvailable {
-                next = (next + i + 1) % n
-                return e
-            }
-        }
-        return nil
+    func pick(excluding skip: EndpointPool?) -> EndpointPool? {
+        let skipIndex = skip.flatMap { s in endpoints.firstIndex { $0 === s } }
+        guard let p = PoolPlan.pick(count: endpoints.count, next: next, skip: skipIndex,
+                                    available: { endpoints[$0].isAvailable }) else { return nil }
+        next = p.next
+        return endpoints[p.index]
     }
 
     /// A call whose endpoint could not be reached tries another endpoint once, else fails.
@@ -53,13 +84,28 @@ public final class ClusterPool {
         }
     }
 
-    private func fail(_ call: UpstreamAttempt, reason: String?) {
-        let why = reason ?? endpoints.compactMap(\.lastError).last ?? "all endpoints are backing off"
+    func fail(_ call: UpstreamAttempt, reason: String?) {
+        let why = reason ?? endpoints.compactMap(\.lastError).last ?? lastResolveError ?? "all endpoints are backing off"
         call.fail(.unavailable, "upstream cluster \(settings.name) unavailable: \(why)")
     }
 
     /// Graceful shutdown of this pool's connections.
     public func drain() {
-        for e in endpoints { e.drain() }
+        refreshTimer?.close()
+        for e in endpoints + departedEndpoints { e.drain() }
+    }
+
+    /// A reload has replaced this pool: idle connections close now, busy ones when their last
+    /// stream ends; calls waiting for a connection are still served.
+    public func retire() {
+        isRetired = true
+        refreshTimer?.close()
+        for e in endpoints + departedEndpoints { e.retire() }
+    }
+
+    /// No connection open or coming up, no call waiting: a retired pool may be dropped.
+    public var isIdle: Bool {
+        (endpoints + departedEndpoints).allSatisfy(\.isIdle) && !names.contains(where: \.resolving)
+            && !awaitingAnswer.contains { !$0.isDone }
     }
 }

@@ -7,11 +7,10 @@ import UVLoop
 /// connection is opened (up to `maxConnections`); a full queue is RESOURCE_EXHAUSTED.
 final class EndpointPool {
     unowned(unsafe) let cluster: ClusterPool
+    /// The host as the routes file names it (an IP literal, or the host name `address` is one
+    /// of the addresses of).
     let host: String
-    let port: UInt16
-    private let literal: ResolvedAddress?
-    private var resolved: ResolvedAddress?
-    private var resolving = false
+    let address: ResolvedAddress
     private(set) var connections: [UpstreamConnection] = []
     /// FIFO of waiting calls; `head` is the first live index.
     private var waiting: [UpstreamAttempt?] = []
@@ -22,14 +21,18 @@ final class EndpointPool {
     private var backoffMs: UInt64 = 0
     private(set) var lastError: String?
 
-    init(cluster: ClusterPool, host: String, port: UInt16) {
+    init(cluster: ClusterPool, host: String, address: ResolvedAddress) {
         self.cluster = cluster
         self.host = host
-        self.port = port
-        literal = ResolvedAddress(ip: host, port: port)
+        self.address = address
     }
 
-    var name: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    var port: UInt16 { address.port }
+
+    /// `127.0.0.1:50051`, `[::1]:50051`, or `echo.internal:50051 (10.0.0.7)` for an address of a name.
+    var name: String {
+        ResolvedAddress(ip: host, port: address.port) != nil ? address.description : "\(host):\(address.port) (\(address.host))"
+    }
 
     var isBackingOff: Bool { retryAt > cluster.loop.now }
 
@@ -99,20 +102,17 @@ final class EndpointPool {
             rehomeWaitingIfStuck(reason: lastError ?? "backing off after a failed connect")
             return
         }
-        var incoming = 0, live = 0
+        var comingUp = 0, live = 0
         for c in connections where c.state != .draining {
             live += 1
-            if c.isComingUp { incoming += cluster.settings.maxStreamsPerConnection }
+            if c.isComingUp { comingUp += 1 }
         }
-        while waitingCount > incoming, live < cluster.settings.maxConnections {
-            guard let address = literal ?? resolved else {
-                resolve()
-                return
-            }
+        let open = PoolPlan.connectionsToOpen(waiting: waitingCount, live: live, comingUp: comingUp,
+                                              maxConnections: cluster.settings.maxConnections,
+                                              streamsPerConnection: cluster.settings.maxStreamsPerConnection)
+        for _ in 0 ..< open where waitingCount > 0 {
             let c = UpstreamConnection(pool: self, address: address)
             connections.append(c)
-            live += 1
-            incoming += cluster.settings.maxStreamsPerConnection
             c.start()  // may fail at once, which removes it and moves the waiting calls
         }
     }
@@ -126,22 +126,6 @@ final class EndpointPool {
         var moved: [UpstreamAttempt] = []
         while let call = popWaiting() { moved.append(call) }
         for call in moved { cluster.retry(call, after: self, reason: reason) }
-    }
-
-    /// Host names are resolved on demand and re-resolved after a connect failure.
-    private func resolve() {
-        guard !resolving else { return }
-        resolving = true
-        Resolver.resolve(loop: cluster.loop, host: host, port: port) { [self] result in
-            resolving = false
-            switch result {
-            case let .success(addrs):
-                resolved = addrs[0]
-                openConnectionsIfNeeded()
-            case let .failure(err):
-                failAttempt("cannot resolve \(host): \(err)")
-            }
-        }
     }
 
     /// Moves waiting calls onto connections with room.
@@ -160,18 +144,19 @@ final class EndpointPool {
         backoffMs = 0
         retryAt = 0
         dispatchWaiting()
+        if cluster.isRetired, c.streamCount == 0 { c.drain() }
     }
 
     func connectionFailed(_ c: UpstreamConnection, reason: String) {
         connections.removeAll { $0 === c }
-        if literal == nil { resolved = nil }
         failAttempt(reason)
+        cluster.endpointFailed(self)
     }
 
     private func failAttempt(_ reason: String) {
         lastError = reason
         let s = cluster.settings
-        backoffMs = backoffMs == 0 ? s.backoffBaseMs : min(backoffMs * 2, s.backoffMaxMs)
+        backoffMs = PoolPlan.nextBackoff(currentMs: backoffMs, baseMs: s.backoffBaseMs, maxMs: s.backoffMaxMs)
         retryAt = cluster.loop.now + backoffMs
         // Calls that were waiting for this endpoint try another one, or fail with UNAVAILABLE.
         rehomeWaitingIfStuck(reason: reason)
@@ -183,7 +168,10 @@ final class EndpointPool {
 
     func streamClosed(on c: UpstreamConnection) {
         if waitingCount > 0 { dispatchWaiting() }
-        if c.state == .draining, c.streamCount == 0 { c.scheduleFlush() }
+        if c.streamCount == 0 {
+            if cluster.isRetired, c.state == .ready { c.drain() }
+            if c.state == .draining { c.scheduleFlush() }
+        }
     }
 
     func connectionClosed(_ c: UpstreamConnection) {
@@ -195,4 +183,19 @@ final class EndpointPool {
     func drain() {
         for c in connections { c.drain() }
     }
+
+    /// Replaced by a reload: ready connections take no new streams and close once idle;
+    /// connections coming up still serve the calls waiting for them (then close).
+    func retire() {
+        for c in connections where c.state == .ready { c.drain() }
+    }
+
+    /// The address left its name's DNS answer: as `retire`, and calls waiting here that no
+    /// connection will take go to another endpoint.
+    func depart() {
+        retire()
+        rehomeWaitingIfStuck(reason: "\(name) left the DNS answer")
+    }
+
+    var isIdle: Bool { connections.isEmpty && waitingCount == 0 }
 }

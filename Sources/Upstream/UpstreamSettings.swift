@@ -14,6 +14,8 @@ public struct UpstreamClusterSettings: Sendable {
     public var backoffBaseMs: UInt64
     public var backoffMaxMs: UInt64
     public var http2: HTTP2LocalSettings
+    /// How often host-name endpoints are resolved again (ClusterPool+DNS.swift).
+    public var dnsRefreshMs: UInt64 = 5_000
 
     public init(name: String, endpoints: [(host: String, port: UInt16)], connectTimeoutMs: UInt64,
                 maxConnections: Int, maxStreamsPerConnection: Int, maxPendingCalls: Int,

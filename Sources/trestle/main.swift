@@ -16,7 +16,9 @@ struct Trestle: ParsableCommand {
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the gateway.")
-    @Option(name: .long, help: "The routes file (YAML).") var config: String
+    @Option(name: .long, help: "The routes file (YAML). SIGHUP reloads it.") var config: String
+    @Flag(name: .long, help: "Also reload when the routes file or a descriptor set it names changes.")
+    var watch = false
 
     func run() throws {
         let cfg: GatewayConfig
@@ -24,7 +26,7 @@ struct Serve: ParsableCommand {
             printErrors(error)
             throw ExitCode(2)
         }
-        let rc = GatewayServer.run(config: cfg)
+        let rc = GatewayServer.run(config: cfg, watch: watch)
         if rc != 0 { throw ExitCode(rc) }
     }
 }

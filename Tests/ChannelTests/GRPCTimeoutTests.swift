@@ -71,4 +71,21 @@ import Testing
             value = next
         }
     }
+
+    /// The per-call form: whole milliseconds in `m` while they fit 8 digits, else what the
+    /// nanosecond encoder says; never less time than given.
+    @Test(arguments: [
+        (UInt64(0), "1n"),
+        (1, "1m"),
+        (250, "250m"),
+        (99_999_999, "99999999m"),
+        (100_000_000, "100000S"),
+        (UInt64.max, "5124096H"),
+    ] as [(UInt64, String)])
+    func encodeMilliseconds(milliseconds: UInt64, text: String) {
+        let encoded = GRPCTimeout.withEncoded(milliseconds: milliseconds) { String(decoding: $0, as: UTF8.self) }
+        #expect(encoded == text)
+        let parsed = try! #require(GRPCTimeout.parse(encoded))
+        #expect(parsed >= min(milliseconds, UInt64.max / 1_000_000) * 1_000_000)
+    }
 }

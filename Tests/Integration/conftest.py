@@ -78,8 +78,8 @@ def gateway(request, tmp_path):
     returns it (.pid, .port, .proc, .output()); teardown SIGTERMs it and asserts a clean exit."""
     started = []
 
-    def start(config):
-        started.append(harness.Gateway(config, tmp_path))
+    def start(config, args=(), env=None):
+        started.append(harness.Gateway(config, tmp_path, args, env))
         request.node.processes = getattr(request.node, "processes", []) + [started[-1]]
         return started[-1]
 

@@ -66,14 +66,15 @@ class Process:
     """A child process whose merged stdout/stderr is read line by line, all the time, by a thread,
     so that the pipe never fills; `output()` is everything it printed so far."""
 
-    def __init__(self, name, argv, ready_prefix):
+    def __init__(self, name, argv, ready_prefix, env=None):
         self.name = name
         self._lines = []
         self._ready_line = None
         self._eof = False
         self._cond = threading.Condition()
         self.proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=None if env is None else {**os.environ, **env})
         self._reader = threading.Thread(target=self._drain, args=(ready_prefix,), daemon=True)
         self._reader.start()
         self.ready_line = self._wait_ready(ready_prefix)
@@ -129,7 +130,7 @@ class Process:
 
 
 class Gateway(Process):
-    def __init__(self, config, tmp_path):
+    def __init__(self, config, tmp_path, args=(), env=None):
         address = config["listeners"][0]["address"]
         self.port = int(address.rsplit(":", 1)[1])
         self.config_path = write_routes(config, tmp_path / f"routes-{self.port}.yaml")
@@ -137,7 +138,7 @@ class Gateway(Process):
             raise AssertionError(f"no trestle binary at {TRESTLE_BIN}: build it (swift build -c release "
                                  f"--product trestle) or set TRESTLE_BIN")
         super().__init__(f"trestle ({address})",
-                         [TRESTLE_BIN, "serve", "--config", self.config_path], "trestle: ready")
+                         [TRESTLE_BIN, "serve", "--config", self.config_path, *args], "trestle: ready", env)
 
     def vm_hwm_kib(self):
         """Peak resident set size of the gateway process, in KiB."""

@@ -33,6 +33,7 @@ import Testing
             max_pending: 1
             backoff_base: 50ms
             backoff_max: 1m
+            dns_refresh: 30s
           - name: billing
             endpoints:
               - 10.0.0.1:443
@@ -89,6 +90,7 @@ import Testing
         #expect(echo.maxPendingCalls == 1)
         #expect(echo.backoffBaseMs == 50)
         #expect(echo.backoffMaxMs == 60_000)
+        #expect(echo.dnsRefreshMs == 30_000)
 
         let billing = config.clusters[1]
         #expect(billing.name == "billing")
@@ -99,6 +101,7 @@ import Testing
         #expect(billing.maxPendingCalls == 1024)
         #expect(billing.backoffBaseMs == 100)
         #expect(billing.backoffMaxMs == 10_000)
+        #expect(billing.dnsRefreshMs == 5_000)
 
         #expect(config.routes.map(\.service) == [.exact("trestle.demo.v1.Echo"), .prefix("acme.billing"), .any])
         #expect(config.routes.map(\.cluster) == ["echo", "billing", "echo"])

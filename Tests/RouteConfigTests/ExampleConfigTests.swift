@@ -39,5 +39,6 @@ import Testing
         #expect(spelt.maxPendingCalls == defaulted.maxPendingCalls)
         #expect(spelt.backoffBaseMs == defaulted.backoffBaseMs)
         #expect(spelt.backoffMaxMs == defaulted.backoffMaxMs)
+        #expect(spelt.dnsRefreshMs == defaulted.dnsRefreshMs)
     }
 }

@@ -1,0 +1,85 @@
+import Glibc
+import RouteConfig
+import UVLoop
+
+/// Hot reload, the main thread's half: re-reads the routes file (and the descriptor sets it
+/// names), validates and compiles it, and hands the result to every worker (`Worker.adopt`:
+/// each switches at its next loop turn). An invalid file changes nothing: the errors are logged
+/// as `FILE:LINE:COLUMN: message`, the failure is counted, and the old config keeps serving
+/// (`/readyz` stays ready). Main-thread only; the admin endpoint reads `current` and the counts.
+final class ConfigReloader {
+    let path: String
+    let workers: [Worker]
+    /// The config the workers were last given (what `/config` shows).
+    private(set) var current: GatewayConfig
+    /// 1 for the startup config, +1 per successful reload.
+    private(set) var generation = 1
+    private(set) var reloads: UInt64 = 0
+    private(set) var failedReloads: UInt64 = 0
+    /// Unix seconds of the last config applied (startup or reload).
+    private(set) var loadedAt: Int = ConfigReloader.unixTime()
+    /// The first error of the last failed reload, until a reload succeeds.
+    private(set) var lastError: String?
+    /// Runs after every reload attempt, applied or not (`serve --watch` takes its baseline).
+    var onAttempt: (() -> Void)?
+
+    init(path: String, config: GatewayConfig, workers: [Worker]) {
+        self.path = path
+        current = config
+        self.workers = workers
+    }
+
+    /// The generation every worker has switched to (the smallest of theirs).
+    var appliedGeneration: Int { workers.map(\.appliedGeneration).min() ?? generation }
+
+    /// Loads the file again and applies it; false (and nothing changed) if it is invalid.
+    @discardableResult
+    func reload() -> Bool {
+        defer { onAttempt?() }
+        let next: GatewayConfig
+        do {
+            next = try ConfigLoader.load(path: path)
+        } catch {
+            for d in error.diagnostics { writeStderr("trestle: reload: \(d)\n") }
+            return failed(error.diagnostics.first?.description ?? "invalid routes file")
+        }
+        if let refused = GatewayServer.unservedTLS(next) {
+            writeStderr("trestle: reload: \(refused)\n")
+            return failed(refused)
+        }
+        for w in next.warnings { writeStderr("trestle: reload: warning: \(w)\n") }
+        // Sockets and threads are made at startup: these keys need a restart. The rest applies.
+        var notApplied: [String] = []
+        if next.listeners != current.listeners { notApplied.append("listeners") }
+        if next.admin != current.admin { notApplied.append("admin") }
+        if next.workers != current.workers { notApplied.append("workers") }
+        if !notApplied.isEmpty {
+            writeStderr("trestle: reload: \(notApplied.joined(separator: ", ")) changed in \(path): "
+                        + "applied at the next restart (the old values stay in effect)\n")
+        }
+        var applied = next
+        applied.listeners = current.listeners
+        applied.listenerTLS = current.listenerTLS
+        applied.admin = current.admin
+        applied.workers = current.workers
+        generation += 1
+        reloads += 1
+        current = applied
+        loadedAt = ConfigReloader.unixTime()
+        lastError = nil
+        let pending = PendingConfig(config: applied, router: applied.makeRouter(), generation: generation)
+        for w in workers { w.adopt(pending) }
+        writeStderr("trestle: reloaded \(path): config \(generation), \(applied.clusters.count) clusters, "
+                    + "\(applied.routes.count) routes\n")
+        return true
+    }
+
+    private func failed(_ why: String) -> Bool {
+        failedReloads += 1
+        lastError = why
+        writeStderr("trestle: reload of \(path) failed: the previous config stays in effect\n")
+        return false
+    }
+
+    static func unixTime() -> Int { Int(time(nil)) }
+}
