@@ -207,7 +207,7 @@ extension HTTP1Exchange {
         bytesInAtTick = bytesIn
         guard !detached, !requestEnded, reading, let call, !call.isFinished else { return }
         guard case .contentLength(let n) = head.body, n > 0 else { return }
-        let limits = conn.worker.config.limits
+        let limits = conn.worker.limits
         guard moved < limits.minRateWindowBytes else { return }
         conn.worker.counters.limitHit(.minRateRequest)
         closeAfterResponse = true

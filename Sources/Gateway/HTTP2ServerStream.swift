@@ -86,8 +86,7 @@ final class HTTP2ServerStream: ClientStream {
         pool = conn.worker.headerPool
         self.streamID = streamID
         requestBlock = pool.take()
-        headerLimit = HeaderListLimit(maxBytes: conn.worker.config.limits.maxHeaderListBytes,
-                                      maxFields: conn.worker.config.limits.maxHeaderFields)
+        headerLimit = conn.worker.headerLimit
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
     }
 
@@ -311,7 +310,7 @@ extension HTTP2ServerStream {
     func grantResponseWindow(_ wanted: Int) -> Int {
         guard !isClosed, wanted > 0 else { return 0 }
         return connRef._withUnsafeGuaranteedRef { c in
-            let grant = min(wanted, max(0, worker.config.limits.connectionWindowBytes - c.responseGranted))
+            let grant = min(wanted, max(0, worker.limits.connectionWindowBytes - c.responseGranted))
             c.responseGranted += grant
             responseGrant += grant
             return grant
@@ -330,7 +329,7 @@ extension HTTP2ServerStream {
             resetAtNextTick = false
             return
         }
-        let limits = worker.config.limits
+        let limits = worker.limits
         let movedIn = bytesIn &- bytesInAtTick, movedOut = bytesOut &- bytesOutAtTick
         bytesInAtTick = bytesIn
         bytesOutAtTick = bytesOut

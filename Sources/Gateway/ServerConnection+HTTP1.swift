@@ -78,7 +78,7 @@ extension ServerConnection {
             stopPrefaceTimer()
             let exchange = HTTP1Exchange(conn: self, head: head)
             h1Exchange = exchange
-            if worker.config.limits.minRateWindowBytes > 0, case .contentLength(let n) = head.body, n > 0 {
+            if worker.limits.minRateWindowBytes > 0, case .contentLength(let n) = head.body, n > 0 {
                 startStreamTimer()  // min_rate for the body (HTTP1Exchange.tick)
             }
             let call = exchange.start()

@@ -72,7 +72,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     init(worker: Worker, tcp: TCPStream) {
         self.worker = worker
         self.tcp = tcp
-        let limits = worker.config.limits
+        let limits = worker.limits
         h1Parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: limits.maxHeaderListBytes,
                                                           maxHeaderCount: limits.maxHeaderFields))
         tcp.delegate = self
@@ -292,7 +292,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
         // The worker's memory budget: beyond it a new stream is refused (the client may retry it).
-        if worker.counters.bufferedBytes.load(ordering: .relaxed) > Int64(worker.config.limits.maxBufferedPerWorker) {
+        if worker.counters.bufferedBytes.load(ordering: .relaxed) > Int64(worker.limits.maxBufferedPerWorker) {
             worker.counters.limitHit(.bufferedPerWorker)
             session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.refusedStream.rawValue)
             return
@@ -313,7 +313,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// Starts the sweep that applies `min_rate` and `stream_idle_timeout` to the streams.
     func startStreamTimer() {
         guard streamTimer == nil else { return }
-        let limits = worker.config.limits
+        let limits = worker.limits
         let tick = min(limits.minRateWindowMs, limits.streamIdleTimeoutMs)
         streamTimer = Timer(loop: worker.loop) { [unowned self] in
             self.streamTick(tickMs: tick)
@@ -328,7 +328,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             return
         }
         guard mode == .http2 else { return }
-        let open = requestHeld < worker.config.limits.connectionWindowBytes / 2
+        let open = requestHeld < worker.limits.connectionWindowBytes / 2
         let window = worker.config.streamWindowBytes
         var s = firstStream
         while let stream = s {

@@ -50,6 +50,8 @@ extension Worker {
             retired.append(p.settings.name)
         }
         config = next.config
+        limits = next.config.limits
+        headerLimit = HeaderListLimit(maxBytes: limits.maxHeaderListBytes, maxFields: limits.maxHeaderFields)
         serverSettings = Worker.serverSettings(next.config)
         snapshot = ConfigSnapshot(config: next.config, generation: next.generation, router: next.router, pools: pools)
         appliedGenerationValue.store(next.generation, ordering: .releasing)

@@ -22,10 +22,10 @@ final class Worker {
     /// The initial stream window of upstream connections: 64 KiB, as nghttpx's backend (a
     /// response past its first 32 KiB grows it, `Call.growResponseWindow`).
     let upstreamInitialWindow: Int32 = 65_535
-    /// The head-list bound of every header block this worker decodes.
-    var headerLimit: HeaderListLimit {
-        HeaderListLimit(maxBytes: config.limits.maxHeaderListBytes, maxFields: config.limits.maxHeaderFields)
-    }
+    /// `config.limits`, and the head-list bound of every header block this worker decodes, kept
+    /// apart from the config for the per-stream paths (set again by a reload).
+    var limits: ResourceLimits
+    var headerLimit: HeaderListLimit
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
     let headerPool = MetadataPool()
@@ -62,6 +62,8 @@ final class Worker {
     init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>) throws {
         self.index = index
         self.config = config
+        limits = config.limits
+        headerLimit = HeaderListLimit(maxBytes: config.limits.maxHeaderListBytes, maxFields: config.limits.maxHeaderFields)
         grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
         serverSettings = Worker.serverSettings(config)
@@ -94,7 +96,7 @@ final class Worker {
 
     private func accept(_ listener: TCPListener) {
         guard !draining, let tcp = listener.accept() else { return }
-        guard connections.count < config.limits.maxConnectionsPerWorker else {
+        guard connections.count < limits.maxConnectionsPerWorker else {
             counters.limitHit(.connectionsPerWorker)
             tcp.close()
             return
