@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         // OpenSSL 3: only TLS imports it.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // zlib: only Compression imports it.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Transport
         .target(name: "UVLoop", dependencies: ["CLibUV", "CFreeList"], swiftSettings: hotPath),
@@ -32,27 +34,33 @@ let package = Package(
         .target(name: "HTTP1", swiftSettings: hotPath),
         // TLS over memory buffers (pure: no sockets): contexts, connections, reload, file checks.
         .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: hotPath),
+        // Where the transport modules meet: TLS as a WritePump's record layer, and the one HTTP/2
+        // client connection life (connect, TLS, SETTINGS, ready, draining) every HTTP/2 client uses.
+        .target(name: "Transport", dependencies: ["UVLoop", "TLS", "HTTP2"], swiftSettings: hotPath),
 
         // Channel (pure) and upstream pools
         .target(name: "Channel", swiftSettings: hotPath),
-        .target(name: "Upstream", dependencies: ["Channel", "UVLoop", "HTTP2"], swiftSettings: hotPath),
+        .target(name: "Upstream", dependencies: ["Channel", "UVLoop", "HTTP2", "TLS", "Transport"], swiftSettings: hotPath),
 
         // Translation: descriptor registry (from FileDescriptorSets), proto3 JSON codec, HTTP rules.
         .target(name: "Transcoding", dependencies: [
             "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: hotPath),
 
+        // gRPC's gzip message encoding (for the frontends that look inside messages).
+        .target(name: "Compression", dependencies: ["CZlib"]),
+
         // Configuration
         .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
 
         // The load generator (`trestle load`): gRPC over HTTP/2 and JSON over HTTP/1.1, closed and open loop.
-        .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding"], swiftSettings: hotPath),
+        .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding", "TLS", "Transport"], swiftSettings: hotPath),
 
         // The demo gRPC service (`trestle demo`, `trestle demo-upstream`): trestle.demo.v1.Echo on our own HTTP/2.
         .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding"], swiftSettings: hotPath),
 
         // The gateway and the executable
-        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "Upstream", "RouteConfig", "Transcoding"], swiftSettings: hotPath),
+        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "TLS", "Transport", "Upstream", "RouteConfig", "Transcoding", "Compression"], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
             "Gateway", "DemoService", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,9 +72,11 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "TLS", "HTTP2", "UVLoop"]),
         .testTarget(name: "TranscodingTests", dependencies: [
             "Transcoding", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),  // codec_test.proto/.pb (read by path; declared so SwiftPM does not warn)
         .testTarget(name: "UVLoopTests", dependencies: ["UVLoop", "CLibUV"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
     ]
 )

@@ -71,9 +71,9 @@ def percentile(sorted_values, p):
     return sorted_values[max(0, math.ceil(p * len(sorted_values)) - 1)]
 
 
-def h2load(port, n, body, log, timeout, path=ECHO, headers=GRPC_HEADERS, shape=("-c16", "-m16")):
+def h2load(port, n, body, log, timeout, path=ECHO, headers=GRPC_HEADERS, shape=("-c16", "-m16"), scheme="http"):
     cmd = ["h2load", "-n", str(n), *shape, "-t1", "-d", body, *headers,
-           f"--log-file={log}", f"http://127.0.0.1:{port}{path}"]
+           f"--log-file={log}", f"{scheme}://127.0.0.1:{port}{path}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
     rps = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
     ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
@@ -124,9 +124,54 @@ def unary(targets, upstream_pid, a, errors):
     return out, cmd  # the last run's command line, for the record
 
 
+# ---- TLS on the client side: Trestle and nghttpx with a TLS frontend, same call ------------------
+
+def tls_unary(targets, upstream_pid, a, errors):
+    """h2load over TLS (ALPN h2, 16 long-lived connections) to each TLS target, interleaved."""
+    runs = {t: [] for t in targets}
+    for t, (port, pid) in targets.items():
+        h2load(port, 2000, a.body, os.path.join(a.logdir, "warmup-tls.log"), 60, scheme="https")
+    for r in range(a.runs):
+        for t, (port, pid) in targets.items():
+            c0p, c0u = cpu_seconds(pid), cpu_seconds(upstream_pid)
+            run, cmd = h2load(port, a.requests, a.body, os.path.join(a.logdir, f"h2load-{t}-{r}.log"), a.timeout,
+                              scheme="https")
+            c1p, c1u = cpu_seconds(pid), cpu_seconds(upstream_pid)
+            run["proxy_cpu_us_per_req"] = (c1p - c0p) * 1e6 / a.requests
+            run["upstream_cpu_us_per_req"] = (c1u - c0u) * 1e6 / a.requests
+            runs[t].append(run)
+            if not run["all_ok"]:
+                errors.append(f"{t} run {r}: {run['succeeded']} succeeded, {run['status_2xx']} 2xx of {a.requests}")
+            print(f"  {t:12} run {r + 1}/{a.runs}: {run['req_per_s']:9.0f} req/s  p99 {run['p99_ms']} ms",
+                  file=sys.stderr)
+    # New connections: every h2load client makes one connection (a full handshake) and one call.
+    fresh = {t: [] for t in targets}
+    for r in range(a.runs):
+        for t, (port, pid) in targets.items():
+            c0 = cpu_seconds(pid)
+            run, _ = h2load(port, 500, a.body, os.path.join(a.logdir, f"h2load-{t}-new-{r}.log"), a.timeout,
+                            shape=("-c500", "-m1"), scheme="https")
+            c1 = cpu_seconds(pid)
+            fresh[t].append({"connections_per_s": run["req_per_s"], "proxy_cpu_us_per_connection": (c1 - c0) * 1e6 / 500,
+                             "all_ok": run["all_ok"]})
+            if not run["all_ok"]:
+                errors.append(f"{t} new connections run {r}: {run['succeeded']} of 500 succeeded")
+    out = {}
+    for t, (port, pid) in targets.items():
+        med = lambda k: statistics.median(x[k] for x in runs[t])
+        out[t] = {k: med(k) for k in ("req_per_s", "p50_ms", "p99_ms", "proxy_cpu_us_per_req",
+                                      "upstream_cpu_us_per_req")}
+        out[t]["connections_per_s"] = statistics.median(x["connections_per_s"] for x in fresh[t])
+        out[t]["proxy_cpu_us_per_connection"] = statistics.median(x["proxy_cpu_us_per_connection"] for x in fresh[t])
+        out[t]["peak_rss_mib"] = peak_rss_mib(pid)
+        out[t]["runs"] = runs[t]
+    return out
+
+
 # ---- JSON unary through Trestle (h2load --h1 and h2) next to native gRPC -----------------------
 
 JSON_HEADERS = ["-H", "content-type: application/json"]
+WEB_HEADERS = ["-H", "content-type: application/grpc-web+proto", "-H", "x-grpc-web: 1"]
 
 
 def json_bodies(logdir):
@@ -157,7 +202,11 @@ def json_unary(port, pid, a, errors):
     shapes = {"grpc-h2": (ECHO, GRPC_HEADERS, ("-c16", "-m16"), 0),
               "json-h2": ("/v1/echo", JSON_HEADERS, ("-c16", "-m16"), 1),
               "grpc-h2-c64m1": (ECHO, GRPC_HEADERS, ("-c64", "-m1"), 0),
-              "json-h1": ("/v1/echo", JSON_HEADERS, ("--h1", "-c64", "-m1"), 1)}
+              "json-h1": ("/v1/echo", JSON_HEADERS, ("--h1", "-c64", "-m1"), 1),
+              # gRPC-Web binary (h2 and HTTP/1.1) and gRPC over HTTP/1.1, the same frame as native.
+              "grpcweb-h2": (ECHO, WEB_HEADERS, ("-c16", "-m16"), 0),
+              "grpcweb-h1": (ECHO, WEB_HEADERS, ("--h1", "-c64", "-m1"), 0),
+              "grpc-h1": (ECHO, GRPC_HEADERS, ("--h1", "-c64", "-m1"), 0)}
     out = {}
     for name, frame, body in json_bodies(a.logdir):
         for kind, (path, headers, shape, is_json) in shapes.items():
@@ -312,6 +361,15 @@ def report(res):
               f"{'target':9}{'seconds':>10}{'MB/s':>9}{'proxy peak RSS MiB':>20}  (MB/s each way)"]
     for t, r in b.items():
         lines.append(f"{t:9}{fmt(r['seconds'], '10.2f')}{fmt(r['mb_per_s'], '9.1f')}{fmt(r['peak_rss_mib'], '20.1f')}")
+    if res.get("tls"):
+        lines += ["", "Unary Echo over TLS on the client side (h2load -c16 -m16 -t1, ALPN h2, TLS 1.3), medians;",
+                  "new connections: h2load -n500 -c500 -m1 (a full handshake and one call each)",
+                  f"{'target':13}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'proxy µs/req':>14}{'upstream µs/req':>17}"
+                  f"{'new conns/s':>13}{'proxy µs/conn':>15}"]
+        for t, r in res["tls"].items():
+            lines.append(f"{t:13}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
+                         f"{fmt(r['proxy_cpu_us_per_req'], '14.1f')}{fmt(r['upstream_cpu_us_per_req'], '17.1f')}"
+                         f"{fmt(r.get('connections_per_s'), '13.0f')}{fmt(r.get('proxy_cpu_us_per_connection'), '15.0f')}")
     if res.get("json"):
         lines += ["", "JSON unary through Trestle (Echo, same message as gRPC), medians",
                   f"{'call':26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'trestle µs/call':>17}"]
@@ -336,7 +394,7 @@ def report(res):
     return "\n".join(lines)
 
 
-def goals(u, b, j=None, codec=None, lg=None):
+def goals(u, b, j=None, codec=None, lg=None, tls=None):
     def goal(value, op, limit):
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         return {"value": value, "goal": f"{op} {limit}", "met": met}
@@ -353,10 +411,20 @@ def goals(u, b, j=None, codec=None, lg=None):
             ratio(j["json-h1 small"]["proxy_cpu_us_per_req"], j["grpc-h2-c64m1 small"]["proxy_cpu_us_per_req"]), "<=", 2)
         g["JSON h1 small / gRPC c16m16 CPU per call"] = {
             "value": ratio(j["json-h1 small"]["proxy_cpu_us_per_req"], native), "goal": None, "met": None}
+        g["gRPC-Web h2 small / gRPC CPU per call"] = goal(ratio(j["grpcweb-h2 small"]["proxy_cpu_us_per_req"], native), "<=", 1.3)
+        h1native = j["grpc-h2-c64m1 small"]["proxy_cpu_us_per_req"]
+        g["gRPC-Web h1 small / gRPC c64m1 CPU"] = goal(ratio(j["grpcweb-h1 small"]["proxy_cpu_us_per_req"], h1native), "<=", 1.3)
+        g["gRPC h1 small / gRPC c64m1 CPU"] = {
+            "value": ratio(j["grpc-h1 small"]["proxy_cpu_us_per_req"], h1native), "goal": None, "met": None}
     if lg and "direct" in lg:
         g["trestle load / h2load req/s (direct)"] = goal(ratio(lg["direct"]["req_per_s"], lg["h2load direct"]["req_per_s"]), ">=", 0.9)
         g["trestle load / h2load CPU per call"] = goal(ratio(lg["direct"]["generator_cpu_us_per_req"],
                                                              lg["h2load direct"]["generator_cpu_us_per_req"]), "<=", 1.5)
+    if tls:
+        g["TLS trestle/nghttpx CPU µs per request"] = goal(ratio(tls["trestle-tls"]["proxy_cpu_us_per_req"],
+                                                                 tls["nghttpx-tls"]["proxy_cpu_us_per_req"]), "<=", 0.9)
+        g["trestle TLS / cleartext CPU per request"] = goal(ratio(tls["trestle-tls"]["proxy_cpu_us_per_req"],
+                                                                 u["trestle"]["proxy_cpu_us_per_req"]), "<=", 1.25)
     if codec:
         for name, r in codec.items():
             g[f"codec {name} JSON->binary MB/s"] = goal(r["json_to_binary_mb_s"], ">=", 300)
@@ -382,6 +450,8 @@ def main():
     ap.add_argument("--descriptors", help="routes/demo.pb: measure JSON calls and the codec too")
     ap.add_argument("--trestle-bin", default=".build/release/trestle")
     ap.add_argument("--codec-iterations", type=int, default=20000)
+    ap.add_argument("--trestle-tls", help="PORT:PID of a Trestle with a TLS listener")
+    ap.add_argument("--nghttpx-tls", help="PORT:PID of an nghttpx with a TLS frontend")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     a = ap.parse_args(argv[:split])
@@ -400,11 +470,16 @@ def main():
         codec = codec_bench(a)
         print("trestle load:", file=sys.stderr)
         lg = loadgen(targets, a, errors)
+    tls = None
+    if a.trestle_tls and a.nghttpx_tls:
+        print("tls:", file=sys.stderr)
+        tls = tls_unary({"trestle-tls": pp(a.trestle_tls), "nghttpx-tls": pp(a.nghttpx_tls)}, up_pid, a, errors)
     print("bidi:", file=sys.stderr)
     b = bidi(targets, a, errors)
     res = {"requests": a.requests, "runs": a.runs, "bidi_mib": a.bidi_mib, "cpus": os.cpu_count(),
            "commands": {"h2load": h2load_cmd, "nghttpx": shlex.join(a.nghttpx_cmd)}, "unary": u, "bidi": b,
-           "json": j, "codec": codec, "loadgen": lg, "goals": goals(u, b, j, codec, lg), "errors": errors}
+           "json": j, "codec": codec, "loadgen": lg, "tls": tls, "goals": goals(u, b, j, codec, lg, tls),
+           "errors": errors}
     with open(a.json, "w") as f:
         json.dump(res, f, indent=2)
     print(report(res))

@@ -34,11 +34,20 @@ public final class CallCounters: Sendable {
             }
         }
     }
+    /// Upstream connects that failed in the TLS handshake (also counted in `upstreamConnectFailures`).
+    public let upstreamTLSHandshakeFailures = Atomic<UInt64>(0)
+    /// Upstream TLS connections that resumed a session (an abbreviated handshake).
+    public let upstreamTLSResumed = Atomic<UInt64>(0)
+    /// Client TLS handshakes that failed, by `TLSError.Reason` (index into `TLSFailureReason.names`).
+    public let tlsHandshakeFailures: InlineArray<16, Atomic<UInt64>>
+    /// Client TLS handshakes completed.
+    public let tlsHandshakes = Atomic<UInt64>(0)
     /// Failed lookups of host-name endpoints (the last good addresses stay in use).
     public let upstreamDNSFailures = Atomic<UInt64>(0)
 
     public init() {
         byStatus = InlineArray { _ in Atomic<UInt64>(0) }
+        tlsHandshakeFailures = InlineArray { _ in Atomic<UInt64>(0) }
         limitHits = InlineArray { _ in Atomic<UInt64>(0) }
     }
 

@@ -27,8 +27,18 @@ public struct CallHead {
         case none
         /// `application/grpc`, `application/grpc+proto`, …
         case grpc
+        /// gRPC-Web binary (PROTOCOL-WEB.md): `application/grpc-web`, `application/grpc-web+proto`.
+        case grpcWeb
+        /// gRPC-Web text (base64 bodies): `application/grpc-web-text`, `application/grpc-web-text+proto`.
+        case grpcWebText
+        /// gRPC-Web with a codec other than protobuf (`application/grpc-web+json`, …): refused
+        /// by the gRPC-Web frontend (README, "gRPC-Web").
+        case grpcWebOtherCodec
         /// Anything else (JSON, a form, …): a translated frontend's business.
         case other
+
+        /// Any gRPC-Web form.
+        public var isGRPCWeb: Bool { self == .grpcWeb || self == .grpcWebText || self == .grpcWebOtherCodec }
     }
 
     public init(metadata: Metadata) {
@@ -58,7 +68,7 @@ public struct CallHead {
 /// forwarded fields are copied once into the head's metadata, the rest never are.
 ///
 /// Native profile (HTTP/2 requests, whose frontend is chosen only once `content-type` is known):
-/// pseudo-headers are kept, `:scheme` becomes `http` (the upstream hop is cleartext).
+/// pseudo-headers are kept, `:scheme` becomes `http` (`https` when the client came over TLS: `secure`).
 /// Translated profile (a frontend that builds the upstream request itself and has already put its
 /// own pseudo-headers first): the client's pseudo-headers are skipped, names are lower-cased and
 /// lose a `Grpc-Metadata-` prefix, and `x-forwarded-for` gets the client's address (`finish`).
@@ -68,6 +78,9 @@ public struct CallHeadBuilder {
     /// What has been built so far (settable only so that the per-field path can be inlined).
     public var head: CallHead
     public let profile: MetadataFilter.Profile
+    /// The client came over TLS: a native head's `:scheme` is forwarded as `https` (as nghttpx
+    /// forwards the client's scheme), else `http`.
+    public var secure = false
     @usableFromInline var connectionNamed = ConnectionNamedFields()
     @usableFromInline var forwardedFor: [UInt8] = []
 
@@ -126,7 +139,8 @@ public struct CallHeadBuilder {
             } else if name.equals(":method") {
                 head.isPost = value.equals("POST")
             } else if name.equals(":scheme") {
-                metadata.append(":scheme", value: UnsafeRawBufferPointer(staticString: "http"))
+                metadata.append(":scheme", value: secure ? UnsafeRawBufferPointer(staticString: "https")
+                                                         : UnsafeRawBufferPointer(staticString: "http"))
                 return
             }
         case .deadline:
@@ -145,7 +159,7 @@ public struct CallHeadBuilder {
         case .forward:
             if !connectionNamed.isEmpty && connectionNamed.contains(name) { return }
             if name.equals("content-type") {
-                head.contentType = Self.isGRPCContentType(value) ? .grpc : .other
+                head.contentType = Self.contentType(of: value)
             } else if name.equals("te") {
                 head.acceptsTrailers = value.equals("trailers") || Self.listsTrailers(value)
                 // HTTP/2 allows only `te: trailers` (RFC 9113 §8.2.2); an upgraded HTTP/1.1 head
@@ -166,6 +180,27 @@ public struct CallHeadBuilder {
         guard value.hasPrefix("application/grpc") else { return false }
         let n = "application/grpc".utf8.count
         return value.count == n || value[n] == UInt8(ascii: "+") || value[n] == UInt8(ascii: ";")
+    }
+
+    /// The content type a `content-type` value names: gRPC (`isGRPCContentType`), one of the
+    /// gRPC-Web forms (`application/grpc-web` or `-text`, then nothing, `+codec` or `;…`), or other.
+    @inlinable
+    public static func contentType(of value: UnsafeRawBufferPointer) -> CallHead.ContentType {
+        if isGRPCContentType(value) { return .grpc }
+        let web = "application/grpc-web".utf8.count
+        guard value.count >= web, value.hasPrefix("application/grpc-web") else { return .other }
+        var rest = UnsafeRawBufferPointer(rebasing: value[web...])
+        var text = false
+        if rest.hasPrefix("-text") {
+            text = true
+            rest = UnsafeRawBufferPointer(rebasing: rest[5...])
+        }
+        if let semicolon = rest.firstIndex(of: UInt8(ascii: ";")) {
+            rest = UnsafeRawBufferPointer(rebasing: rest[..<semicolon])
+        }
+        while let last = rest.last, last == 0x20 || last == 0x09 { rest = UnsafeRawBufferPointer(rebasing: rest.dropLast()) }
+        if rest.isEmpty || rest.equals("+proto") { return text ? .grpcWebText : .grpcWeb }
+        return rest.first == UInt8(ascii: "+") ? .grpcWebOtherCodec : .other
     }
 
     /// Whether a `te` value lists `trailers` among other codings.

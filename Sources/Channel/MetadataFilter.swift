@@ -11,7 +11,11 @@
 ///
 /// Names must be lower case (HTTP/2 names are; an HTTP/1.1 frontend lower-cases first).
 public enum MetadataFilter {
-    public enum Profile: Sendable { case native, translated }
+    /// `web`: gRPC-Web (binary and text). Its messages are gRPC frames and its `grpc-*` fields
+    /// (`grpc-encoding`, …) pass as a native client's do, but the gateway writes the upstream's
+    /// `content-type` and `te` itself, `x-grpc-web` is for the gateway, the client's address is
+    /// appended to `x-forwarded-for`, and the response's `content-type` is the gateway's own.
+    public enum Profile: Sendable { case native, translated, web }
 
     /// What a request field is.
     public enum RequestField: Equatable, Sendable {
@@ -49,8 +53,9 @@ public enum MetadataFilter {
         switch first {
         case UInt8(ascii: "c"):
             if name.equals("connection") { return .connection }
-            // Translated: the gateway frames messages itself and says so.
-            if profile == .translated && name.equals("content-type") { return .drop }
+            // Translated: the gateway frames messages itself and says so. gRPC-Web: the gateway
+            // names the upstream's format (application/grpc).
+            if profile != .native && name.equals("content-type") { return .drop }
         case UInt8(ascii: "g"):
             if name.equals("grpc-timeout") { return .deadline }
             // `grpc-*` is reserved to gRPC (PROTOCOL-HTTP2.md): a native client's (grpc-encoding,
@@ -62,10 +67,15 @@ public enum MetadataFilter {
             // a native client's passes; a translated request gets the gateway's own.
             if name.equals("te") { return profile == .native ? .forward : .drop }
         case UInt8(ascii: "x"):
-            if profile == .translated && name.equals("x-forwarded-for") { return .forwardedFor }
+            if profile != .native && name.equals("x-forwarded-for") { return .forwardedFor }
+            // gRPC-Web's marker (PROTOCOL-WEB.md) is for the gateway, not the upstream.
+            if profile == .web && name.equals("x-grpc-web") { return .drop }
+            // Only the gateway vouches for a client certificate (Envoy's SANITIZE default): a
+            // client's own claim is never forwarded; a TLS listener may add the verified one.
+            if name.equals("x-forwarded-client-cert") { return .drop }
         case UInt8(ascii: "a"):
             // What the client's HTTP accepts is not what the upstream's gRPC framing offers.
-            if profile == .translated && name.equals("accept-encoding") { return .drop }
+            if profile != .native && name.equals("accept-encoding") { return .drop }
         case UInt8(ascii: "e"):
             // 100-continue is answered by the gateway.
             if name.equals("expect") { return .drop }
@@ -86,7 +96,8 @@ public enum MetadataFilter {
             if name.equals("grpc-status-details-bin") { return .statusDetails }
             if profile == .translated && name.hasPrefix("grpc-") { return .drop }
         }
-        if profile == .translated && name.equals("content-type") { return .drop }
+        // Translated and gRPC-Web clients get the gateway's own content-type.
+        if profile != .native && name.equals("content-type") { return .drop }
         return MetadataRules.isHopByHopLowercase(name) ? .drop : .forward
     }
 

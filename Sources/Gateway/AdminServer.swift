@@ -66,6 +66,9 @@ final class AdminServer {
         var started: UInt64 = 0, failures: UInt64 = 0, dnsFailures: UInt64 = 0
         var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0, buffered: Int64 = 0
         var limits = [UInt64](repeating: 0, count: CallCounters.Limit.allCases.count)
+        var handshakes: UInt64 = 0, upstreamTLSFailures: UInt64 = 0, upstreamResumed: UInt64 = 0
+        let reasons = ServerConnection.tlsFailureReasons
+        var tlsFailures = [UInt64](repeating: 0, count: reasons.count)
         for w in workers {
             let c = w.counters
             buffered &+= c.bufferedBytes.load(ordering: .relaxed)
@@ -77,6 +80,10 @@ final class AdminServer {
             active &+= c.callsActive.load(ordering: .relaxed)
             down &+= c.downstreamConnections.load(ordering: .relaxed)
             up &+= c.upstreamConnections.load(ordering: .relaxed)
+            handshakes &+= c.tlsHandshakes.load(ordering: .relaxed)
+            upstreamTLSFailures &+= c.upstreamTLSHandshakeFailures.load(ordering: .relaxed)
+            upstreamResumed &+= c.upstreamTLSResumed.load(ordering: .relaxed)
+            for i in reasons.indices { tlsFailures[i] &+= c.tlsHandshakeFailures[i].load(ordering: .relaxed) }
         }
         var out = """
         # HELP trestle_calls_started_total Calls accepted from clients.
@@ -106,6 +113,23 @@ final class AdminServer {
         # HELP trestle_upstream_dns_failures_total Failed lookups of host-name endpoints (each worker resolves; the last good addresses stay).
         # TYPE trestle_upstream_dns_failures_total counter
         trestle_upstream_dns_failures_total \(dnsFailures)
+        # HELP trestle_upstream_tls_handshake_failures_total Upstream connects that failed in the TLS handshake.
+        # TYPE trestle_upstream_tls_handshake_failures_total counter
+        trestle_upstream_tls_handshake_failures_total \(upstreamTLSFailures)
+        # HELP trestle_upstream_tls_resumed_total Upstream TLS connections that resumed a session.
+        # TYPE trestle_upstream_tls_resumed_total counter
+        trestle_upstream_tls_resumed_total \(upstreamResumed)
+        # HELP trestle_tls_handshakes_total Client TLS handshakes completed.
+        # TYPE trestle_tls_handshakes_total counter
+        trestle_tls_handshakes_total \(handshakes)
+        # HELP trestle_tls_handshake_failures_total Client TLS handshakes that failed, by reason.
+        # TYPE trestle_tls_handshake_failures_total counter
+
+        """
+        for (i, reason) in reasons.enumerated() {
+            out += "trestle_tls_handshake_failures_total{reason=\"\(reason)\"} \(tlsFailures[i])\n"
+        }
+        out += """
         # HELP trestle_buffered_bytes Request and response bytes held for client streams.
         # TYPE trestle_buffered_bytes gauge
         trestle_buffered_bytes \(buffered)

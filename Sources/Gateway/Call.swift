@@ -177,6 +177,10 @@ final class Call: UpstreamAttemptOwner {
     /// Framed request bytes queued and not yet taken by the upstream.
     var requestBacklog: Int { requestQueue.count }
 
+    /// The response bytes relayed so far end inside a gRPC message (during `responseData`: after
+    /// the chunk being passed on), e.g. for a frontend that re-encodes the stream per message.
+    var responseInsideMessage: Bool { responseFrames.insideMessage }
+
     /// The frontend ends the call itself (it cannot translate a message, a limit is hit, the
     /// request cannot be routed); `httpStatus` when the answer is not the table's (only before
     /// anything was sent).

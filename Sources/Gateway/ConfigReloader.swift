@@ -1,5 +1,6 @@
 import Glibc
 import RouteConfig
+import TLS
 import UVLoop
 
 /// Hot reload, the main thread's half: re-reads the routes file (and the descriptor sets it
@@ -12,6 +13,9 @@ final class ConfigReloader {
     let workers: [Worker]
     /// The config the workers were last given (what `/config` shows).
     private(set) var current: GatewayConfig
+    /// The TLS contexts of `current`'s clusters (parallel to its `clusters`; nil: h2c).
+    private(set) var clusterTLS: [TLSContextHolder<TLSClientContext>?]
+    let tls: GatewayTLS
     /// 1 for the startup config, +1 per successful reload.
     private(set) var generation = 1
     private(set) var reloads: UInt64 = 0
@@ -23,10 +27,22 @@ final class ConfigReloader {
     /// Runs after every reload attempt, applied or not (`serve --watch` takes its baseline).
     var onAttempt: (() -> Void)?
 
-    init(path: String, config: GatewayConfig, workers: [Worker]) {
+    init(path: String, config: GatewayConfig, workers: [Worker], tls: GatewayTLS) {
         self.path = path
         current = config
         self.workers = workers
+        self.tls = tls
+        clusterTLS = tls.initialClusters
+    }
+
+    /// SIGHUP: every reload step, in order, each logging what it did and keeping what it had on
+    /// failure. New connections use what a step installs; open ones and calls keep theirs.
+    func reloadAll() {
+        // Step 1, certificates: the TLS files of every listener and cluster (a bad file keeps
+        // the previous certificate and the log names the file).
+        for line in tls.reloadCertificates(clusters: clusterTLS, config: current) { writeStderr("trestle: reload: \(line)\n") }
+        // Step 2, the routes file, its descriptor sets and clusters.
+        reload()
     }
 
     /// The generation every worker has switched to (the smallest of theirs).
@@ -43,9 +59,15 @@ final class ConfigReloader {
             for d in error.diagnostics { writeStderr("trestle: reload: \(d)\n") }
             return failed(error.diagnostics.first?.description ?? "invalid routes file")
         }
-        if let refused = GatewayServer.unservedTLS(next) {
-            writeStderr("trestle: reload: \(refused)\n")
-            return failed(refused)
+        // New or changed TLS clusters read their files now; unchanged ones keep their contexts.
+        let nextTLS: [TLSContextHolder<TLSClientContext>?]
+        do {
+            var byName: [String: TLSContextHolder<TLSClientContext>] = [:]
+            for (i, c) in current.clusters.enumerated() { if let h = clusterTLS[i] { byName[c.name] = h } }
+            nextTLS = try GatewayTLS.clusterContexts(next, reusing: byName, config: current)
+        } catch {
+            writeStderr("trestle: reload: TLS: \(error.message)\n")
+            return failed("TLS: \(error.message)")
         }
         for w in next.warnings { writeStderr("trestle: reload: warning: \(w)\n") }
         // Sockets and threads are made at startup: these keys need a restart. The rest applies.
@@ -65,9 +87,11 @@ final class ConfigReloader {
         generation += 1
         reloads += 1
         current = applied
+        clusterTLS = nextTLS
         loadedAt = ConfigReloader.unixTime()
         lastError = nil
-        let pending = PendingConfig(config: applied, router: applied.makeRouter(), generation: generation)
+        let pending = PendingConfig(config: applied, router: applied.makeRouter(), generation: generation,
+                                    clusterTLS: nextTLS)
         for w in workers { w.adopt(pending) }
         writeStderr("trestle: reloaded \(path): config \(generation), \(applied.clusters.count) clusters, "
                     + "\(applied.routes.count) routes\n")

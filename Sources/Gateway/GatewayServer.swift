@@ -5,28 +5,22 @@ import UVLoop
 /// Runs the gateway: N workers, each on its own thread and loop, and the main thread waiting
 /// for SIGTERM/SIGINT to drain them. Returns the process exit status.
 public enum GatewayServer {
-    /// TLS is parsed and checked (`trestle check`) but not yet served on sockets: startup and
-    /// reload refuse such a config rather than speak cleartext where the routes file asks for TLS.
-    static func unservedTLS(_ config: GatewayConfig) -> String? {
-        let tlsListeners = config.listeners.indices.filter { config.tls(forListener: $0) != nil }.map { "\(config.listeners[$0])" }
-        let tlsClusters = config.clusters.filter { $0.tls != nil }.map(\.name)
-        guard !tlsListeners.isEmpty || !tlsClusters.isEmpty else { return nil }
-        let what = (tlsListeners.map { "listener \($0)" } + tlsClusters.map { "cluster \($0)" }).joined(separator: ", ")
-        return "\(config.file): tls is not served by this version yet (\(what)); remove the tls keys to serve cleartext"
-    }
-
     /// `watch`: reload when the routes file or its descriptor sets change (ConfigWatcher), not
     /// only on SIGHUP.
     public static func run(config: GatewayConfig, watch: Bool = false, onReady: (() -> Void)? = nil) -> Int32 {
-        if let refused = unservedTLS(config) {
-            writeStderr("trestle: \(refused)\n")
-            return 2
+        // Every certificate, key and CA file is read before anything listens: a bad one stops
+        // startup with the file named.
+        let tls: GatewayTLS
+        do { tls = try GatewayTLS(config: config) } catch {
+            writeStderr("trestle: \(config.file): TLS: \(error.message)\n")
+            return 1
         }
+        for note in tls.startupNotes { writeStderr("trestle: \(note)\n") }
         let router = config.makeRouter()
         var workers: [Worker] = []
         do {
             for i in 0 ..< max(1, config.workers) {
-                workers.append(try Worker(index: i, config: config, router: router))
+                workers.append(try Worker(index: i, config: config, router: router, tls: tls))
             }
         } catch {
             writeStderr("trestle: \(error)\n")
@@ -38,7 +32,7 @@ public enum GatewayServer {
             return 1
         }
         signal(SIGPIPE, SIG_IGN)
-        let reloader = ConfigReloader(path: config.file, config: config, workers: workers)
+        let reloader = ConfigReloader(path: config.file, config: config, workers: workers, tls: tls)
         let systemd = SystemdNotify()
         var admin: AdminServer?
         if let a = config.admin {
@@ -70,13 +64,14 @@ public enum GatewayServer {
         }
         signals.append(Signal(loop: main, signal: SIGTERM, onSignal))
         signals.append(Signal(loop: main, signal: SIGINT, onSignal))
-        // SIGHUP re-reads the files the config names, one step after the other; each step logs
-        // and counts its own failure and keeps what it had. Stays installed while draining
-        // (ignored then), so that a late `systemctl reload` does not kill the process.
+        // SIGHUP re-reads the files the config names, one step after the other (certificates,
+        // then the routes file: `ConfigReloader.reloadAll`); each step logs and counts its own
+        // failure and keeps what it had. Stays installed while draining (ignored then), so that a
+        // late `systemctl reload` does not kill the process.
         let hangup = Signal(loop: main, signal: SIGHUP) { _ in
             guard !stopping else { return }
             systemd.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotify.monotonicMicroseconds())")
-            reloader.reload()           // the routes file, descriptor sets and clusters
+            reloader.reloadAll()
             systemd.send("READY=1\nSTATUS=config \(reloader.generation)")
         }
         // Each worker signals here when its loop has ended; once all have, the main loop stops

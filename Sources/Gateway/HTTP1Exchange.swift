@@ -2,8 +2,8 @@ import Channel
 import HTTP1
 
 /// One HTTP/1.1 request and its response (RFC 9112) on a `ServerConnection` in HTTP/1.1 mode, as
-/// a `ClientStream`. The connection parses; the exchange starts the call (JSON today: the
-/// frontend a request line gets), hands it the body, and writes the response into the
+/// a `ClientStream`. The connection parses; the exchange starts the call (with the frontend its
+/// content type and method ask for: gRPC-Web, gRPC over HTTP/1.1, else JSON), hands it the body, and writes the response into the
 /// connection's output: the head once, the body (chunked when its length is not known), the end
 /// with trailers where the client sent `TE: trailers`.
 ///
@@ -38,11 +38,32 @@ final class HTTP1Exchange: ClientStream {
 
     /// Starts the call for this request.
     func start() -> Call {
+        let request = JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
+                                      fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil,
+                                      secure: conn.isSecure, clientCertificate: conn.forwardedClientCertificate)
+        // gRPC-Web (and CORS preflights), gRPC over HTTP/1.1, by content type and method;
+        // everything else is JSON.
+        var contentType = head.headers.first("Content-Type") ?? ""
+        let format = contentType.withUTF8 { CallHeadBuilder.contentType(of: UnsafeRawBufferPointer($0)) }
+        if format.isGRPCWeb || (head.method == "OPTIONS" && GRPCWebFrontend.isPreflight(request)) {
+            let f = GRPCWebFrontend(pool: conn.worker.headerPool, format: format)
+            let call = Call(worker: conn.worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, request)
+            return call
+        }
+        if format == .grpc {
+            // gRPC over HTTP/1.1: framed bodies, streamed both ways.
+            let f = GRPCHTTP1Frontend(pool: conn.worker.headerPool)
+            let call = Call(worker: conn.worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, request)
+            return call
+        }
         let f = JSONFrontend(pool: conn.worker.headerPool)
         let call = Call(worker: conn.worker, client: self, frontend: f)
         self.call = call
-        f.start(call, JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
-                                fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil))
+        f.start(call, request)
         return call
     }
 

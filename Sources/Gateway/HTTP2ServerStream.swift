@@ -4,7 +4,7 @@ import UVLoop
 
 /// One client HTTP/2 stream (RFC 9113 §5) on a `ServerConnection`, as a `ClientStream`: it
 /// collects the request head through the core's filter as nghttp2 reports each field, starts the
-/// call with the frontend its `content-type` asks for (native gRPC, else JSON), passes request
+/// call with the frontend its `content-type` asks for (native gRPC, gRPC-Web and CORS preflights, else JSON), passes request
 /// DATA on, and serves the response: headers submitted at once, DATA pulled by nghttp2 from its
 /// queue (written into frames without another copy), trailers after the last byte.
 ///
@@ -88,6 +88,7 @@ final class HTTP2ServerStream: ClientStream {
         requestBlock = pool.take()
         headerLimit = conn.worker.headerLimit
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
+        builder.secure = conn.isSecure
     }
 
     deinit {
@@ -119,21 +120,40 @@ final class HTTP2ServerStream: ClientStream {
         if headerLimit.isExceeded {
             worker.counters.limitHit(.headerList)
             // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
-            let native = builder.head.contentType == .grpc
-            let f: any Frontend = native ? worker.grpcFrontend : JSONFrontend(pool: pool)
+            let contentType = builder.head.contentType
+            let native = contentType == .grpc
+            let f: any Frontend
+            if native {
+                f = worker.grpcFrontend
+            } else if contentType.isGRPCWeb {
+                f = GRPCWebFrontend(pool: pool, format: contentType)
+            } else {
+                f = JSONFrontend(pool: pool)
+            }
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
-            if !native { (f as! JSONFrontend).bind(call) }
+            (f as? JSONFrontend)?.bind(call)
+            (f as? GRPCWebFrontend)?.bind(call)
             call.fail(.resourceExhausted, "request headers too large: \(headerLimit.description)", httpStatus: 431)
             if endStream { call.clientEnd() }
             return
         }
         if builder.head.contentType == .grpc {
             requestIsGRPC = true
+            // The verified client certificate, after the client's fields (its own claim was dropped).
+            if let certificate = connRef._withUnsafeGuaranteedRef({ $0.forwardedClientCertificate }) {
+                requestBlock.append("x-forwarded-client-cert", certificate)
+            }
             let f = worker.grpcFrontend
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             f.start(call, &builder.head)
+        } else if let web = webHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }) {
+            // gRPC-Web, or a CORS preflight (answered by the gRPC-Web frontend).
+            let f = GRPCWebFrontend(pool: pool, format: builder.head.contentType)
+            call = Call(worker: worker, client: self, frontend: f)
+            self.call = call
+            f.start(call, web)
         } else {
             let f = JSONFrontend(pool: pool)
             call = Call(worker: worker, client: self, frontend: f)
@@ -142,6 +162,15 @@ final class HTTP2ServerStream: ClientStream {
         }
         headTaken = call.upstreamHead === requestBlock
         if endStream { call.clientEnd() }
+    }
+
+    /// The head for the gRPC-Web frontend, when it takes the request (a gRPC-Web content type, or
+    /// a CORS preflight).
+    private func webHead(_ head: CallHead, peer: String?) -> JSONRequestHead? {
+        if head.contentType.isGRPCWeb { return jsonHead(head, peer: peer) }
+        guard !head.isPost, head.contentType == .none else { return nil }
+        let h = jsonHead(head, peer: peer)
+        return GRPCWebFrontend.isPreflight(h) ? h : nil
     }
 
     private func jsonHead(_ head: CallHead, peer: String?) -> JSONRequestHead {
@@ -159,7 +188,8 @@ final class HTTP2ServerStream: ClientStream {
             }
         }
         return JSONRequestHead(method: method, target: target, authority: authority, fields: .http2(fields),
-                               peer: peer, http2Head: head)
+                               peer: peer, http2Head: head, secure: conn?.isSecure ?? false,
+                               clientCertificate: conn?.forwardedClientCertificate)
     }
 
     func data(_ bytes: UnsafeRawBufferPointer) {

@@ -1,4 +1,5 @@
 import Channel
+import Compression
 import RouteConfig
 import Transcoding
 
@@ -58,8 +59,14 @@ final class JSONFrontend: Frontend {
     private var withheldResponseBytes = 0
     private static let responseHighWater = 256 * 1024
     private var json: [UInt8] = []
+    /// The upstream's `grpc-encoding` (its compressed messages are decoded: gzip), and a message
+    /// decompressed.
+    private var responseEncoding: String?
+    private var inflated: [UInt8] = []
 
     private let pool: MetadataPool
+    /// CORS fields for a browser's request (README, "gRPC-Web and CORS").
+    private var cors = CORSFields()
 
     init(pool: MetadataPool) {
         self.pool = pool
@@ -83,6 +90,8 @@ final class JSONFrontend: Frontend {
 
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call
+        cors = CORSFields(fields: head.fields)
+        cors.choose(config: call.snapshot.config, route: nil)
         guard let routes = snapshot.httpRoutes else {
             refuse(.notFound, "no JSON routes: the routes file names no descriptors", httpStatus: 404)
             return
@@ -124,6 +133,7 @@ final class JSONFrontend: Frontend {
             return
         }
         self.method = method
+        cors.choose(config: snapshot.config, route: routeIndex)
         let route = snapshot.routes[routeIndex]
         transcoder = snapshot.transcoders[routeIndex]
         bodyField = match.bodyField
@@ -191,13 +201,16 @@ final class JSONFrontend: Frontend {
     private func upstreamHead(_ head: JSONRequestHead, method: MethodDescriptor, cluster: String) -> CallHead {
         let h = worker.headerPool.take()
         h.append(":method", "POST")
-        h.append(":scheme", "http")
+        let scheme: StaticString = head.secure ? "https" : "http"
+        h.append(":scheme", scheme)
         h.append(":path", method.path)
         // gRPC servers require :authority; an HTTP/1.0 request may come without Host: name the
         // cluster then.
         h.append(":authority", head.authority ?? cluster)
         h.append("content-type", "application/grpc")
         h.append("te", "trailers")
+        // What this frontend can decode (README, "Compression"); identity is implied.
+        h.append("grpc-accept-encoding", "gzip")
         var builder = CallHeadBuilder(into: h, profile: .translated)
         if case .http1(let fields) = head.fields {
             for value in fields.values("Connection") {
@@ -207,6 +220,7 @@ final class JSONFrontend: Frontend {
         }
         head.fields.forEach { name, value in builder.add(name: name, value: value) }
         var built = builder.finish(peer: head.peer)
+        if let certificate = head.clientCertificate { built.metadata.append("x-forwarded-client-cert", certificate) }
         if let h2 = head.http2Head {
             built.timeoutNanoseconds = h2.timeoutNanoseconds ?? built.timeoutNanoseconds
             built.problem = h2.problem ?? built.problem
@@ -398,7 +412,9 @@ final class JSONFrontend: Frontend {
                 }
             case .statusDetails:
                 detailsBin = Array(value)
-            case .drop, .pseudo, .status, .statusMessage:
+            case .drop:
+                if name.equals("grpc-encoding") { responseEncoding = String(decoding: value, as: UTF8.self) }
+            case .pseudo, .status, .statusMessage:
                 break  // the core holds the status; the rest is not the client's
             }
         }
@@ -433,13 +449,21 @@ final class JSONFrontend: Frontend {
     private func responseMessage(_ message: GRPCFrameDecoder.Message) {
         guard !call.isFinished, let method, let transcoder else { return }
         if message.compressed {
-            call.fail(.internalError, "upstream sent a compressed message; the gateway does not offer grpc-encoding")
-            return
+            guard responseEncoding == "gzip" else {
+                call.fail(.unimplemented, "upstream compressed its reply with grpc-encoding \(responseEncoding ?? "(none)"); the gateway decodes gzip only")
+                return
+            }
+            inflated.removeAll(keepingCapacity: true)
+            if let why = message.payload.withUnsafeBytes({ Gzip.decompress($0, limit: 64 << 20, into: &inflated) }) {
+                call.fail(.internalError, "cannot decompress the upstream's gzip message: \(why)")
+                return
+            }
         }
+        let payload = message.compressed ? inflated : message.payload
         json.removeAll(keepingCapacity: true)
         if method.serverStreaming { json.append(contentsOf: #"{"result":"#.utf8) }
         do throws(TranscodeError) {
-            try message.payload.withTypedThrows { (raw) throws(TranscodeError) in
+            try payload.withTypedThrows { (raw) throws(TranscodeError) in
                 if let field = responseBodyField {
                     try transcoder.decodeField(proto: raw, as: method.outputType, field: field, into: &json)
                 } else {
@@ -464,6 +488,7 @@ final class JSONFrontend: Frontend {
         streamHeadSent = true
         let h = worker.headerPool.take()
         h.append("content-type", "application/x-ndjson")
+        cors.append(to: h)
         appendFields(headerFields, to: h)
         call.client.sendHead(status: 200, fields: h, contentLength: nil, endStream: false)
         worker.headerPool.give(h)
@@ -516,6 +541,7 @@ final class JSONFrontend: Frontend {
         }
         let h = worker.headerPool.take()
         h.append("content-type", "application/json")
+        cors.append(to: h)
         var out: [UInt8]
         let status: Int
         if code == .ok {

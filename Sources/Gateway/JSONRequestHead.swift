@@ -32,4 +32,9 @@ struct JSONRequestHead {
     var peer: String?
     /// What the core already read from an HTTP/2 head (its deadline, a malformed grpc-timeout).
     var http2Head: CallHead?
+    /// The client came over TLS: `:scheme https` upstream.
+    var secure = false
+    /// `x-forwarded-client-cert` to send upstream (a TLS listener that forwards the verified
+    /// client certificate); nil: none.
+    var clientCertificate: String? = nil
 }

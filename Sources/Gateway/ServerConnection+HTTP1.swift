@@ -64,7 +64,7 @@ extension ServerConnection {
 
     private func h1Event(_ event: HTTP1Event) {
         switch event {
-        case .head(let head) where head.upgrade == "h2c" && !worker.draining:
+        case .head(let head) where head.upgrade == "h2c" && !worker.draining && tls == nil:  // h2c is cleartext only (RFC 9113 §3.1)
             stopPrefaceTimer()
             h1Upgrade = head
             h1UpgradeBody = []

@@ -1,12 +1,19 @@
 import Channel
 import HTTP1
 import HTTP2
+import TLS
+import Transport
 import UVLoop
 
 /// One client connection on a worker. Sniffs the first bytes: the HTTP/2 client preface
 /// (h2c with prior knowledge) gets an nghttp2 server session; a request line gets the HTTP/1.1
 /// frontend (`ServerConnection+HTTP1.swift`); anything else a 400 and the connection closed.
 /// Owns its HTTP/2 streams and its HTTP/1.1 exchange, which own their calls; loop-thread only.
+///
+/// On a TLS listener (`ServerConnection+TLS.swift`) the socket's bytes go through `tls` first and
+/// only plaintext reaches the paths above; ALPN `h2` or `http/1.1` chooses the protocol, a client
+/// that offers neither is sniffed. Output goes through the same `WritePump`, with `tls` as its
+/// record layer.
 final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     enum Mode { case sniffing, http2, http1, rejecting, closed }
 
@@ -66,15 +73,35 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
+    /// The TLS side of a connection accepted on a TLS listener; nil on a cleartext one.
+    let tls: TLSConnection?
+    /// The listener's `forward_client_certificate`.
+    let forwardsClientCertificate: Bool
+    /// ALPN chose `h2`: only the HTTP/2 client preface may follow.
+    var requiresHTTP2 = false
+    /// The verified client certificate as an `x-forwarded-client-cert` value, when the listener
+    /// forwards it and the client sent one.
+    var forwardedClientCertificate: String?
+    /// Whether the client came over TLS (`:scheme https` upstream).
+    var isSecure: Bool { tls != nil }
+
     /// The client's IP address (X-Forwarded-For), read once per connection.
     lazy var peerHost: String? = tcp.peerAddress?.host
 
-    init(worker: Worker, tcp: TCPStream) {
+    init(worker: Worker, tcp: TCPStream, tls context: TLSServerContext? = nil, forwardClientCertificate: Bool = false) {
         self.worker = worker
         self.tcp = tcp
         let limits = worker.limits
         h1Parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: limits.maxHeaderListBytes,
                                                           maxHeaderCount: limits.maxHeaderFields))
+        forwardsClientCertificate = forwardClientCertificate
+        if let context {
+            let t = TLSConnection(server: context, plaintextBuffer: worker.tlsPlaintext)
+            tls = t
+            pump.recordLayer = t
+        } else {
+            tls = nil
+        }
         tcp.delegate = self
         tcp.startReading()
         worker.counters.add(worker.counters.downstreamConnections, 1)
@@ -82,6 +109,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         prefaceTimer = Timer(loop: worker.loop) { [unowned self] in
             if self.mode == .http1 {
                 self.h1HeadTimeout()
+                return
+            }
+            if let tls = self.tls, tls.handshake == nil {
+                self.tlsHandshakeTimedOut(after: timeout)
                 return
             }
             self.worker.log("closing a connection that sent no complete client preface in \(timeout)ms")
@@ -103,6 +134,15 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     // MARK: TCP
 
     func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
+        if let tls {
+            tlsRead(tls, bytes)
+            return
+        }
+        plaintextRead(bytes)
+    }
+
+    /// Bytes from the client in the clear (decrypted on a TLS listener).
+    func plaintextRead(_ bytes: UnsafeRawBufferPointer) {
         switch mode {
         case .http2:
             feed(bytes)
@@ -119,6 +159,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         let need = Self.preface.count - sniffed.count
         let take = min(need, bytes.count)
         sniffed.append(contentsOf: bytes[0 ..< take])
+        if !Self.preface.starts(with: sniffed) && requiresHTTP2 {
+            worker.log("closing a TLS connection from \(peerHost ?? "?") that chose ALPN h2 but sent no HTTP/2 client preface")
+            close()
+            return
+        }
         if !Self.preface.starts(with: sniffed) {
             if let first = sniffed.first, first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") {
                 // A request line (methods are upper-case tokens): the HTTP/1.1 frontend.
@@ -267,6 +312,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         h1Retired?.detach()
         h1Retired = nil
         session = nil
+        if let tls { tlsSendCloseNotify(tls) }
         tcp.close()
         worker.counters.add(worker.counters.downstreamConnections, -1)
         worker.connectionClosed(self)

@@ -3,6 +3,7 @@ import HTTP2
 import RouteConfig
 import Upstream
 import Synchronization
+import TLS
 import UVLoop
 
 /// A config handed from the main thread to a worker: immutable and Sendable; the worker builds
@@ -11,6 +12,9 @@ struct PendingConfig: Sendable {
     let config: GatewayConfig
     let router: ServiceRouter<Int>
     let generation: Int
+    /// Parallel to `config.clusters`: the TLS contexts of the TLS clusters (built from their
+    /// files on the main thread), nil for h2c ones.
+    let clusterTLS: [TLSContextHolder<TLSClientContext>?]
 }
 
 /// Hot reload, the worker's half (docs/ARCHITECTURE.md §5, "Config snapshots"): the main thread
@@ -35,13 +39,13 @@ extension Worker {
         guard let next = nextConfig.withLock({ p in defer { p = nil }; return p }), !draining else { return }
         let old = snapshot!
         var kept: [ObjectIdentifier: Bool] = [:]
-        let pools = next.config.clusters.map { cluster -> ClusterPool in
+        let pools = next.config.clusters.enumerated().map { (index, cluster) -> ClusterPool in
             if let i = old.config.clusters.firstIndex(where: { $0.name == cluster.name }),
                Worker.samePool(old.config.clusters[i], old.config, cluster, next.config) {
                 kept[ObjectIdentifier(old.pools[i])] = true
                 return old.pools[i]
             }
-            return makePool(cluster, config: next.config)
+            return makePool(cluster, config: next.config, tls: next.clusterTLS[index])
         }
         var retired: [String] = []
         for p in old.pools where kept[ObjectIdentifier(p)] == nil {
@@ -77,9 +81,10 @@ extension Worker {
     }
 
     /// Whether a pool built for `a` (under `ac`) serves `b` (under `bc`) exactly as a new one
-    /// would. A cluster with TLS is always rebuilt (its files may have changed).
+    /// would. Same `tls` keys: the pool keeps its context holder, whose files the reload's
+    /// certificate step has reread (ConfigReloader reuses the holder for it).
     static func samePool(_ a: ClusterConfig, _ ac: GatewayConfig, _ b: ClusterConfig, _ bc: GatewayConfig) -> Bool {
-        a.tls == nil && b.tls == nil
+        a.tls == b.tls
             && a.endpoints == b.endpoints
             && a.connectTimeoutMs == b.connectTimeoutMs
             && a.maxConnections == b.maxConnections
@@ -92,8 +97,8 @@ extension Worker {
             && ac.limits.maxHeaderListBytes == bc.limits.maxHeaderListBytes
     }
 
-    /// One cluster's pool on this worker's loop.
-    func makePool(_ c: ClusterConfig, config: GatewayConfig) -> ClusterPool {
+    /// One cluster's pool on this worker's loop; `tls`: its context when the cluster has `tls`.
+    func makePool(_ c: ClusterConfig, config: GatewayConfig, tls: TLSContextHolder<TLSClientContext>?) -> ClusterPool {
         let window = Int32(clamping: config.streamWindowBytes)
         var settings = UpstreamClusterSettings(
             name: c.name,
@@ -112,7 +117,10 @@ extension Worker {
                                                                                 window: window),
                                       maxHeaderListSize: UInt32(clamping: config.limits.maxHeaderListBytes)))
         settings.dnsRefreshMs = c.dnsRefreshMs
-        return ClusterPool(settings: settings, loop: loop, flushQueue: flushQueue, counters: counters)
+        settings.tls = tls
+        settings.tlsServerName = c.tls?.serverName
+        return ClusterPool(settings: settings, loop: loop, flushQueue: flushQueue, counters: counters,
+                           plaintextBuffer: tlsPlaintext)
     }
 
     /// The HTTP/2 settings offered to client connections.

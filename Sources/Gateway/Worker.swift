@@ -3,6 +3,7 @@ import Glibc
 import HTTP2
 import RouteConfig
 import Synchronization
+import TLS
 import Transcoding
 import Upstream
 import UVLoop
@@ -33,6 +34,10 @@ final class Worker {
     let grpcFrontend: GRPCFrontend
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
+    /// The TLS contexts of listeners and clusters (shared by all workers, swapped on reload).
+    let tls: GatewayTLS
+    /// Where this thread's TLS connections decrypt into (client and upstream side alike).
+    let tlsPlaintext = TLSPlaintextBuffer()
     private var listeners: [TCPListener] = []
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     private var drainWakeup: Wakeup!
@@ -59,25 +64,26 @@ final class Worker {
 
     /// Creates the loop and binds the listeners on the calling thread, so bind errors are
     /// reported at startup; `start()` then hands the loop to the worker's own thread.
-    init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>) throws {
+    init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>, tls: GatewayTLS) throws {
         self.index = index
         self.config = config
         limits = config.limits
         headerLimit = HeaderListLimit(maxBytes: config.limits.maxHeaderListBytes, maxFields: config.limits.maxHeaderFields)
+        self.tls = tls
         grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
         serverSettings = Worker.serverSettings(config)
         flushQueue = FlushQueue(loop: loop)
         deadlines = DeadlineQueue(loop: loop)
         snapshot = ConfigSnapshot(config: config, generation: 1, router: router,
-                                  pools: config.clusters.map { makePool($0, config: config) })
-        for l in config.listeners {
+                                  pools: config.clusters.enumerated().map { makePool($1, config: config, tls: tls.initialClusters[$0]) })
+        for (i, l) in config.listeners.enumerated() {
             guard let addr = ResolvedAddress(ip: l.host, port: l.port) else {
                 throw StartupError("listener \(l): not an IP address")
             }
             do {
                 listeners.append(try TCPListener(loop: loop, address: addr, reusePort: true) { [unowned self] l in
-                    self.accept(l)
+                    self.accept(l, listener: i)
                 })
             } catch {
                 throw StartupError("cannot listen on \(l): \(error)")
@@ -94,14 +100,16 @@ final class Worker {
         Int32(clamping: max(streams.multipliedReportingOverflow(by: Int(window)).partialValue, 1 << 24))
     }
 
-    private func accept(_ listener: TCPListener) {
+    private func accept(_ listener: TCPListener, listener index: Int) {
         guard !draining, let tcp = listener.accept() else { return }
         guard connections.count < limits.maxConnectionsPerWorker else {
             counters.limitHit(.connectionsPerWorker)
             tcp.close()
             return
         }
-        let c = ServerConnection(worker: self, tcp: tcp)
+        // A TLS listener's context is read once per connection (a reload reaches the next one).
+        let c = ServerConnection(worker: self, tcp: tcp, tls: tls.listeners[index]?.current,
+                                 forwardClientCertificate: tls.forwardClientCertificate[index])
         connections[ObjectIdentifier(c)] = c
     }
 

@@ -1,40 +1,39 @@
 import Channel
 import HTTP2
+import Transport
 import UVLoop
 
-/// One HTTP/2 client connection (h2c with prior knowledge) carrying up to `slots.count` calls at
-/// once, one stream each. Loop-thread only; owned by its worker.
+/// One HTTP/2 client connection (h2c with prior knowledge, or TLS with ALPN `h2` when the plan
+/// has `tls`) carrying up to `slots.count` calls at once, one stream each. Its life (connect,
+/// TLS, SETTINGS, ready, draining) is the shared `HTTP2ClientConnection`'s, one per connection
+/// attempt; this type carries the calls. Loop-thread only; owned by its worker.
 ///
 /// Per call: one `submitRequest` with a header block built once for the connection (nghttp2
 /// copies and HPACK-encodes it), request DATA written without copy from the shared body, the
-/// response read in place. Calls are started again only from `flush` (the loop's check phase),
+/// response read in place. Calls are started again only from the flush (the loop's check phase),
 /// never inside an nghttp2 callback. A lost connection fails its calls with UNAVAILABLE and
 /// comes back after a backoff while the run goes on.
-final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStreamDelegate, Flushable {
-    enum State { case idle, connecting, handshaking, ready, draining, closed }
-
+final class HTTP2LoadConnection: LoadConnection, HTTP2ClientConnectionOwner {
     unowned(unsafe) let worker: LoadWorker
     private(set) var slots: [CallSlot] = []
-    private var state = State.idle
-    private var session: HTTP2Session?
-    private var tcp: TCPStream?
+    /// The current connection attempt; nil between attempts.
+    private var link: HTTP2ClientConnection?
     private let headers: Metadata
-    private let pump = WritePump()
-    var flushScheduled = false
     /// Slots whose call ended during the last input: offered to the worker at the next flush.
     private var ended: [CallSlot] = [], endedDraining: [CallSlot] = []
     private var active = 0
-    /// Connect timeout, then reconnect backoff.
+    /// Reconnect backoff.
     private var timer: Timer!
     private var backoffMs: UInt64 = 0
     private var settled = false
+    private var isShutDown = false
 
     init(worker: LoadWorker, slots count: Int) {
         self.worker = worker
         let plan = worker.plan
         headers = Metadata(reservingBytes: 256, fields: 8 + plan.extraHeaders.count)
         headers.append(":method", "POST")
-        headers.append(":scheme", "http")
+        headers.append(":scheme", plan.tls == nil ? "http" : "https")
         headers.append(":path", plan.path)
         headers.append(":authority", plan.authority)
         for (name, value) in plan.format.requestFields(scenario: plan.scenario) { headers.append(name, value) }
@@ -47,49 +46,31 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
         }
     }
 
-    var isReady: Bool { state == .ready }
+    var isReady: Bool { link?.state == .ready }
 
     // MARK: connecting
 
     func connect() {
-        guard state == .idle || state == .closed else { return }
-        state = .connecting
-        timer.start(timeoutMs: worker.plan.connectTimeoutMs)
-        switch TCPStream.connect(loop: worker.loop, to: worker.plan.target, delegate: self) {
-        case let .success(stream): tcp = stream
-        case let .failure(error): connectFailed("connect to \(worker.plan.target) failed: \(error)")
-        }
-    }
-
-    func streamConnected(_ stream: TCPStream, error: UVError?) {
-        guard state == .connecting else { return }
-        if let error {
-            connectFailed("connect to \(worker.plan.target) failed: \(error)")
-            return
-        }
-        state = .handshaking
-        session = HTTP2Session(role: .client, delegate: self, settings: HTTP2LocalSettings(
-            maxConcurrentStreams: 100, initialStreamWindow: 1 << 24, connectionWindow: 1 << 30))
-        stream.startReading()
-        scheduleFlush()  // our preface and SETTINGS
+        guard link == nil, !isShutDown else { return }
+        let plan = worker.plan
+        let name = plan.tlsServerName
+        let options = HTTP2ClientConnection.Options(
+            address: plan.target, connectTimeoutMs: plan.connectTimeoutMs,
+            http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: 1 << 24, connectionWindow: 1 << 30),
+            tls: plan.tls, serverName: name, sessionKey: plan.tls == nil ? nil : "\(name ?? "")|\(plan.target)")
+        let c = HTTP2ClientConnection(owner: self, loop: worker.loop, flushQueue: worker.flushQueue, options: options,
+                                      plaintextBuffer: worker.tlsPlaintext)
+        link = c
+        c.start()
     }
 
     private func timerFired() {
-        switch state {
-        case .connecting, .handshaking:
-            connectFailed(state == .handshaking
-                ? "\(worker.plan.target) sent no HTTP/2 SETTINGS within \(worker.plan.connectTimeoutMs) ms (not an h2c server?)"
-                : "connect to \(worker.plan.target) timed out after \(worker.plan.connectTimeoutMs) ms")
-        case .closed, .idle:
-            if worker.wantsConnections { connect() }
-        case .ready, .draining:
-            break
-        }
+        if link == nil, worker.wantsConnections { connect() }
     }
 
-    private func connectFailed(_ reason: String) {
-        timer.stop()
-        tearDown()
+    func clientConnectionFailed(_ connection: HTTP2ClientConnection, reason: String) {
+        link = nil
+        ended.removeAll(keepingCapacity: true)
         worker.connectFailed()
         if !settled {
             settled = true
@@ -99,15 +80,13 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
     }
 
     private func scheduleReconnect() {
-        guard worker.wantsConnections else { return }
+        guard worker.wantsConnections, !isShutDown else { return }
         backoffMs = backoffMs == 0 ? 50 : min(backoffMs * 2, 1000)
         timer.start(timeoutMs: backoffMs)
     }
 
     func http2SettingsReceived(_ session: HTTP2Session) {
-        guard state == .handshaking else { return }
-        timer.stop()
-        state = .ready
+        guard let link, link.settingsReceived() else { return }
         backoffMs = 0
         if !settled {
             settled = true
@@ -115,116 +94,58 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
         }
         // Slots are offered from the flush, outside this callback.
         for s in slots where !s.active { ended.append(s) }
-        scheduleFlush()
+        link.scheduleFlush()
     }
 
     // MARK: calls
 
     func begin(_ slot: CallSlot) {
-        guard state == .ready, let session else {
+        guard let link, link.state == .ready, let session = link.session else {
             worker.callEnded(slot, CallResult(code: .unavailable), lost: true)
             return
         }
         let id = session.submitRequest(headers, source: Unmanaged.passUnretained(slot).toOpaque(), endStream: false)
         if id <= 0 {
             // No stream can be opened here any more (stream IDs used up): drain and reconnect.
-            state = .draining
+            link.drain()
             worker.callEnded(slot, CallResult(code: .unavailable), lost: true)
-            scheduleFlush()
             return
         }
         slot.streamID = id
         active += 1
-        if !session.nextStreamIDAvailable { state = .draining }
-        scheduleFlush()
+        if !session.nextStreamIDAvailable { link.markDraining() }
+        link.scheduleFlush()
     }
 
-    /// Inside `flush`: what calls start there is written by that same flush.
-    private var flushing = false
+    var hasOpenStreams: Bool { active > 0 }
 
-    @inline(__always)
-    private func scheduleFlush() {
-        if !flushing { worker.flushQueue.schedule(self) }
+    /// Inside the connection's flush, before its output: what starts here is written by it.
+    func clientConnectionWillFlush(_ connection: HTTP2ClientConnection) {
+        guard !ended.isEmpty else { return }
+        swap(&ended, &endedDraining)
+        for s in endedDraining { worker.slotFreed(s) }
+        endedDraining.removeAll(keepingCapacity: true)
     }
 
-    func flush() {
-        guard state == .handshaking || state == .ready || state == .draining, let tcp, let session else { return }
-        flushing = true
-        defer { flushing = false }
-        if !ended.isEmpty {
-            swap(&ended, &endedDraining)
-            for s in endedDraining { worker.slotFreed(s) }
-            endedDraining.removeAll(keepingCapacity: true)
-        }
-        guard self.session != nil else { return }  // a failed begin may have torn the connection down
-        let (outcome, failure) = pump.pump(tcp, session: session)
-        switch outcome {
-        case .writing:
-            return
-        case .failed:
-            lost("HTTP/2 error: \(failure!)")
-            return
-        case .drained:
-            break
-        }
-        if !session.wantsRead && !session.wantsWrite {
-            lost("\(worker.plan.target) ended the HTTP/2 session")
-        } else if state == .draining && active == 0 {
-            lost(nil)
-        }
-    }
-
-    func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
-        guard let session else { return }
-        if let err = session.receive(bytes) {
-            lost("HTTP/2 protocol error from \(worker.plan.target): \(err)")
-            return
-        }
-        scheduleFlush()
-    }
-
-    func streamEnded(_ stream: TCPStream, error: UVError?) {
-        if state == .connecting || state == .handshaking {
-            connectFailed("\(worker.plan.target) closed the connection during the HTTP/2 handshake")
-        } else {
-            lost(error.map { "connection to \(worker.plan.target) lost: \($0)" } ?? "\(worker.plan.target) closed the connection")
-        }
-    }
-
-    func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
-        pump.written()
-        if let error {
-            lost("write to \(worker.plan.target) failed: \(error)")
-            return
-        }
-        flush()
-    }
-
-    /// The connection is gone: calls in flight end with UNAVAILABLE; reconnect unless the run is over.
-    /// `reason` nil: closed on purpose (drained).
-    private func lost(_ reason: String?) {
-        guard state != .closed else { return }
-        let failed = tearDown()
+    /// The connection is gone: calls in flight end with UNAVAILABLE; reconnect unless the run is
+    /// over. `reason` nil: closed on purpose (drained).
+    func clientConnectionClosed(_ connection: HTTP2ClientConnection, reason: String?) {
+        link = nil
+        ended.removeAll(keepingCapacity: true)
+        let failed = slots.filter { $0.active }
+        active = 0
         for s in failed { worker.callEnded(s, CallResult(code: .unavailable), lost: true) }
         scheduleReconnect()
     }
 
-    /// Closes the socket and drops the session; returns the slots that had a call in flight.
-    @discardableResult
-    private func tearDown() -> [CallSlot] {
-        state = .closed
-        tcp?.close()
-        tcp = nil
-        session = nil  // breaks the session → delegate cycle
-        ended.removeAll(keepingCapacity: true)
-        pump.discard()
-        active = 0
-        return slots.filter { $0.active }
-    }
-
     func shutdown() {
+        isShutDown = true
         timer.close()
-        let abandoned = tearDown()
+        link?.abandon()
+        link = nil
+        ended.removeAll(keepingCapacity: true)
+        active = 0
+        let abandoned = slots.filter { $0.active }
         for s in abandoned { worker.callAbandoned(s) }
     }
 
@@ -280,11 +201,11 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2SessionDelegate, TCPStream
         }
         worker.callEnded(s, result, reset: reset)
         ended.append(s)
-        scheduleFlush()
+        link?.scheduleFlush()
     }
 
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {
-        if state == .ready { state = .draining }
+        link?.markDraining()
     }
 
     func http2DataReady(_ session: HTTP2Session, streamID: Int32, source: UnsafeMutableRawPointer?,

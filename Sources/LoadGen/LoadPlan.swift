@@ -1,3 +1,4 @@
+import TLS
 import UVLoop
 
 /// The shape of each call a run makes.
@@ -70,12 +71,19 @@ public final class LoadPlan: Sendable {
     /// Processes whose CPU and peak RSS are reported.
     public let pids: [Int32]
     public let showProgress: Bool
+    /// HTTP/2 over TLS (ALPN `h2`) with this context; nil: h2c.
+    public let tls: TLSClientContext?
+    /// SNI and the name the certificate is checked against; nil: the target's host.
+    public let tlsServerName: String?
 
     public init(target: ResolvedAddress, authority: String, format: any WireFormat, transport: LoadTransport,
                 scenario: LoadScenario, path: String, method: String, message: [UInt8], messagesPerCall: Int,
                 extraHeaders: [(String, String)], connections: Int, streamsPerConnection: Int, threads: Int,
                 mode: LoadMode, durationNs: UInt64?, calls: Int?, warmupNs: UInt64, graceNs: UInt64,
-                connectTimeoutMs: UInt64 = 5000, pids: [Int32], showProgress: Bool = true) {
+                connectTimeoutMs: UInt64 = 5000, pids: [Int32], showProgress: Bool = true,
+                tls: TLSClientContext? = nil, tlsServerName: String? = nil) {
+        self.tls = tls
+        self.tlsServerName = tlsServerName
         self.target = target
         self.authority = authority
         self.format = format

@@ -88,7 +88,7 @@ public final class LoadRunner {
             return ProcessFigures(pid: pid, cpuMicros: cpu, peakRSSKiB: pidPeakKiB[pid], peakReset: pidPeakReset[pid] ?? false)
         }
         return LoadReport(
-            target: plan.authority, protocolName: plan.format.name, transport: plan.transport.rawValue,
+            target: plan.authority, protocolName: plan.format.name, transport: plan.tls != nil ? "h2 over TLS" : plan.transport.rawValue,
             scenario: plan.scenario.rawValue, method: plan.method, path: plan.path,
             connections: plan.connections, streams: plan.streamsPerConnection, sockets: plan.sockets,
             threads: plan.workerCount, mode: plan.mode, warmupSeconds: Double(plan.warmupNs) / 1e9,

@@ -7,6 +7,15 @@ import UVLoop
 public enum LoadSetup {
     /// `host:port` or `[v6]:port`. An IP literal is used as is; a name is resolved now (blocking
     /// getaddrinfo, first address).
+    /// The host part of `host:port` or `[host]:port` (the default TLS server name).
+    public static func host(of target: String) -> String {
+        if target.hasPrefix("["), let close = target.firstIndex(of: "]") {
+            return String(target[target.index(after: target.startIndex) ..< close])
+        }
+        if let colon = target.lastIndex(of: ":") { return String(target[..<colon]) }
+        return target
+    }
+
     public static func resolve(_ target: String) throws(LoadError) -> ResolvedAddress {
         var host = Substring(target), portText = Substring("")
         if target.hasPrefix("["), let close = target.firstIndex(of: "]") {

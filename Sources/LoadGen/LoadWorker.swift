@@ -1,3 +1,4 @@
+import TLS
 import Glibc
 import Synchronization
 import UVLoop
@@ -16,6 +17,8 @@ final class LoadWorker: Flushable {
     let index: Int
     let plan: LoadPlan
     let body: RequestBody
+    /// Where this thread's TLS connections decrypt into.
+    let tlsPlaintext = TLSPlaintextBuffer()
     /// HTTP/1.1 runs: the request bytes, built once per worker.
     let http1Template: HTTP1RequestTemplate?
     let control: RunControl

@@ -5,7 +5,7 @@ import Yams
 extension ConfigParser {
     static let routeKeys = [
         "service", "cluster", "timeout", "max_request_body",
-        "json_emit_defaults", "json_enums_as_numbers", "json_original_names",
+        "json_emit_defaults", "json_enums_as_numbers", "json_original_names", "cors",
     ]
 
     /// `routes: [{service: PATTERN, cluster: NAME, timeout: DURATION}, ...]`: at least one,
@@ -67,6 +67,7 @@ extension ConfigParser {
             let emitDefaults = fields["json_emit_defaults"].flatMap { boolean($0, key: "json_emit_defaults") }
             let enumsAsNumbers = fields["json_enums_as_numbers"].flatMap { boolean($0, key: "json_enums_as_numbers") }
             let originalNames = fields["json_original_names"].flatMap { boolean($0, key: "json_original_names") }
+            let cors = fields["cors"].flatMap { parseCORS($0, section: section) }
 
             if let pattern, let cluster {
                 var route = RouteEntry(service: pattern, cluster: cluster.name, clusterIndex: cluster.index,
@@ -75,6 +76,7 @@ extension ConfigParser {
                 route.jsonEmitDefaults = emitDefaults ?? false
                 route.jsonEnumsAsNumbers = enumsAsNumbers ?? false
                 route.jsonOriginalNames = originalNames ?? false
+                route.cors = cors
                 routes.append(route)
             }
         }

@@ -8,7 +8,7 @@ import Yams
 struct ConfigParser {
     static let topLevelKeys = [
         "listeners", "admin", "workers", "descriptors", "clusters", "routes",
-        "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout", "idle_timeout",
+        "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout", "idle_timeout", "cors",
     ] + limitKeys
 
     let file: String
@@ -76,6 +76,8 @@ struct ConfigParser {
             size($0, key: "stream_window", range: GatewayConfig.streamWindowRange)
         }
 
+        let cors = top["cors"].flatMap { parseCORS($0, section: "at the top level") }
+
         var clusters: [ClusterConfig] = []
         var clusterIndex: [String: Int]?
         if let node = required("clusters", in: top) {
@@ -116,6 +118,7 @@ struct ConfigParser {
         config.idleTimeoutMs = idleTimeout ?? GatewayConfig.defaultIdleTimeoutMs
         config.limits = limits
         config.listenerTLS = listenerTLS
+        config.cors = cors
         config.warnings = warnings
         config.registry = registry
         config.httpRoutes = httpRoutes

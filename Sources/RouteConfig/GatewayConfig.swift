@@ -51,6 +51,15 @@ public struct GatewayConfig: Sendable {
     /// The `google.api.http` bindings (and `POST /pkg.Service/Method`) of every routed service
     /// that has a descriptor, compiled once; nil when there are no descriptors.
     public var httpRoutes: HTTPRouteTable?
+    /// Key `cors` at the top level: the CORS policy of routes without their own, and of requests
+    /// that no route takes (so that the gateway's own errors keep their CORS headers).
+    public var cors: CORSPolicy?
+
+    /// The CORS policy for a call on route `index` (nil: not routed).
+    public func corsPolicy(route index: Int?) -> CORSPolicy? {
+        if let index, index >= 0, let own = routes[index].cors { return own }
+        return cors
+    }
 
     public init(
         file: String,

@@ -19,6 +19,8 @@ public struct RouteEntry: Sendable {
     public var jsonEmitDefaults = false
     public var jsonEnumsAsNumbers = false
     public var jsonOriginalNames = false
+    /// Key `cors`: the browser origins this route answers (nil: the top-level `cors`, if any).
+    public var cors: CORSPolicy?
 
     public static let defaultMaxRequestBodyBytes = 4 << 20
 

@@ -12,6 +12,8 @@ public final class TLSClientContext: @unchecked Sendable {
     let alpnWire: [UInt8]
     /// False only for `insecureSkipVerify`: the server's certificate is not checked at all.
     public let verifiesServer: Bool
+    /// A client certificate is configured (mutual TLS).
+    public let hasClientCertificate: Bool
     public let options: TLSOptions
     let sessions: TLSSessionCache
 
@@ -73,6 +75,7 @@ public final class TLSClientContext: @unchecked Sendable {
         self.alpn = alpn
         self.alpnWire = TLSApplicationProtocol.wire(alpn)
         self.verifiesServer = !insecureSkipVerify
+        self.hasClientCertificate = loaded != nil
         self.options = options
         self.sessions = TLSSessionCache(capacity: sessionCacheSize)
     }

@@ -34,7 +34,7 @@ public final class TLSConnection {
     /// The context this connection started with: kept alive as long as the connection, whatever
     /// a reload does (the SNI callback and session cache use it).
     let serverContext: TLSServerContext?
-    let clientContext: TLSClientContext?
+    public let clientContext: TLSClientContext?
     private let plaintext: TLSByteBuffer
 
     // The ciphertext being received: read by the BIO during `receive` only.

@@ -1,5 +1,6 @@
 import Channel
 import HTTP2
+import TLS
 import UVLoop
 
 /// One worker's pool for one cluster: balances calls round-robin over the endpoints that are not
@@ -11,6 +12,8 @@ public final class ClusterPool {
     let loop: Loop
     let flushQueue: FlushQueue
     let counters: CallCounters
+    /// The worker's buffer for decrypted bytes (TLS clusters), shared by its connections.
+    let plaintextBuffer: TLSPlaintextBuffer?
     /// The endpoints calls are balanced over: the IP literals of the settings, then the
     /// current addresses of each host name.
     var endpoints: [EndpointPool] = []
@@ -32,8 +35,10 @@ public final class ClusterPool {
     /// a connection opened for them closes when they end.
     public private(set) var isRetired = false
 
-    public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters) {
+    public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters,
+                plaintextBuffer: TLSPlaintextBuffer? = nil) {
         self.settings = settings
+        self.plaintextBuffer = plaintextBuffer
         self.counters = counters
         self.loop = loop
         self.flushQueue = flushQueue

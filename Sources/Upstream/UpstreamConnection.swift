@@ -1,67 +1,67 @@
 import Channel
 import HTTP2
+import Transport
 import UVLoop
 
-/// One multiplexed HTTP/2 (h2c, prior knowledge) connection to one endpoint, owned by its
-/// endpoint pool on one worker. It owns the streams it carries (nghttp2 gets unretained
-/// pointers) and fails them all with UNAVAILABLE if the connection is lost.
-final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushable {
-    /// connecting: TCP connect in progress. handshaking: connected, prefaces exchanged until the
-    /// server's first SETTINGS (`connect_timeout` covers both). ready: takes new streams.
-    /// draining: GOAWAY received, stream IDs used up, or shutdown — streams in flight finish.
-    enum State { case connecting, handshaking, ready, draining, closed }
+/// One multiplexed HTTP/2 connection to one endpoint (h2c with prior knowledge, or TLS with
+/// ALPN `h2` when the cluster has `tls`), owned by its endpoint pool on one worker. Its life —
+/// connect, TLS handshake, the server's first SETTINGS, ready, draining — is the shared
+/// `HTTP2ClientConnection`'s; this type carries the streams: it owns them (nghttp2 gets
+/// unretained pointers) and fails them all with UNAVAILABLE if the connection is lost. A TLS
+/// handshake failure is a connect failure whose reason (unknown CA, expired, name mismatch, no
+/// `h2`) reaches the calls waiting for it as their UNAVAILABLE message.
+final class UpstreamConnection: HTTP2ClientConnectionOwner {
+    /// connecting: TCP connect in progress. handshaking: connected, TLS and prefaces exchanged
+    /// until the server's first SETTINGS (`connect_timeout` covers all). ready: takes new
+    /// streams. draining: GOAWAY received, stream IDs used up, or shutdown — streams in flight finish.
+    typealias State = HTTP2ClientConnection.State
 
     unowned(unsafe) let pool: EndpointPool
-    private(set) var state = State.connecting
-    var session: HTTP2Session! {
-        didSet { sessionRef = session.map { Unmanaged.passUnretained($0) } }
-    }
-    /// `session`, unmanaged (valid while `session` holds it), for the per-call paths: loading the
-    /// optional would retain and release it each time.
+    /// The connection's life (TCP, TLS, SETTINGS); set once in `init`.
+    private var link: HTTP2ClientConnection!
+    /// `link` and its session, unmanaged (valid while `link` holds them; `sessionRef` is cleared
+    /// when the connection closes), for the per-call paths: loading the optionals would retain
+    /// and release them each time.
+    private var linkRef: Unmanaged<HTTP2ClientConnection>!
     private var sessionRef: Unmanaged<HTTP2Session>?
+    var state: State { linkRef._withUnsafeGuaranteedRef { $0.state } }
+    /// The session streams are opened on; nil once the connection is closed.
+    var session: HTTP2Session! { link.session }
     /// The cluster's `max_streams_per_connection` (read on every call's pick).
     private let maxStreams: Int
-    private var tcp: TCPStream?
-    private var connectTimer: Timer?
     /// The open streams, as an intrusive list through `UpstreamAttempt.nextOnConnection`; the
     /// list owns one reference to each (`link`, `unlink`).
     private var firstStream: Unmanaged<UpstreamAttempt>?
     private(set) var streamCount = 0
-    private let pump = WritePump()
-    var flushScheduled = false
     let address: ResolvedAddress
-    /// The worker's flush queue (held here: scheduling a flush is on every event's path).
-    private let flushQueue: FlushQueue
     /// Counted in the upstream-connections gauge (from SETTINGS to close).
     private var counted = false
 
     init(pool: EndpointPool, address: ResolvedAddress) {
         self.pool = pool
         self.address = address
-        flushQueue = pool.cluster.flushQueue
-        maxStreams = pool.cluster.settings.maxStreamsPerConnection
-        session = HTTP2Session(role: .client, delegate: self, settings: pool.cluster.settings.http2)
-        sessionRef = Unmanaged.passUnretained(session)  // didSet does not run in init
+        let settings = pool.cluster.settings
+        maxStreams = settings.maxStreamsPerConnection
+        var options = HTTP2ClientConnection.Options(address: address, connectTimeoutMs: settings.connectTimeoutMs,
+                                                    http2: settings.http2)
+        if let tls = settings.tls {
+            let name = settings.tlsServerName ?? pool.host
+            options.tls = tls.current  // read once per connection: a reload reaches the next one
+            options.serverName = name
+            options.sessionKey = "\(name)|\(address)"
+        }
+        link = HTTP2ClientConnection(owner: self, loop: pool.cluster.loop, flushQueue: pool.cluster.flushQueue,
+                                     options: options, plaintextBuffer: pool.cluster.plaintextBuffer)
+        linkRef = Unmanaged.passUnretained(link)
+        sessionRef = link.session.map { Unmanaged.passUnretained($0) }
     }
 
     /// Starts connecting. Separate from `init` so that the pool holds the connection before any
     /// outcome (even an immediate failure) is reported to it.
-    func start() {
-        let timeout = pool.cluster.settings.connectTimeoutMs
-        connectTimer = Timer(loop: pool.cluster.loop) { [unowned self] in
-            self.connectFailed(self.state == .handshaking
-                ? "upstream \(self.address) sent no HTTP/2 SETTINGS within the connect timeout (\(timeout)ms)"
-                : "connect timeout after \(timeout)ms")
-        }
-        connectTimer?.start(timeoutMs: timeout)
-        switch TCPStream.connect(loop: pool.cluster.loop, to: address, delegate: self) {
-        case let .success(stream): tcp = stream
-        case let .failure(error): connectFailed("connect to \(address) failed: \(error)")
-        }
-    }
+    func start() { link.start() }
 
     /// Connections still coming up (they will take streams soon).
-    var isComingUp: Bool { state == .connecting || state == .handshaking }
+    var isComingUp: Bool { linkRef._withUnsafeGuaranteedRef { $0.isComingUp } }
 
     /// Streams this connection may still open (for one coming up: what it will have).
     var room: Int {
@@ -90,13 +90,14 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         link(call)
         if !sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.nextStreamIDAvailable }) {
             // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
-            state = .draining
+            link.markDraining()
         }
         scheduleFlush()
     }
 
+    @inline(__always)
     func scheduleFlush() {
-        flushQueue.schedule(self)
+        linkRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     private func link(_ s: UpstreamAttempt) {
@@ -121,118 +122,41 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
         streamCount -= 1
     }
 
-    // MARK: TCP
+    // MARK: the connection's life
 
-    func streamConnected(_ stream: TCPStream, error: UVError?) {
-        guard state == .connecting else { return }
-        if let error {
-            connectFailed("connect to \(address) failed: \(error)")
-            return
-        }
-        // Send our preface now; streams wait for the server's SETTINGS (http2SettingsReceived).
-        state = .handshaking
-        stream.startReading()
-        scheduleFlush()
-    }
+    var hasOpenStreams: Bool { streamCount > 0 }
 
-    private func connectFailed(_ reason: String) {
-        guard isComingUp else { return }
-        connectTimer?.close()
-        connectTimer = nil
-        state = .closed
-        tcp?.close()
-        tcp = nil
-        session = nil  // breaks the session -> delegate cycle
+    func clientConnectionFailed(_ connection: HTTP2ClientConnection, reason: String) {
+        sessionRef = nil  // the connection drops its session after this
         pool.cluster.counters.add(pool.cluster.counters.upstreamConnectFailures)
+        if connection.tlsError != nil { pool.cluster.counters.add(pool.cluster.counters.upstreamTLSHandshakeFailures) }
         pool.connectionFailed(self, reason: reason)
     }
 
-    func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
-        if let err = session.receive(bytes) {
-            lost("upstream \(address) protocol error: \(err)")
-            return
-        }
-        scheduleFlush()
-    }
-
-    /// nghttp2 has ended the session (a protocol error it detected: it sent GOAWAY and ignores
-    /// all further input) once it wants neither to read nor to write.
-    private var sessionFinished: Bool { !session.wantsRead && !session.wantsWrite }
-
-    func streamEnded(_ stream: TCPStream, error: UVError?) {
-        if isComingUp {
-            connectFailed("upstream \(address) closed the connection during the HTTP/2 handshake")
-            return
-        }
-        lost(error.map { "upstream connection to \(address) lost: \($0)" }
-             ?? "upstream \(address) closed the connection")
-    }
-
-    func streamWriteCompleted(_ stream: TCPStream, error: UVError?) {
-        pump.written()
-        if let error {
-            lost("upstream connection to \(address) lost: \(error)")
-            return
-        }
-        flush()
-    }
-
-    func flush() {
-        guard let tcp, state != .closed, state != .connecting else { return }
-        let (outcome, failure) = pump.pump(tcp, session: session)
-        switch outcome {
-        case .writing:
-            return
-        case .failed:
-            lost("upstream \(address): \(failure!)")
-            return
-        case .drained:
-            break
-        }
-        // Everything is written, its GOAWAY included: a session nghttp2 has ended is closed now,
-        // not when the (silent) peer next sends something.
-        if sessionFinished {
-            lost("upstream \(address) ended the HTTP/2 session (protocol error or GOAWAY)")
-        } else if state == .draining && streamCount == 0 {
-            close()
-        }
-    }
-
     /// The connection is gone: every stream on it ends with UNAVAILABLE.
-    private func lost(_ reason: String) {
-        guard state != .closed else { return }
-        if isComingUp {
-            connectFailed(reason)
-            return
-        }
+    func clientConnectionClosed(_ connection: HTTP2ClientConnection, reason: String?) {
+        sessionRef = nil  // the connection drops its session after this
         if counted { pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, -1) }
-        state = .closed
-        tcp?.close()
-        tcp = nil
+        counted = false
+        let why = reason.map { "upstream \($0)" } ?? "upstream connection to \(address) closed by the gateway"
         while let first = firstStream {
             let call = first.takeUnretainedValue()
             unlink(call)
             call.connection = nil
-            call.fail(.unavailable, reason)
+            call.fail(.unavailable, why)
             first.release()  // the list's reference
         }
-        session = nil  // breaks the session -> delegate cycle; the streams are released above
         pool.connectionClosed(self)
     }
 
     /// Closes when idle (draining) or at shutdown.
     func close() {
-        lost("upstream connection to \(address) closed by the gateway")
+        link.close(reason: "connection to \(address) closed by the gateway")
     }
 
     /// No new streams; in-flight ones finish. A connection still coming up is abandoned.
     func drain() {
-        if isComingUp {
-            connectFailed("gateway shutting down")
-        } else if state == .ready {
-            state = .draining
-            scheduleFlush()
-        }
+        link.drain(reason: "gateway shutting down")
     }
 
     // MARK: HTTP/2 events
@@ -308,17 +232,15 @@ final class UpstreamConnection: HTTP2SessionDelegate, TCPStreamDelegate, Flushab
     }
 
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {
-        if state == .ready { state = .draining }
+        link.markDraining()
         pool.connectionDraining(self)
     }
 
     func http2SettingsReceived(_ session: HTTP2Session) {
-        if state == .handshaking {
-            connectTimer?.close()
-            connectTimer = nil
-            state = .ready
+        if link.settingsReceived() {
             counted = true
             pool.cluster.counters.add(pool.cluster.counters.upstreamConnections, 1)
+            if link.handshake?.resumed == true { pool.cluster.counters.add(pool.cluster.counters.upstreamTLSResumed) }
         }
         pool.connectionReady(self)
     }

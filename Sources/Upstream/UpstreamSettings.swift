@@ -1,4 +1,5 @@
 import HTTP2
+import TLS
 
 /// One cluster's pool settings, per worker (from the routes file's cluster entry).
 public struct UpstreamClusterSettings: Sendable {
@@ -14,6 +15,11 @@ public struct UpstreamClusterSettings: Sendable {
     public var backoffBaseMs: UInt64
     public var backoffMaxMs: UInt64
     public var http2: HTTP2LocalSettings
+    /// TLS to the endpoints (ALPN `h2` required; verified unless the context says otherwise);
+    /// nil: h2c. A holder, so that a reload's new certificates reach new connections.
+    public var tls: TLSContextHolder<TLSClientContext>? = nil
+    /// SNI and verification name; nil: each endpoint's host.
+    public var tlsServerName: String? = nil
     /// How often host-name endpoints are resolved again (ClusterPool+DNS.swift).
     public var dnsRefreshMs: UInt64 = 5_000
 

@@ -38,13 +38,8 @@ enum CheckTLS {
             if let ca = tls.clientCA { add(TLSFileCheck.caFile(ca.path, now: now), files) }
             guard !out[before...].contains(where: { $0.1.severity == .error }) else { continue }
             // What the checks do not cover (a key type OpenSSL refuses, ...): build it as serve does.
-            let policy: TLSClientCertificatePolicy = tls.clientCA.map {
-                tls.requireClientCertificate ? .required(caFile: $0.path) : .optional(caFile: $0.path)
-            } ?? .none
             do {
-                _ = try TLSServerContext(
-                    certificates: tls.certificates.map { TLSCertificateFiles(certificate: $0.certificate.path, key: $0.key.path) },
-                    clientCertificates: policy)
+                _ = try tls.makeContext()
             } catch {
                 add([TLSFileProblem(.error, file: error.file, error.message)], files)
             }
@@ -60,10 +55,7 @@ enum CheckTLS {
             }
             guard !files.isEmpty, !out[before...].contains(where: { $0.1.severity == .error }) else { continue }
             do {
-                _ = try TLSClientContext(
-                    caFile: tls.ca?.path,
-                    certificate: tls.certificate.map { TLSCertificateFiles(certificate: $0.certificate.path, key: $0.key.path) },
-                    insecureSkipVerify: tls.insecureSkipVerify)
+                _ = try tls.makeContext()
             } catch {
                 add([TLSFileProblem(.error, file: error.file, error.message)], files)
             }

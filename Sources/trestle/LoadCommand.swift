@@ -1,6 +1,7 @@
 // `trestle load`: the load generator's command line. Everything else lives in the LoadGen module
 // (docs/ARCHITECTURE.md §9: no callbacks here).
 import ArgumentParser
+import TLS
 import LoadGen
 import Transcoding
 import UVLoop
@@ -56,6 +57,12 @@ struct LoadCommand: ParsableCommand {
     @Option(name: .long, help: "Write a self-contained HTML report here.") var html: String?
     @Option(name: .long, help: "Report this process's CPU per call and peak RSS (repeatable).") var pid: [Int32] = []
     @Flag(name: .long, help: "No progress line.") var quiet = false
+    @Flag(name: .long, help: "HTTP/2 over TLS (ALPN h2), the server's certificate verified against the system's roots or --cacert.")
+    var tls = false
+    @Option(name: .long, help: "TLS: trust these CA certificates (PEM) instead of the system's; implies --tls.") var cacert: String?
+    @Option(name: .long, help: "TLS: the name sent as SNI and checked against the certificate (default: the target's host).")
+    var serverName: String?
+    @Flag(name: .long, help: "TLS: do not verify the server's certificate; implies --tls.") var insecure = false
 
     func run() throws {
         let plan: LoadPlan
@@ -168,12 +175,22 @@ struct LoadCommand: ParsableCommand {
             mode = .closed
         }
         let connectMs = try nanos(connectTimeout, "--connect-timeout") / 1_000_000
+        var tlsContext: TLSClientContext?
+        if tls || cacert != nil || insecure || serverName != nil {
+            guard chosenTransport == .http2 else { throw LoadError("--tls runs over HTTP/2 only (gRPC, or --transport h2c for JSON)") }
+            do {
+                tlsContext = try TLSClientContext(caFile: cacert, insecureSkipVerify: insecure, alpn: [.h2])
+            } catch {
+                throw LoadError("TLS: \(error.message)")
+            }
+        }
         return LoadPlan(
             target: address, authority: target, format: format, transport: chosenTransport, scenario: chosenScenario,
             path: path ?? methodPath, method: methodPath, message: message, messagesPerCall: messages,
             extraHeaders: extra, connections: connections, streamsPerConnection: streams, threads: threads,
             mode: mode, durationNs: durationNs, calls: calls, warmupNs: try nanos(warmup, "--warmup"),
             graceNs: try nanos(grace, "--grace"), connectTimeoutMs: max(1, connectMs), pids: pid,
-            showProgress: !quiet)
+            showProgress: !quiet, tls: tlsContext,
+            tlsServerName: serverName ?? (tlsContext == nil ? nil : LoadSetup.host(of: target)))
     }
 }

@@ -72,6 +72,15 @@ private let nativeRequest: [(String, String)] = [
         #expect(lines(head) == [":scheme: http"])
     }
 
+    /// A client that came over TLS (`secure`): `:scheme https`, whatever it wrote.
+    @Test(arguments: ["https", "http", "", "ftp"])
+    func nativeSchemeOfASecureClientIsHTTPS(scheme: String) {
+        var builder = CallHeadBuilder(into: Metadata(), profile: .native)
+        builder.secure = true
+        withBytes(":scheme") { n in withBytes(scheme) { v in builder.add(name: n, value: v) } }
+        #expect(lines(builder.finish(peer: nil)) == [":scheme: https"])
+    }
+
     /// (`:path`, service, method): nil for a path that is no gRPC path.
     @Test(arguments: [
         ("/pkg.Svc/Get", "pkg.Svc", "Get"),
@@ -146,7 +155,28 @@ private let nativeRequest: [(String, String)] = [
     @Test(arguments: ["application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text",
                       "application/grpcx", "application/grpc2"])
     func nativeContentTypeOnlyGRPCItself(value: String) {
-        #expect(build(.native, [("content-type", value)]).contentType == .other)
+        #expect(build(.native, [("content-type", value)]).contentType != .grpc)
+    }
+
+    /// gRPC-Web's forms (PROTOCOL-WEB.md "Content-Type"): binary and text, with `+proto` or no
+    /// codec, parameters allowed; another codec is its own case (refused with UNIMPLEMENTED).
+    @Test(arguments: [
+        ("application/grpc-web", CallHead.ContentType.grpcWeb),
+        ("application/grpc-web+proto", .grpcWeb),
+        ("application/grpc-web; charset=utf-8", .grpcWeb),
+        ("application/grpc-web-text", .grpcWebText),
+        ("application/grpc-web-text+proto", .grpcWebText),
+        ("application/grpc-web-text+proto;x=1", .grpcWebText),
+        ("application/grpc-web+json", .grpcWebOtherCodec),
+        ("application/grpc-web-text+json", .grpcWebOtherCodec),
+        ("application/grpc-webx", .other),
+        ("application/grpc-web-textual", .other),
+        ("application/grpc", .grpc),
+        ("application/grpc+proto", .grpc),
+        ("application/json", .other),
+    ] as [(String, CallHead.ContentType)])
+    func webContentTypes(value: String, expected: CallHead.ContentType) {
+        #expect(build(.native, [("content-type", value)]).contentType == expected)
     }
 
     @Test(arguments: [

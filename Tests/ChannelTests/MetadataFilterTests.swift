@@ -35,6 +35,8 @@ import Testing
         ("x-forwarded-for", .forward, .forwardedFor),
         ("x-forwarded-proto", .forward, .forward),
         ("x-forwarded-host", .forward, .forward),
+        // x-forwarded-client-cert: only the gateway vouches for a client certificate.
+        ("x-forwarded-client-cert", .drop, .drop),
         // accept-encoding: HTTP's, not gRPC's.
         ("accept-encoding", .forward, .drop),
         ("accept", .forward, .forward),
@@ -118,6 +120,32 @@ import Testing
     func response(name: String, native: S, translated: S) {
         #expect(withBytes(name) { MetadataFilter.response($0, profile: .native) } == native)
         #expect(withBytes(name) { MetadataFilter.response($0, profile: .translated) } == translated)
+    }
+
+    /// The gRPC-Web profile (request, response): gRPC framing passes as for native gRPC; the
+    /// content type, `te` and `x-grpc-web` are the gateway's; the client's address is appended.
+    @Test(arguments: [
+        (":path", R.pseudo, S.pseudo),
+        ("grpc-timeout", .deadline, .forward),
+        ("content-type", .drop, .drop),
+        ("te", .drop, .drop),
+        ("x-grpc-web", .drop, .forward),
+        ("x-user-agent", .forward, .forward),
+        ("x-forwarded-for", .forwardedFor, .forward),
+        ("accept-encoding", .drop, .forward),
+        ("grpc-encoding", .forward, .forward),
+        ("grpc-accept-encoding", .forward, .forward),
+        ("grpc-status", .forward, .status),
+        ("grpc-message", .forward, .statusMessage),
+        ("grpc-status-details-bin", .forward, .statusDetails),
+        ("origin", .forward, .forward),
+        ("connection", .connection, .drop),
+        ("content-length", .drop, .drop),
+        ("x-custom-bin", .forward, .forward),
+    ] as [(String, R, S)])
+    func web(name: String, request: R, response: S) {
+        #expect(withBytes(name) { MetadataFilter.request($0, profile: .web) } == request)
+        #expect(withBytes(name) { MetadataFilter.response($0, profile: .web) } == response)
     }
 
     @Test func metadataPrefix() {

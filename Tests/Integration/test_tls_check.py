@@ -145,12 +145,13 @@ def test_cli_check_tls_key_errors_point_at_the_key(tmp_path):
     ], output
 
 
-def test_cli_serve_refuses_tls_it_does_not_serve_yet(tmp_path):
-    """`serve` does not put TLS on its sockets yet: a routes file with tls keys is refused with a
-    message naming them, never served in cleartext."""
+def test_cli_serve_refuses_unusable_tls_files(tmp_path):
+    """`serve` reads every TLS file before it listens: a key that does not match its certificate
+    stops startup with the file named, never a cleartext or half-configured gateway."""
     make_pki(tmp_path)
     path = tmp_path / "tls.yaml"
-    path.write_text(GOOD.format(port=harness.free_port(), tls_port=harness.free_port()))
+    path.write_text(BAD.format(port=harness.free_port(), tls_port=harness.free_port()))
     done = subprocess.run([harness.TRESTLE_BIN, "serve", "--config", path], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 2, done.stderr
-    assert "tls is not served by this version yet" in done.stderr and "listener 127.0.0.1:" in done.stderr
+    assert done.returncode == 1, done.stderr
+    assert "TLS:" in done.stderr and ("stray.key" in done.stderr or "server.crt" in done.stderr), done.stderr
+    assert "ready" not in done.stderr

@@ -248,9 +248,11 @@ def sample_everything(depth=1):
     return message
 
 
-def start_server(port=0, max_workers=32):
-    """Starts the service on 127.0.0.1:port (0: a free one); returns (server, port)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=OPTIONS)
+def start_server(port=0, max_workers=32, compression=None):
+    """Starts the service on 127.0.0.1:port (0: a free one); returns (server, port). `compression`
+    (grpc.Compression.Gzip, …) makes it compress every reply."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), options=OPTIONS,
+                         compression=compression)
     transcode_pb2_grpc.add_TranscodeServiceServicer_to_server(TranscodeService(), server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     if bound == 0:

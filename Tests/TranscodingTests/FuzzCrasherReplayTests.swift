@@ -29,6 +29,10 @@ import Darwin
 /// - `S` (≡ 2): the rest is a stream of JSON values. Fed whole, byte by byte and in pieces seeded
 ///   from the input, the splitter reports the same values and the same error; the values are in
 ///   order, do not overlap and start with `{`, `[`, `"`, `-`, a digit, `t`, `f` or `n`.
+/// - `W`: the rest is a gRPC-Web text body for `Base64StreamDecoder`. Fed whole, byte by byte and
+///   in pieces seeded from the input, it decodes to the same bytes or fails at the same offset,
+///   which is inside the text; decoded bytes, re-encoded by `Base64StreamEncoder` with a flush at
+///   a seeded point, decode to the same bytes again.
 enum TranscodingFuzzProperties {
     static let types = [
         "trestle.test.v1.Everything", "trestle.test.v1.Scalars", "trestle.test.v1.Repeated", "trestle.test.v1.Maps",
@@ -39,6 +43,7 @@ enum TranscodingFuzzProperties {
     /// Broken properties, in words; empty when all held.
     static func check(_ input: [UInt8]) -> [String] {
         guard let mode = input.first else { return [] }
+        if mode == UInt8(ascii: "W") { return checkBase64Stream(Array(input.dropFirst())) }
         switch mode == UInt8(ascii: "J") ? 0 : mode == UInt8(ascii: "B") ? 1 : mode == UInt8(ascii: "S") ? 2 : Int(mode % 3) {
         case 0: return checkJSON(input)
         case 1: return checkBinary(input)
@@ -151,6 +156,52 @@ enum TranscodingFuzzProperties {
                 let b = stream[range.lowerBound]
                 failures.expect("{[\"-0123456789tfn".utf8.contains(b), "value \(range) starts with \(fuzzShow([b]))")
             }
+        }
+        return failures.messages
+    }
+
+    /// The text fed to a `Base64StreamDecoder` in pieces of the given sizes in turn (all at once
+    /// when empty): the bytes, or the error's offset.
+    static func decodeBase64(_ text: [UInt8], pieces: [Int]) -> Result<[UInt8], Base64Error> {
+        var decoder = Base64StreamDecoder()
+        var out: [UInt8] = []
+        var fed = 0, k = 0
+        while fed < text.count {
+            let n = pieces.isEmpty ? text.count : min(pieces[k % pieces.count], text.count - fed)
+            k += 1
+            if let e = text[fed ..< fed + n].withUnsafeBytes({ decoder.decode($0, into: &out) }) { return .failure(e) }
+            fed += n
+        }
+        if let e = decoder.finish(into: &out) { return .failure(e) }
+        return .success(out)
+    }
+
+    static func checkBase64Stream(_ text: [UInt8]) -> [String] {
+        var failures = FuzzFailures()
+        let whole = decodeBase64(text, pieces: [])
+        var seed = text.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        let random = (0..<8).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(seed >> 61) + 1
+        }
+        for pieces in [[1], [2, 3], [5], random] {
+            let cut = decodeBase64(text, pieces: pieces)
+            failures.expect(cut == whole, "fed in pieces of \(pieces) the decoder gives \(cut), whole \(whole)")
+        }
+        switch whole {
+        case .failure(let e):
+            failures.expect(e.offset >= 0 && e.offset <= text.count, "error offset \(e.offset) outside a text of \(text.count)")
+        case .success(let bytes):
+            failures.expect(bytes.count <= text.count * 3 / 4 + 2, "\(bytes.count) bytes from \(text.count) characters")
+            var encoder = Base64StreamEncoder()
+            var again: [UInt8] = []
+            let cut = bytes.isEmpty ? 0 : Int(seed % UInt64(bytes.count))
+            bytes[..<cut].withUnsafeBytes { encoder.encode($0, into: &again) }
+            encoder.flush(into: &again)
+            bytes[cut...].withUnsafeBytes { encoder.encode($0, into: &again) }
+            encoder.flush(into: &again)
+            let round = decodeBase64(again, pieces: [])
+            failures.expect(round == .success(bytes), "re-encoded (flushed at \(cut)) it decodes to \(round)")
         }
         return failures.messages
     }
