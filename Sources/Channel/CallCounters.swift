@@ -12,6 +12,28 @@ public final class CallCounters: Sendable {
     public let downstreamConnections = Atomic<Int64>(0)
     public let upstreamConnections = Atomic<Int64>(0)
     public let upstreamConnectFailures = Atomic<UInt64>(0)
+    /// Request and response bytes held for this worker's client streams (README "Hardening").
+    public let bufferedBytes = Atomic<Int64>(0)
+    /// Times each limit was hit, by `Limit`.
+    public let limitHits: InlineArray<8, Atomic<UInt64>>
+
+    /// The limits counted in `limitHits` (README "Hardening"; `/metrics` label `limit`).
+    public enum Limit: Int, CaseIterable, Sendable {
+        case connectionsPerWorker, bufferedPerWorker, headerList, minRateRequest, minRateResponse, streamIdle, flood
+
+        /// The label on `/metrics`: the config key (or the abuse) it names.
+        public var name: String {
+            switch self {
+            case .connectionsPerWorker: "max_connections_per_worker"
+            case .bufferedPerWorker: "max_buffered_per_worker"
+            case .headerList: "max_header_list_size"
+            case .minRateRequest: "min_rate_request"
+            case .minRateResponse: "min_rate_response"
+            case .streamIdle: "stream_idle_timeout"
+            case .flood: "flood"
+            }
+        }
+    }
     /// Upstream connects that failed in the TLS handshake (also counted in `upstreamConnectFailures`).
     public let upstreamTLSHandshakeFailures = Atomic<UInt64>(0)
     /// Upstream TLS connections that resumed a session (an abbreviated handshake).
@@ -26,6 +48,12 @@ public final class CallCounters: Sendable {
     public init() {
         byStatus = InlineArray { _ in Atomic<UInt64>(0) }
         tlsHandshakeFailures = InlineArray { _ in Atomic<UInt64>(0) }
+        limitHits = InlineArray { _ in Atomic<UInt64>(0) }
+    }
+
+    /// Counts one hit of `limit`.
+    public func limitHit(_ limit: Limit) {
+        add(limitHits[limit.rawValue])
     }
 
     @inline(__always)

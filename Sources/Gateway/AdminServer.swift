@@ -64,12 +64,15 @@ final class AdminServer {
     func metrics() -> String {
         var byStatus = [UInt64](repeating: 0, count: 18)
         var started: UInt64 = 0, failures: UInt64 = 0, dnsFailures: UInt64 = 0
-        var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0
+        var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0, buffered: Int64 = 0
+        var limits = [UInt64](repeating: 0, count: CallCounters.Limit.allCases.count)
         var handshakes: UInt64 = 0, upstreamTLSFailures: UInt64 = 0, upstreamResumed: UInt64 = 0
         let reasons = ServerConnection.tlsFailureReasons
         var tlsFailures = [UInt64](repeating: 0, count: reasons.count)
         for w in workers {
             let c = w.counters
+            buffered &+= c.bufferedBytes.load(ordering: .relaxed)
+            for l in CallCounters.Limit.allCases { limits[l.rawValue] &+= c.limitHits[l.rawValue].load(ordering: .relaxed) }
             for i in 0 ..< 18 { byStatus[i] &+= c.byStatus[i].load(ordering: .relaxed) }
             started &+= c.callsStarted.load(ordering: .relaxed)
             failures &+= c.upstreamConnectFailures.load(ordering: .relaxed)
@@ -125,6 +128,17 @@ final class AdminServer {
         """
         for (i, reason) in reasons.enumerated() {
             out += "trestle_tls_handshake_failures_total{reason=\"\(reason)\"} \(tlsFailures[i])\n"
+        }
+        out += """
+        # HELP trestle_buffered_bytes Request and response bytes held for client streams.
+        # TYPE trestle_buffered_bytes gauge
+        trestle_buffered_bytes \(buffered)
+        # HELP trestle_limit_hits_total Connections, streams or calls stopped by a limit (README "Hardening").
+        # TYPE trestle_limit_hits_total counter
+
+        """
+        for l in CallCounters.Limit.allCases {
+            out += "trestle_limit_hits_total{limit=\"\(l.name)\"} \(limits[l.rawValue])\n"
         }
         out += """
         # HELP trestle_workers Worker threads.

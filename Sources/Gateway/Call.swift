@@ -109,7 +109,7 @@ final class Call: UpstreamAttemptOwner {
     }
 
     private func startAttempt() {
-        let a = UpstreamAttempt(owner: self, pool: worker.headerPool)
+        let a = UpstreamAttempt(owner: self, pool: worker.headerPool, headerLimit: worker.headerLimit)
         attempt = a
         snapshot.pools[snapshot.routes[routeIndex].clusterIndex].start(a)
     }
@@ -321,6 +321,10 @@ final class Call: UpstreamAttemptOwner {
     }
 
     func attemptData(_ attempt: UpstreamAttempt, _ bytes: UnsafeRawBufferPointer) {
+        if responseBytesBeforeGrowth > 0 {
+            responseBytesBeforeGrowth -= bytes.count
+            if responseBytesBeforeGrowth <= 0 { growResponseWindow(attempt) }
+        }
         var messages = responseFrames.feed(bytes)
         while messages > 0 {
             let action = machine.upstreamMessage()
@@ -349,6 +353,19 @@ final class Call: UpstreamAttemptOwner {
 
     func attemptFailed(_ attempt: UpstreamAttempt, status: GRPCStatusCode, message: String) {
         act(machine.upstreamFailed(status, message))
+    }
+
+    /// Response bytes after which the upstream stream's window is grown (half the pool's initial
+    /// window): a response that fits in it — most unary ones — costs no WINDOW_UPDATE.
+    private var responseBytesBeforeGrowth = 32 * 1024
+
+    /// The upstream stream started with the pool's small window: grow it towards
+    /// `stream_window` as far as the client's connection budget allows (README "Hardening").
+    private func growResponseWindow(_ attempt: UpstreamAttempt) {
+        responseBytesBeforeGrowth = 0
+        let initial = Int(worker.upstreamInitialWindow)
+        let grant = client.grantResponseWindow(snapshot.config.streamWindowBytes - initial)
+        if grant > 0 { attempt.growResponseWindow(to: Int32(clamping: initial + grant)) }
     }
 
     private static func httpStatus(_ value: UnsafeRawBufferPointer) -> Int {
@@ -382,6 +399,14 @@ protocol ClientStream: AnyObject {
     var responseBacklog: Int { get }
     /// Whether the response may end with trailer fields.
     var acceptsTrailers: Bool { get }
+    /// Response window beyond the upstream's initial one, up to `wanted` bytes, that this
+    /// client's connection may hold (README "Hardening"); kept by the stream until it closes.
+    func grantResponseWindow(_ wanted: Int) -> Int
+}
+
+extension ClientStream {
+    /// One exchange at a time on its connection (HTTP/1.1): the whole stream window.
+    func grantResponseWindow(_ wanted: Int) -> Int { wanted }
 }
 
 /// Translation between one client wire format and the channel (client bytes → request messages,

@@ -26,6 +26,9 @@ final class HTTP1Exchange: ClientStream {
     var closeAfterResponse: Bool
     /// Request body bytes handed to the call and not yet taken by it.
     private var untaken = 0
+    /// Body bytes received so far, and at the connection's last `min_rate` tick.
+    private var bytesIn = 0
+    private var bytesInAtTick = 0
 
     init(conn: ServerConnection, head: HTTP1RequestHead) {
         self.conn = conn
@@ -68,6 +71,7 @@ final class HTTP1Exchange: ClientStream {
 
     func body(_ bytes: UnsafeRawBufferPointer) {
         untaken += bytes.count
+        bytesIn &+= bytes.count
         call?.clientData(bytes)
         if untaken > ServerConnection.untakenHighWater { conn.h1PauseReading() }
     }
@@ -211,5 +215,24 @@ final class HTTP1Exchange: ClientStream {
         }
         conn.scheduleFlush()
         completeIfDone()
+    }
+}
+
+extension HTTP1Exchange {
+    /// Once per `min_rate_window` (`ServerConnection.streamTick`): a body of known length under
+    /// way that moved less than `min_rate` while the connection was being read ends the call 408
+    /// (the connection closes after the answer: the rest of the body is not read). Chunked bodies
+    /// (JSON streaming, which may pause between values) are not judged.
+    func tick(tickMs: UInt64, reading: Bool) {
+        let moved = bytesIn &- bytesInAtTick
+        bytesInAtTick = bytesIn
+        guard !detached, !requestEnded, reading, let call, !call.isFinished else { return }
+        guard case .contentLength(let n) = head.body, n > 0 else { return }
+        let limits = conn.worker.limits
+        guard moved < limits.minRateWindowBytes else { return }
+        conn.worker.counters.limitHit(.minRateRequest)
+        closeAfterResponse = true
+        call.fail(.deadlineExceeded, "request body slower than min_rate: \(moved) bytes in \(tickMs)ms, "
+            + "at least \(limits.minRateBytesPerSecond) bytes/s expected", httpStatus: 408)
     }
 }

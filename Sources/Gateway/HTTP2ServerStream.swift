@@ -34,7 +34,7 @@ final class HTTP2ServerStream: ClientStream {
     /// appending a field costs no reference counting.
     private let requestBlock: Metadata
     /// The request's header list, counted as it is decoded (an HPACK bomb stops being kept).
-    private var headerLimit = HeaderListLimit()
+    private var headerLimit: HeaderListLimit
     /// The call took the collected head as its upstream head (it gives it back to the pool).
     private var headTaken = false
     private(set) var call: Call?
@@ -51,6 +51,26 @@ final class HTTP2ServerStream: ClientStream {
     /// The response's end is decided (trailers queued, or a bodyless HEADERS sent).
     private var responseEnded = false
 
+    // Limits (README "Hardening"; `ServerConnection.streamTick` reads these once per window).
+    /// Request and response bytes moved so far, and their values at the last tick.
+    private(set) var bytesIn = 0
+    private(set) var bytesOut = 0
+    private var bytesInAtTick = 0
+    private var bytesOutAtTick = 0
+    /// Milliseconds of ticks in a row in which no byte moved.
+    private var idleMs: UInt64 = 0
+    /// Response bytes were waiting for the client at the last tick.
+    private var responseWaitingAtTick = false
+    /// Native gRPC request bytes, followed for message boundaries: a request is "under way"
+    /// (subject to `min_rate`) inside a message, not between messages.
+    private var requestFrames = GRPCFrameTracker()
+    private var requestIsGRPC = false
+    /// Upstream response window granted beyond the pool's initial window, from the connection's
+    /// response budget (`grantResponseWindow`); given back when the stream closes.
+    private var responseGrant = 0
+    /// A limit ended the call: reset the stream at the next tick if it is still open.
+    private var resetAtNextTick = false
+
     /// Links in the connection's list of open streams (intrusive and unmanaged: the list owns
     /// one reference to each stream on it, taken in `openStream` and given back when the stream
     /// leaves it, so that linking costs no reference counting).
@@ -66,6 +86,7 @@ final class HTTP2ServerStream: ClientStream {
         pool = conn.worker.headerPool
         self.streamID = streamID
         requestBlock = pool.take()
+        headerLimit = conn.worker.headerLimit
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
         builder.secure = conn.isSecure
     }
@@ -97,6 +118,7 @@ final class HTTP2ServerStream: ClientStream {
         // block and strings on every call).
         let call: Call
         if headerLimit.isExceeded {
+            worker.counters.limitHit(.headerList)
             // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
             let contentType = builder.head.contentType
             let native = contentType == .grpc
@@ -117,6 +139,7 @@ final class HTTP2ServerStream: ClientStream {
             return
         }
         if builder.head.contentType == .grpc {
+            requestIsGRPC = true
             // The verified client certificate, after the client's fields (its own claim was dropped).
             if let certificate = connRef._withUnsafeGuaranteedRef({ $0.forwardedClientCertificate }) {
                 requestBlock.append("x-forwarded-client-cert", certificate)
@@ -171,6 +194,10 @@ final class HTTP2ServerStream: ClientStream {
 
     func data(_ bytes: UnsafeRawBufferPointer) {
         unconsumed += bytes.count
+        bytesIn &+= bytes.count
+        if requestIsGRPC { _ = requestFrames.feed(bytes) }
+        connRef._withUnsafeGuaranteedRef { $0.requestHeld += bytes.count }
+        worker.counters.add(worker.counters.bufferedBytes, Int64(bytes.count))
         if let call {
             call.clientData(bytes)
         } else {
@@ -192,8 +219,7 @@ final class HTTP2ServerStream: ClientStream {
         }
         // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
         if let session = conn?.session, !windowless { session.consumeConnection(unconsumed) }
-        unconsumed = 0
-        responseQueue.removeAll()
+        release()
         conn = nil
         isClosed = true
     }
@@ -233,6 +259,7 @@ final class HTTP2ServerStream: ClientStream {
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !responseEnded else { return }
         responseQueue.append(bytes)
+        worker.counters.add(worker.counters.bufferedBytes, Int64(bytes.count))
         sessionRef._withUnsafeGuaranteedRef { $0.resumeData(streamID: streamID) }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
@@ -250,6 +277,8 @@ final class HTTP2ServerStream: ClientStream {
 
     func requestTaken(_ count: Int) {
         unconsumed -= count
+        worker.counters.add(worker.counters.bufferedBytes, -Int64(count))
+        connRef._withUnsafeGuaranteedRef { $0.requestHeld -= count }
         guard !isClosed, !windowless else { return }
         sessionRef._withUnsafeGuaranteedRef { $0.consume(streamID: streamID, count) }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
@@ -284,6 +313,98 @@ final class HTTP2ServerStream: ClientStream {
 
     func writeData(into: UnsafeMutableRawBufferPointer) {
         responseQueue.read(into: into)
+        bytesOut &+= into.count
+        worker.counters.add(worker.counters.bufferedBytes, -Int64(into.count))
         call?.responseWritten(into.count)
+    }
+}
+
+// MARK: limits (README "Hardening")
+
+extension HTTP2ServerStream {
+    /// Gives up what the stream holds in the worker's and the connection's accounts (on close).
+    private func release() {
+        let held = unconsumed + responseQueue.count
+        if held != 0 { worker.counters.add(worker.counters.bufferedBytes, -Int64(held)) }
+        connRef._withUnsafeGuaranteedRef {
+            $0.requestHeld -= unconsumed
+            $0.responseGranted -= responseGrant
+        }
+        unconsumed = 0
+        responseGrant = 0
+        responseQueue.removeAll()
+    }
+
+    /// Upstream window beyond the initial one, up to `wanted` bytes, from what the connection
+    /// may still hold (`connection_window`): the grant is this stream's until it closes.
+    func grantResponseWindow(_ wanted: Int) -> Int {
+        guard !isClosed, wanted > 0 else { return 0 }
+        return connRef._withUnsafeGuaranteedRef { c in
+            let grant = min(wanted, max(0, worker.limits.connectionWindowBytes - c.responseGranted))
+            c.responseGranted += grant
+            responseGrant += grant
+            return grant
+        }
+    }
+
+    /// Once per tick of `tickMs` (the connection's sweep): the minimum data rate of a request
+    /// under way and of a response waiting for the client, and the idle timeout.
+    /// `requestWindowOpen`: the connection could take more request bytes (the gateway is not
+    /// holding the client back).
+    func tick(tickMs: UInt64, requestWindowOpen: Bool, streamWindow: Int) {
+        guard !isClosed else { return }
+        if resetAtNextTick {
+            sessionRef._withUnsafeGuaranteedRef { $0.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.noError.rawValue) }
+            connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
+            resetAtNextTick = false
+            return
+        }
+        let limits = worker.limits
+        let movedIn = bytesIn &- bytesInAtTick, movedOut = bytesOut &- bytesOutAtTick
+        bytesInAtTick = bytesIn
+        bytesOutAtTick = bytesOut
+        let waiting = responseQueue.count > 0
+        defer { responseWaitingAtTick = waiting }
+        idleMs = movedIn == 0 && movedOut == 0 ? idleMs + tickMs : 0
+        guard let call, !call.isFinished else { return }
+        let need = limits.minRateWindowBytes
+        if need > 0 {
+            // A request under way: inside a gRPC message (or, for other content, anywhere before
+            // the end of the body), with room in both windows, moving slower than min_rate.
+            let underWay = !requestEnded && (requestIsGRPC ? requestFrames.insideMessage : true)
+            if underWay && requestWindowOpen && unconsumed < streamWindow / 2 && movedIn < need {
+                worker.counters.limitHit(.minRateRequest)
+                call.fail(.deadlineExceeded, "request body slower than min_rate: \(movedIn) bytes in \(tickMs)ms, "
+                    + "at least \(limits.minRateBytesPerSecond) bytes/s expected", httpStatus: 408)
+                resetAtNextTick = true
+                return
+            }
+            // Response bytes waited for the client all window long and it took too few.
+            if waiting && responseWaitingAtTick && movedOut < need {
+                worker.counters.limitHit(.minRateResponse)
+                abort("response not read: \(movedOut) bytes taken by the client in \(tickMs)ms, "
+                    + "at least \(limits.minRateBytesPerSecond) bytes/s expected")
+                return
+            }
+        }
+        if idleMs >= limits.streamIdleTimeoutMs {
+            worker.counters.limitHit(.streamIdle)
+            call.fail(.deadlineExceeded, "stream idle for \(idleMs)ms (stream_idle_timeout)", httpStatus: 408)
+            resetAtNextTick = true
+        }
+    }
+
+    /// Ends the call and resets the stream at once (RST_STREAM CANCEL): for a client that does
+    /// not read, whose answer could not reach it anyway. What was queued for it is dropped now.
+    private func abort(_ message: String) {
+        call?.fail(.deadlineExceeded, message)
+        let queued = responseQueue.count
+        if queued > 0 {
+            worker.counters.add(worker.counters.bufferedBytes, -Int64(queued))
+            // The upstream's window for these bytes is given back as if they had been written.
+            responseQueue.removeAll()
+        }
+        sessionRef._withUnsafeGuaranteedRef { $0.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue) }
+        connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 }

@@ -78,6 +78,9 @@ extension ServerConnection {
             stopPrefaceTimer()
             let exchange = HTTP1Exchange(conn: self, head: head)
             h1Exchange = exchange
+            if worker.limits.minRateWindowBytes > 0, case .contentLength(let n) = head.body, n > 0 {
+                startStreamTimer()  // min_rate for the body (HTTP1Exchange.tick)
+            }
             let call = exchange.start()
             if head.expectContinue && !call.isFinished && mode == .http1 {
                 var continueBytes: [UInt8] = []
@@ -129,6 +132,9 @@ extension ServerConnection {
         let session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
         self.session = session
         startIdleTimer()
+        streamTimer?.close()
+        streamTimer = nil
+        startStreamTimer()
         let stream = openStream(streamID: 1)
         stream.windowless = true
         if let error = session.upgrade(settingsPayload: settings, headRequest: head.method == "HEAD",

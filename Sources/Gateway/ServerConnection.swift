@@ -59,6 +59,17 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// What the HTTP/1.1 head timer is running for (it is not restarted by further reads).
     enum HeadTimerPhase { case none, idle, head }
     var headTimerPhase = HeadTimerPhase.none
+    /// Request bytes received on this connection's streams and not yet given back to its
+    /// window, and the upstream response window granted to its streams beyond the initial one:
+    /// each at most `connection_window` (README "Hardening").
+    var requestHeld = 0
+    var responseGranted = 0
+    /// Streams reset (by either side) that the connection may still afford: a token bucket of
+    /// 1000, refilled at 33 per second (nghttp2's own defaults). Empty: a rapid-reset flood.
+    private var resetTokens = 1000.0
+    private var resetTokensAt: UInt64 = 0
+    /// HTTP/2: the once-per-`min_rate_window` sweep of the streams (min_rate, stream_idle_timeout).
+    var streamTimer: Timer?
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -80,6 +91,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     init(worker: Worker, tcp: TCPStream, tls context: TLSServerContext? = nil, forwardClientCertificate: Bool = false) {
         self.worker = worker
         self.tcp = tcp
+        let limits = worker.limits
+        h1Parser = HTTP1RequestParser(limits: HTTP1Limits(maxHeaderBytes: limits.maxHeaderListBytes,
+                                                          maxHeaderCount: limits.maxHeaderFields))
         forwardsClientCertificate = forwardClientCertificate
         if let context {
             let t = TLSConnection(server: context, plaintextBuffer: worker.tlsPlaintext)
@@ -170,6 +184,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         mode = .http2
         session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
         startIdleTimer()
+        startStreamTimer()
         let preface = sniffed
         sniffed = []
         preface.withUnsafeBytes { feed($0) }
@@ -181,8 +196,11 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     func feed(_ bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         if let err = session.receive(bytes) {
-            worker.log("connection error: \(err)")
-            session.terminate(errorCode: HTTP2ErrorCode.protocolError.rawValue)
+            // A flood is the connection's abuse, named so (RFC 9113 §10.5).
+            let code = err.isFlood ? HTTP2ErrorCode.enhanceYourCalm : .protocolError
+            if err.isFlood { worker.counters.limitHit(.flood) }
+            worker.log("connection error: \(err) (GOAWAY \(code))")
+            session.terminate(errorCode: code.rawValue)
             tcp.stopReading()
         }
         scheduleFlush()
@@ -275,6 +293,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         stopPrefaceTimer()
         idleTimer?.close()
         idleTimer = nil
+        streamTimer?.close()
+        streamTimer = nil
         goAwayTimer?.close()
         goAwayTimer = nil
         mode = .closed
@@ -317,6 +337,12 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
+        // The worker's memory budget: beyond it a new stream is refused (the client may retry it).
+        if worker.counters.bufferedBytes.load(ordering: .relaxed) > Int64(worker.limits.maxBufferedPerWorker) {
+            worker.counters.limitHit(.bufferedPerWorker)
+            session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.refusedStream.rawValue)
+            return
+        }
         let s = openStream(streamID: streamID)
         session.setStreamUserData(streamID, Unmanaged.passUnretained(s).toOpaque())
     }
@@ -328,6 +354,34 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         let timeout = worker.config.idleTimeoutMs
         idleTimer = Timer(loop: worker.loop) { [unowned self] in self.idleCheck() }
         idleTimer?.start(timeoutMs: timeout)
+    }
+
+    /// Starts the sweep that applies `min_rate` and `stream_idle_timeout` to the streams.
+    func startStreamTimer() {
+        guard streamTimer == nil else { return }
+        let limits = worker.limits
+        let tick = min(limits.minRateWindowMs, limits.streamIdleTimeoutMs)
+        streamTimer = Timer(loop: worker.loop) { [unowned self] in
+            self.streamTick(tickMs: tick)
+            self.streamTimer?.start(timeoutMs: tick)
+        }
+        streamTimer?.start(timeoutMs: tick)
+    }
+
+    private func streamTick(tickMs: UInt64) {
+        if mode == .http1 {
+            h1Exchange?.tick(tickMs: tickMs, reading: !h1ReadPaused)
+            return
+        }
+        guard mode == .http2 else { return }
+        let open = requestHeld < worker.limits.connectionWindowBytes / 2
+        let window = worker.config.streamWindowBytes
+        var s = firstStream
+        while let stream = s {
+            // The list holds each stream; a tick only submits frames and never unlinks one.
+            s = stream._withUnsafeGuaranteedRef { $0.nextOnConnection }
+            stream._withUnsafeGuaranteedRef { $0.tick(tickMs: tickMs, requestWindowOpen: open, streamWindow: window) }
+        }
     }
 
     private func idleCheck() {
@@ -395,6 +449,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {
+        if errorCode != HTTP2ErrorCode.noError.rawValue { countReset(session) }
         guard let userData else { return }
         let listed = Unmanaged<HTTP2ServerStream>.fromOpaque(userData)
         let wasListed = listed._withUnsafeGuaranteedRef { s -> Bool in
@@ -409,6 +464,20 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {}
+
+    /// One more reset stream: a client that resets faster than the bucket refills is flooding
+    /// (RFC 9113 §10.5), and the connection gets GOAWAY(ENHANCE_YOUR_CALM).
+    private func countReset(_ session: HTTP2Session) {
+        let now = worker.loop.now
+        resetTokens = min(1000, resetTokens + Double(now &- resetTokensAt) * 0.033)
+        resetTokensAt = now
+        resetTokens -= 1
+        guard resetTokens < 0, resetTokens > -2 else { return }
+        worker.counters.limitHit(.flood)
+        worker.log("connection error: rapid reset flood (GOAWAY ENHANCE_YOUR_CALM)")
+        session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        scheduleFlush()
+    }
 
     func http2SettingsReceived(_ session: HTTP2Session) {}
 

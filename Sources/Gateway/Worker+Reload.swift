@@ -54,6 +54,8 @@ extension Worker {
             retired.append(p.settings.name)
         }
         config = next.config
+        limits = next.config.limits
+        headerLimit = HeaderListLimit(maxBytes: limits.maxHeaderListBytes, maxFields: limits.maxHeaderFields)
         serverSettings = Worker.serverSettings(next.config)
         snapshot = ConfigSnapshot(config: next.config, generation: next.generation, router: next.router, pools: pools)
         appliedGenerationValue.store(next.generation, ordering: .releasing)
@@ -92,6 +94,7 @@ extension Worker {
             && a.backoffMaxMs == b.backoffMaxMs
             && a.dnsRefreshMs == b.dnsRefreshMs
             && ac.streamWindowBytes == bc.streamWindowBytes
+            && ac.limits.maxHeaderListBytes == bc.limits.maxHeaderListBytes
     }
 
     /// One cluster's pool on this worker's loop; `tls`: its context when the cluster has `tls`.
@@ -106,9 +109,13 @@ extension Worker {
             maxPendingCalls: c.maxPendingCalls,
             backoffBaseMs: c.backoffBaseMs,
             backoffMaxMs: c.backoffMaxMs,
-            http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: window,
+            // Upstream streams start with a small window; a response past its first 32 KiB grows
+            // it to `stream_window` as far as its client connection's budget allows
+            // (`Call.growResponseWindow`, `HTTP2ServerStream.grantResponseWindow`).
+            http2: HTTP2LocalSettings(maxConcurrentStreams: 100, initialStreamWindow: min(window, upstreamInitialWindow),
                                       connectionWindow: Worker.connectionWindow(streams: c.maxStreamsPerConnection,
-                                                                                window: window)))
+                                                                                window: window),
+                                      maxHeaderListSize: UInt32(clamping: config.limits.maxHeaderListBytes)))
         settings.dnsRefreshMs = c.dnsRefreshMs
         settings.tls = tls
         settings.tlsServerName = c.tls?.serverName
@@ -119,9 +126,12 @@ extension Worker {
     /// The HTTP/2 settings offered to client connections.
     static func serverSettings(_ config: GatewayConfig) -> HTTP2LocalSettings {
         let window = Int32(clamping: config.streamWindowBytes)
+        // One client connection may make the gateway hold at most `connection_window` request
+        // bytes (this window), whatever its stream count (README "Hardening").
         return HTTP2LocalSettings(
             maxConcurrentStreams: UInt32(clamping: config.maxConcurrentStreams),
             initialStreamWindow: window,
-            connectionWindow: Worker.connectionWindow(streams: config.maxConcurrentStreams, window: window))
+            connectionWindow: Int32(clamping: config.limits.connectionWindowBytes),
+            maxHeaderListSize: UInt32(clamping: config.limits.maxHeaderListBytes))
     }
 }

@@ -20,6 +20,13 @@ final class Worker {
     var snapshot: ConfigSnapshot!
     /// For new client connections (a reload may change them).
     var serverSettings: HTTP2LocalSettings
+    /// The initial stream window of upstream connections: 64 KiB, as nghttpx's backend (a
+    /// response past its first 32 KiB grows it, `Call.growResponseWindow`).
+    let upstreamInitialWindow: Int32 = 65_535
+    /// `config.limits`, and the head-list bound of every header block this worker decodes, kept
+    /// apart from the config for the per-stream paths (set again by a reload).
+    var limits: ResourceLimits
+    var headerLimit: HeaderListLimit
     let flushQueue: FlushQueue
     let deadlines: DeadlineQueue
     let headerPool = MetadataPool()
@@ -60,6 +67,8 @@ final class Worker {
     init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>, tls: GatewayTLS) throws {
         self.index = index
         self.config = config
+        limits = config.limits
+        headerLimit = HeaderListLimit(maxBytes: config.limits.maxHeaderListBytes, maxFields: config.limits.maxHeaderFields)
         self.tls = tls
         grpcFrontend = GRPCFrontend(pool: headerPool)
         loop = try Loop()
@@ -84,15 +93,20 @@ final class Worker {
         reloadWakeup = Wakeup(loop: loop) { [unowned self] in self.adoptNextConfig() }
     }
 
-    /// A connection window that every stream's full window fits in (RFC 9113 §6.9), so streams
-    /// whose reader is slow cannot starve the other streams of the connection: memory per
-    /// stream is bounded by the stream window, never by the connection window.
+    /// An upstream connection window that every stream's full window fits in (RFC 9113 §6.9),
+    /// so streams whose reader is slow cannot starve the other streams of the connection (they
+    /// are bounded per client connection instead, by the grants of `connection_window`).
     static func connectionWindow(streams: Int, window: Int32) -> Int32 {
         Int32(clamping: max(streams.multipliedReportingOverflow(by: Int(window)).partialValue, 1 << 24))
     }
 
     private func accept(_ listener: TCPListener, listener index: Int) {
         guard !draining, let tcp = listener.accept() else { return }
+        guard connections.count < limits.maxConnectionsPerWorker else {
+            counters.limitHit(.connectionsPerWorker)
+            tcp.close()
+            return
+        }
         // A TLS listener's context is read once per connection (a reload reaches the next one).
         let c = ServerConnection(worker: self, tcp: tcp, tls: tls.listeners[index]?.current,
                                  forwardClientCertificate: tls.forwardClientCertificate[index])

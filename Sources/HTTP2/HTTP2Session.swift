@@ -57,13 +57,17 @@ public struct HTTP2LocalSettings: Sendable {
     public var initialStreamWindow: Int32
     public var connectionWindow: Int32
     public var maxFrameSize: UInt32
+    /// SETTINGS_MAX_HEADER_LIST_SIZE (advisory; the receiver counts with `HeaderListLimit`).
+    public var maxHeaderListSize: UInt32
 
     public init(maxConcurrentStreams: UInt32 = 1000, initialStreamWindow: Int32 = 1 << 20,
-                connectionWindow: Int32 = 1 << 26, maxFrameSize: UInt32 = 16384) {
+                connectionWindow: Int32 = 1 << 26, maxFrameSize: UInt32 = 16384,
+                maxHeaderListSize: UInt32 = UInt32(HeaderListLimit.defaultMaxBytes)) {
         self.maxConcurrentStreams = maxConcurrentStreams
         self.initialStreamWindow = initialStreamWindow
         self.connectionWindow = connectionWindow
         self.maxFrameSize = maxFrameSize
+        self.maxHeaderListSize = maxHeaderListSize
     }
 }
 
@@ -73,6 +77,9 @@ public struct HTTP2Error: Error, Sendable, CustomStringConvertible {
         guard let p = nghttp2_strerror(code) else { return "nghttp2 error \(code)" }
         return String(decoding: UnsafeRawBufferPointer(start: p, count: strlen(p)), as: UTF8.self)
     }
+    /// The peer floods frames the session must answer (PING, SETTINGS: nghttp2's outbound ack
+    /// limit): the connection is answered GOAWAY(ENHANCE_YOUR_CALM).
+    public var isFlood: Bool { code == Int32(NGHTTP2_ERR_FLOODED.rawValue) }
 }
 
 /// One HTTP/2 session (server or client) over nghttp2: bytes in (`receive`), events out (delegate),
@@ -90,6 +97,9 @@ public final class HTTP2Session {
     let delegate: HTTP2SessionDelegate
     /// Set only during `produce`: where DATA frames written without copy go.
     private var producing: OutputBuffer?
+    /// The bound `produce` was given: a DATA frame written without copy past it waits for the
+    /// next round (nghttp2 serialises every NO_COPY frame of one `mem_send` in a row otherwise).
+    private var producingLimit = 0
     private var dispatching = false
 
     public init(role: Role, delegate: HTTP2SessionDelegate, settings: HTTP2LocalSettings) {
@@ -102,6 +112,9 @@ public final class HTTP2Session {
         // A proxy relays streams; it does not schedule by RFC 7540 priority trees, and keeping
         // closed streams around for them costs work on every stream.
         nghttp2_option_set_no_closed_streams(option, 1)
+        // Rapid reset (CVE-2023-44487): the server's own bucket (`ServerConnection`) answers
+        // GOAWAY(ENHANCE_YOUR_CALM) first; nghttp2's (INTERNAL_ERROR) stays behind it as a backstop.
+        if role == .server { nghttp2_option_set_stream_reset_rate_limit(option, 2 * 1000, 2 * 33) }
         var session: OpaquePointer?
         let callbacks = HTTP2Session.callbacks.pointer
         // `self` is not fully initialised yet: user_data is set right after.
@@ -127,7 +140,7 @@ public final class HTTP2Session {
             // Advisory (RFC 9113 §6.5.2): the receiving side enforces its bound itself
             // (`HeaderListLimit`), since nghttp2 does not.
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
-                                   value: UInt32(HeaderListLimit.defaultMaxBytes)),
+                                   value: settings.maxHeaderListSize),
         ]
         if role == .server {
             iv.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
@@ -161,6 +174,7 @@ public final class HTTP2Session {
         precondition(!dispatching, "re-entrant produce")
         dispatching = true
         producing = out
+        producingLimit = limit
         defer { producing = nil; dispatching = false }
         while out.count < limit {
             var p: UnsafePointer<UInt8>?
@@ -259,6 +273,12 @@ public final class HTTP2Session {
             // The stream is gone: its bytes still count against the connection window.
             nghttp2_session_consume_connection(raw, count)
         }
+    }
+
+    /// Sets a stream's receive window to `size` bytes (absolute; a larger one sends WINDOW_UPDATE).
+    /// The stream must exist in the session (e.g. once its response HEADERS arrived).
+    public func setStreamWindow(streamID: Int32, _ size: Int32) {
+        nghttp2_session_set_local_window_size(raw, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, size)
     }
 
     /// Gives back connection window for bytes of a stream that closed before they were taken.
@@ -408,7 +428,7 @@ public final class HTTP2Session {
 
     private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, header: UnsafePointer<UInt8>,
                           length: Int, source: UnsafeMutableRawPointer?) -> Int32 {
-        guard let out = producing else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
+        guard let out = producing, out.count < producingLimit else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
         out.append(UnsafeRawBufferPointer(start: header, count: 9))
         let padlen = frame.pointee.data.padlen
         if padlen > 0 {

@@ -9,7 +9,7 @@ struct ConfigParser {
     static let topLevelKeys = [
         "listeners", "admin", "workers", "descriptors", "clusters", "routes",
         "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout", "idle_timeout", "cors",
-    ]
+    ] + limitKeys
 
     let file: String
     private(set) var diagnostics: [ConfigDiagnostic] = []
@@ -71,6 +71,7 @@ struct ConfigParser {
         }
         let prefaceTimeout = top["preface_timeout"].flatMap { milliseconds($0, key: "preface_timeout", allowZero: false) }
         let idleTimeout = top["idle_timeout"].flatMap { milliseconds($0, key: "idle_timeout", allowZero: false) }
+        let limits = parseLimits(top)
         let window = top["stream_window"].flatMap {
             size($0, key: "stream_window", range: GatewayConfig.streamWindowRange)
         }
@@ -115,6 +116,7 @@ struct ConfigParser {
             streamWindowBytes: window ?? GatewayConfig.defaultStreamWindowBytes)
         config.prefaceTimeoutMs = prefaceTimeout ?? GatewayConfig.defaultPrefaceTimeoutMs
         config.idleTimeoutMs = idleTimeout ?? GatewayConfig.defaultIdleTimeoutMs
+        config.limits = limits
         config.listenerTLS = listenerTLS
         config.cors = cors
         config.warnings = warnings

@@ -5,7 +5,7 @@ import Transcoding
 /// reload replaces whole. Build one with `ConfigLoader`.
 public struct GatewayConfig: Sendable {
     public static let defaultShutdownGraceMs: UInt64 = 10_000
-    public static let defaultMaxConcurrentStreams = 1000
+    public static let defaultMaxConcurrentStreams = 100
     public static let defaultStreamWindowBytes = 1 << 20
     public static let defaultPrefaceTimeoutMs: UInt64 = 10_000
     /// RFC 9113 §6.9.2: the initial window is at least the default and below 2^31.
@@ -44,6 +44,8 @@ public struct GatewayConfig: Sendable {
     /// their connection however long they live).
     public var idleTimeoutMs: UInt64 = GatewayConfig.defaultIdleTimeoutMs
     public static let defaultIdleTimeoutMs: UInt64 = 300_000
+    /// Memory, connection, header and time bounds (README "Hardening").
+    public var limits = ResourceLimits()
     /// The services, methods and messages of `descriptors`, read when the config loaded.
     public var registry = DescriptorRegistry()
     /// The `google.api.http` bindings (and `POST /pkg.Service/Method`) of every routed service

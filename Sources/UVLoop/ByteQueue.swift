@@ -58,12 +58,26 @@ public struct ByteQueue: ~Copyable {
         if first < n { (d + first).copyMemory(from: b, byteCount: n - first) }
         head = (head + n) % capacity
         count -= n
-        if count == 0 { head = 0 }
+        if count == 0 { drained() }
     }
 
     public mutating func removeAll() {
-        head = 0
         count = 0
+        drained()
+    }
+
+    /// An empty queue keeps a small block for the next bytes; a large one is given back, so that
+    /// a stream that once carried a large message holds no memory while it waits (what a client
+    /// connection holds is the bytes in transit, README "Hardening", not the queues' high-water marks).
+    private static let keptCapacity = 64 * 1024
+
+    private mutating func drained() {
+        head = 0
+        if capacity > ByteQueue.keptCapacity {
+            ByteQueue.release(base, capacity)
+            base = nil
+            capacity = 0
+        }
     }
 
     private mutating func grow(to needed: Int) {

@@ -45,7 +45,7 @@ public final class UpstreamAttempt {
     /// that appending to it, once per field, costs no reference counting.
     private var receiving: Unmanaged<Metadata>?
     /// The header block being received, counted (an upstream's HPACK bomb is bounded too).
-    private var receivingLimit = HeaderListLimit()
+    private var receivingLimit: HeaderListLimit
     /// The HTTP/2 stream on the upstream connection; 0 until attached.
     public internal(set) var streamID: Int32 = 0
     /// Unowned: a connection clears this on every stream it carries before it goes away.
@@ -72,9 +72,10 @@ public final class UpstreamAttempt {
     /// The endpoint it went to (for messages), once attached.
     public var endpointName: String? { connection.map { "\($0.address)" } }
 
-    public init(owner: any UpstreamAttemptOwner, pool: MetadataPool) {
+    public init(owner: any UpstreamAttemptOwner, pool: MetadataPool, headerLimit: HeaderListLimit = HeaderListLimit()) {
         self.owner = owner
         self.pool = pool
+        receivingLimit = headerLimit
     }
 
     deinit {
@@ -131,6 +132,14 @@ public final class UpstreamAttempt {
         unconsumedResponse -= count
         guard let a = attached, streamID > 0 else { return }
         a.session._withUnsafeGuaranteedRef { $0.consume(streamID: streamID, count) }
+        a.connection._withUnsafeGuaranteedRef { $0.scheduleFlush() }
+    }
+
+    /// Raises the stream's receive window to `size` bytes (from the pool's initial window), once
+    /// the response head is in: the call's client side decides how much its connection may hold.
+    public func growResponseWindow(to size: Int32) {
+        guard let a = attached, streamID > 0, !isDone else { return }
+        a.session._withUnsafeGuaranteedRef { $0.setStreamWindow(streamID: streamID, size) }
         a.connection._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 

@@ -460,6 +460,7 @@ def h2_request(port, headers, body=None, window=1 << 20):
     return response, data, trailers
 
 
+@pytest.mark.rss
 @pytest.mark.parametrize("kind", ["grpc", "json"])
 def test_h2_hpack_bomb_gets_431_and_is_never_forwarded(upstreams, front, kind):
     """A small header block that references one 3 KB table entry 400 times decodes into 1.2 MB:

@@ -98,6 +98,7 @@ def read_all(call, sizes):
     assert wrong == [], f"{len(wrong)} responses came back wrong, the first #{wrong[0]}"
 
 
+@pytest.mark.rss
 def test_h2_grpc_client_streaming_backpressure(relay):
     """Client -> upstream: while the upstream handler reads nothing, the client is stalled after a
     few windows; the gateway does not buffer the rest; once the upstream reads, everything arrives."""
@@ -111,6 +112,7 @@ def test_h2_grpc_client_streaming_backpressure(relay):
     assert_gateway_memory_flat(relay.gateway, "during the upload", peak=True)
 
 
+@pytest.mark.rss
 def test_h2_grpc_server_streaming_backpressure(relay):
     """Upstream -> client: while the client reads nothing, the upstream's generator is stalled after
     a few windows; then the client reads all 256 responses, intact and in order."""

@@ -24,7 +24,9 @@ def test_h2_grpc_unary_300_concurrent_pooling(upstream, gateway):
     calls, streams_per_connection = 300, 100
     up = upstream()
     up.service.gate = threading.Barrier(calls, timeout=10)  # each call waits until all have arrived
-    gw = gateway(harness.routes([up.port], workers=1, max_streams_per_connection=streams_per_connection))
+    config = harness.routes([up.port], workers=1, max_streams_per_connection=streams_per_connection)
+    config["max_concurrent_streams"] = calls  # all 300 on the client's one connection (default 100)
+    gw = gateway(config)
     with harness.channel(gw.port) as ch:
         stub = test_pb2_grpc.TestServiceStub(ch)
         futures = [stub.EmptyCall.future(empty_pb2.Empty(), metadata=[("x-test-gate", "1")], timeout=20)

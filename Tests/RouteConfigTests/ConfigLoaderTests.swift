@@ -16,6 +16,14 @@ import Testing
         shutdown_grace: 1.5s
         max_concurrent_streams: 500
         stream_window: 256KiB
+        connection_window: 4MiB
+        max_buffered_per_worker: 64MiB
+        max_connections_per_worker: 500
+        max_header_list_size: 32KiB
+        max_header_fields: 50
+        min_rate: 512
+        min_rate_window: 20s
+        stream_idle_timeout: 1m
         clusters:
           - name: echo
             endpoints: [127.0.0.1:50051, "[::1]:50052", upstream.internal:50053]
@@ -61,6 +69,16 @@ import Testing
         #expect(config.shutdownGraceMs == 1_500)
         #expect(config.maxConcurrentStreams == 500)
         #expect(config.streamWindowBytes == 262_144)
+        var limits = ResourceLimits()
+        limits.connectionWindowBytes = 4 << 20
+        limits.maxBufferedPerWorker = 64 << 20
+        limits.maxConnectionsPerWorker = 500
+        limits.maxHeaderListBytes = 32 * 1024
+        limits.maxHeaderFields = 50
+        limits.minRateBytesPerSecond = 512
+        limits.minRateWindowMs = 20_000
+        limits.streamIdleTimeoutMs = 60_000
+        #expect(config.limits == limits)
 
         #expect(config.clusters.count == 2)
         let echo = config.clusters[0]
@@ -106,7 +124,8 @@ import Testing
         #expect(config.workers >= 1 && config.workers <= 256)
         #expect(config.descriptors == [])
         #expect(config.shutdownGraceMs == 10_000)
-        #expect(config.maxConcurrentStreams == 1000)
+        #expect(config.maxConcurrentStreams == 100)
+        #expect(config.limits == ResourceLimits())
         #expect(config.streamWindowBytes == 1_048_576)
         #expect(config.routes[0].timeoutMs == nil)
     }
