@@ -54,6 +54,13 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     private var idleTimer: Timer?
     /// Drain: the final GOAWAY goes out when this fires (after the shutdown notice).
     private var goAwayTimer: Timer?
+    /// The gateway ended the session over an error (a flood, a protocol error): once its GOAWAY
+    /// is written the connection lingers (`lingerTimer`), reading and discarding, before it
+    /// closes — closing a socket with unread bytes sends a TCP RST, which can destroy the GOAWAY
+    /// before the client reads it (nginx's lingering close).
+    private var terminatedWithError = false
+    private var lingerTimer: Timer?
+    static let lingerMs: UInt64 = 1000
     /// Loop ms since which no stream is open; nil while one is.
     private var idleSince: UInt64?
     /// What the HTTP/1.1 head timer is running for (it is not restarted by further reads).
@@ -194,16 +201,25 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard let session else { return }
+        guard let session, !terminatedWithError else { return }  // lingering: discarded
         if let err = session.receive(bytes) {
             // A flood is the connection's abuse, named so (RFC 9113 §10.5).
             let code = err.isFlood ? HTTP2ErrorCode.enhanceYourCalm : .protocolError
             if err.isFlood { worker.counters.limitHit(.flood) }
             worker.log("connection error: \(err) (GOAWAY \(code))")
             session.terminate(errorCode: code.rawValue)
-            tcp.stopReading()
+            terminatedWithError = true
         }
         scheduleFlush()
+    }
+
+    /// Closes once the GOAWAY is out: at once, or after lingering when the session ended over an
+    /// error (see `terminatedWithError`).
+    private func sessionFinished() {
+        guard terminatedWithError else { close(); return }
+        guard lingerTimer == nil else { return }
+        lingerTimer = Timer(loop: worker.loop) { [unowned self] in self.close() }
+        lingerTimer?.start(timeoutMs: Self.lingerMs)
     }
 
     /// Not HTTP/2: answer once, in HTTP/1.1, and close.
@@ -255,7 +271,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         }
         if mode == .rejecting { close(); return }
         if mode == .http1 { h1Flushed(); return }
-        if let session, !session.wantsRead, !session.wantsWrite { close() }
+        if let session, !session.wantsRead, !session.wantsWrite { sessionFinished() }
     }
 
     /// Graceful shutdown as nghttpx and Envoy do it: a GOAWAY shutdown notice (last stream
@@ -297,6 +313,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         streamTimer = nil
         goAwayTimer?.close()
         goAwayTimer = nil
+        lingerTimer?.close()
+        lingerTimer = nil
         mode = .closed
         while let first = firstStream {
             let stream = first.takeUnretainedValue()
@@ -476,6 +494,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         worker.counters.limitHit(.flood)
         worker.log("connection error: rapid reset flood (GOAWAY ENHANCE_YOUR_CALM)")
         session.terminate(errorCode: HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        terminatedWithError = true
         scheduleFlush()
     }
 
