@@ -45,6 +45,11 @@ final class Call: UpstreamAttemptOwner {
     private(set) var requestComplete = false
 
     // Response, as the core follows it.
+    /// Upstream window withheld while the client is slow (`responseTaken`).
+    private var withheldResponse = 0
+    /// Response bytes a translating frontend may leave waiting for the client before the
+    /// upstream is held back.
+    static let responseHighWater = 256 * 1024
     private var responseFrames = GRPCFrameTracker()
     private var upstreamStatus: GRPCStatusCode?
     private var upstreamMessage = ""
@@ -155,9 +160,27 @@ final class Call: UpstreamAttemptOwner {
         worker.deadlines.remove(self)
     }
 
-    /// The client stream wrote `count` response bytes out: the frontend may give the window back.
+    /// The client stream wrote `count` response bytes out: window withheld by `responseTaken`
+    /// goes back once the backlog is below the mark, and the frontend hears of it.
     func responseWritten(_ count: Int) {
+        if withheldResponse > 0, client.responseBacklog < Self.responseHighWater {
+            let n = withheldResponse
+            withheldResponse = 0
+            consumeResponse(n)
+        }
         frontend.responseWritten(self, count)
+    }
+
+    /// A translating frontend has dealt with `count` upstream response bytes (written its own
+    /// bytes for them, or kept them): the upstream's window opens for them now, or, while more
+    /// than `responseHighWater` bytes wait for the client, once the client stream drains.
+    /// (The native frontend relays 1:1 and opens the window in `responseWritten` instead.)
+    func responseTaken(_ count: Int) {
+        if client.responseBacklog < Self.responseHighWater {
+            consumeResponse(count)
+        } else {
+            withheldResponse += count
+        }
     }
 
     // MARK: the frontend's requests
@@ -436,4 +459,9 @@ protocol Frontend: AnyObject {
     func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?)
     /// The client stream wrote `count` response bytes out.
     func responseWritten(_ call: Call, _ count: Int)
+}
+
+extension Frontend {
+    /// Translating frontends leave back-pressure to the call (`Call.responseTaken`).
+    func responseWritten(_ call: Call, _ count: Int) {}
 }

@@ -25,9 +25,6 @@ final class GRPCHTTP1Frontend: Frontend {
     /// Buffered mode: the upstream's response head, and its messages.
     private var headFields: Metadata?
     private var buffered: [UInt8] = []
-    /// Upstream bytes passed on while the client was slow: given back when it drains.
-    private var withheld = 0
-    private static let responseHighWater = 256 * 1024
     /// The most a buffered response (no `TE: trailers`) may hold: beyond it, RESOURCE_EXHAUSTED.
     static let bufferedResponseLimit = 4 << 20
 
@@ -107,19 +104,9 @@ final class GRPCHTTP1Frontend: Frontend {
             return
         }
         call.client.sendBody(bytes)
-        if call.client.responseBacklog < Self.responseHighWater {
-            call.consumeResponse(bytes.count)
-        } else {
-            withheld += bytes.count
-        }
+        call.responseTaken(bytes.count)
     }
 
-    func responseWritten(_ call: Call, _ count: Int) {
-        guard withheld > 0, call.client.responseBacklog < Self.responseHighWater else { return }
-        let n = withheld
-        withheld = 0
-        call.consumeResponse(n)
-    }
 
     func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?) {
         defer { if let fields { pool.give(fields) } }

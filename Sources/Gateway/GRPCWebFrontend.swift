@@ -45,9 +45,6 @@ final class GRPCWebFrontend: Frontend {
     // Response.
     private var encoder = Base64StreamEncoder()
     private var encoded: [UInt8] = []
-    /// Upstream bytes passed on while the client was slow: given back when it drains.
-    private var withheld = 0
-    private static let responseHighWater = 256 * 1024
 
     init(pool: MetadataPool, format: CallHead.ContentType) {
         self.pool = pool
@@ -149,25 +146,11 @@ final class GRPCWebFrontend: Frontend {
         h.append(":authority", head.authority ?? cluster)
         h.append("content-type", "application/grpc")
         h.append("te", "trailers")
-        var builder = CallHeadBuilder(into: h, profile: .web)
-        if case .http1(let fields) = head.fields {
-            for value in fields.values("Connection") {
-                var v = value
-                v.withUTF8 { builder.dropFieldsNamed(byConnectionValue: UnsafeRawBufferPointer($0)) }
-            }
-        }
-        head.fields.forEach { name, value in builder.add(name: name, value: value) }
-        var built = builder.finish(peer: head.peer)
-        if let certificate = head.clientCertificate { built.metadata.append("x-forwarded-client-cert", certificate) }
+        var built = head.withClientFields(into: h, profile: .web)
         built.isPost = true
         built.pathField = 2
         built.serviceRange = parts.service
         built.methodRange = parts.method
-        if let h2 = head.http2Head {
-            // The HTTP/2 stream's own filter already took grpc-timeout out of its block.
-            built.timeoutNanoseconds = h2.timeoutNanoseconds ?? built.timeoutNanoseconds
-            built.problem = h2.problem ?? built.problem
-        }
         return built
     }
 
@@ -248,19 +231,9 @@ final class GRPCWebFrontend: Frontend {
         } else {
             call.client.sendBody(bytes)
         }
-        if call.client.responseBacklog < Self.responseHighWater {
-            call.consumeResponse(bytes.count)
-        } else {
-            withheld += bytes.count
-        }
+        call.responseTaken(bytes.count)
     }
 
-    func responseWritten(_ call: Call, _ count: Int) {
-        guard withheld > 0, call.client.responseBacklog < Self.responseHighWater else { return }
-        let n = withheld
-        withheld = 0
-        call.consumeResponse(n)
-    }
 
     // MARK: ending the response
 

@@ -55,9 +55,6 @@ final class JSONFrontend: Frontend {
     private var detailsBin: [UInt8]?
     private var unaryResponse: [UInt8]?
     private var streamHeadSent = false
-    /// Upstream response bytes processed while the client was slow: given back when it drains.
-    private var withheldResponseBytes = 0
-    private static let responseHighWater = 256 * 1024
     private var json: [UInt8] = []
     /// The upstream's `grpc-encoding` (its compressed messages are decoded: gzip), and a message
     /// decompressed.
@@ -211,21 +208,7 @@ final class JSONFrontend: Frontend {
         h.append("te", "trailers")
         // What this frontend can decode (README, "Compression"); identity is implied.
         h.append("grpc-accept-encoding", "gzip")
-        var builder = CallHeadBuilder(into: h, profile: .translated)
-        if case .http1(let fields) = head.fields {
-            for value in fields.values("Connection") {
-                var v = value
-                v.withUTF8 { builder.dropFieldsNamed(byConnectionValue: UnsafeRawBufferPointer($0)) }
-            }
-        }
-        head.fields.forEach { name, value in builder.add(name: name, value: value) }
-        var built = builder.finish(peer: head.peer)
-        if let certificate = head.clientCertificate { built.metadata.append("x-forwarded-client-cert", certificate) }
-        if let h2 = head.http2Head {
-            built.timeoutNanoseconds = h2.timeoutNanoseconds ?? built.timeoutNanoseconds
-            built.problem = h2.problem ?? built.problem
-        }
-        return built
+        return head.withClientFields(into: h, profile: .translated)
     }
 
     // MARK: request body
@@ -431,20 +414,9 @@ final class JSONFrontend: Frontend {
                 call.fail(.internalError, "upstream sent a malformed gRPC message prefix (flag \(f))")
             }
         }
-        if call.client.responseBacklog < Self.responseHighWater {
-            call.consumeResponse(bytes.count)
-        } else {
-            withheldResponseBytes += bytes.count
-        }
+        call.responseTaken(bytes.count)
     }
 
-    /// The client's side drained: give the upstream the window withheld meanwhile.
-    func responseWritten(_ call: Call, _ count: Int) {
-        guard withheldResponseBytes > 0, call.client.responseBacklog < Self.responseHighWater else { return }
-        let n = withheldResponseBytes
-        withheldResponseBytes = 0
-        call.consumeResponse(n)
-    }
 
     private func responseMessage(_ message: GRPCFrameDecoder.Message) {
         guard !call.isFinished, let method, let transcoder else { return }

@@ -38,3 +38,29 @@ struct JSONRequestHead {
     /// client certificate); nil: none.
     var clientCertificate: String? = nil
 }
+
+extension JSONRequestHead {
+    /// The upstream head of a call whose frontend builds the gRPC request itself (JSON,
+    /// gRPC-Web, gRPC over HTTP/1.1): `block` already holds the gateway's own pseudo-headers and
+    /// gRPC fields; the client's fields follow through the core's request table (`profile`),
+    /// without those its `Connection` names, then `x-forwarded-for` and the verified client
+    /// certificate. The deadline is the HTTP/2 stream's when it read one (its own filter took
+    /// `grpc-timeout` out of the block).
+    func withClientFields(into block: Metadata, profile: MetadataFilter.Profile) -> CallHead {
+        var builder = CallHeadBuilder(into: block, profile: profile)
+        if case .http1(let fields) = fields {
+            for value in fields.values("Connection") {
+                var v = value
+                v.withUTF8 { builder.dropFieldsNamed(byConnectionValue: UnsafeRawBufferPointer($0)) }
+            }
+        }
+        fields.forEach { name, value in builder.add(name: name, value: value) }
+        var built = builder.finish(peer: peer)
+        if let clientCertificate { built.metadata.append("x-forwarded-client-cert", clientCertificate) }
+        if let h2 = http2Head {
+            built.timeoutNanoseconds = h2.timeoutNanoseconds ?? built.timeoutNanoseconds
+            built.problem = h2.problem ?? built.problem
+        }
+        return built
+    }
+}
