@@ -1,8 +1,9 @@
 import SwiftProtobuf
 
 /// Every service, method, message and enum of a config's FileDescriptorSets, built once when the
-/// config loads and shared read-only by all workers. It owns every descriptor; descriptors point at
-/// each other without reference counting, so a descriptor must not outlive its registry.
+/// config loads and shared read-only by all workers, plus the built-in google.rpc error types
+/// (`builtinFiles`). It owns every descriptor; descriptors point at each other without reference
+/// counting, so a descriptor must not outlive its registry.
 public final class DescriptorRegistry: @unchecked Sendable {
     public let services: [String: ServiceDescriptor]
     public let messages: [String: MessageDescriptor]
@@ -10,10 +11,26 @@ public final class DescriptorRegistry: @unchecked Sendable {
     /// `/pkg.Service/Method` → method.
     public let methodsByPath: [String: MethodDescriptor]
 
-    /// An empty registry (a config without `descriptors:`).
+    /// A registry of the built-in types only (a config without `descriptors:`).
     public convenience init() {
-        self.init(services: [:], messages: [:], enums: [:])
+        var builder = Builder()
+        for file in Self.builtinFiles { try! builder.add(file) }  // checked by the tests
+        try! builder.resolve()
+        self.init(services: builder.services, messages: builder.messages, enums: builder.enums)
     }
+
+    /// google/rpc/status.proto and google/rpc/error_details.proto with their imports
+    /// (google/protobuf/any.proto, duration.proto), embedded (`BuiltinDescriptors`,
+    /// scripts/gen-error-details-descriptors), in dependency order: every registry knows
+    /// `google.rpc.Status`, `google.protobuf.Any` and the standard error details (ErrorInfo,
+    /// RetryInfo, DebugInfo, QuotaFailure, PreconditionFailure, BadRequest, RequestInfo,
+    /// ResourceInfo, Help, LocalizedMessage), so that an error body decodes them whatever the
+    /// routes file's sets hold. Parsed once per process.
+    static let builtinFiles: [Google_Protobuf_FileDescriptorProto] = {
+        var bytes: [UInt8] = []
+        _ = Array(BuiltinDescriptors.base64.utf8).withUnsafeBytes { Base64.decode($0, into: &bytes) }
+        return (try? Google_Protobuf_FileDescriptorSet(serializedBytes: bytes))?.file ?? []
+    }()
 
     private init(services: [String: ServiceDescriptor], messages: [String: MessageDescriptor],
                  enums: [String: EnumDescriptor]) {
@@ -55,6 +72,11 @@ public final class DescriptorRegistry: @unchecked Sendable {
         }
         var builder = Builder()
         for file in files { try builder.add(file) }
+        // The built-in files the sets lack. One whose types a set already defines under another
+        // file name is left out: the user's definition stands.
+        for file in Self.builtinFiles where !seenFiles.contains(file.name) && !builder.definesAny(of: file) {
+            try builder.add(file)
+        }
         try builder.resolve()
         self.init(services: builder.services, messages: builder.messages, enums: builder.enums)
     }
@@ -91,6 +113,13 @@ public final class DescriptorRegistry: @unchecked Sendable {
                 try claim(fullName, file: file.name)
                 services[fullName] = ServiceDescriptor(fullName: fullName, methods: methods)
             }
+        }
+
+        /// Whether a type of `file` (top level) is defined already.
+        func definesAny(of file: Google_Protobuf_FileDescriptorProto) -> Bool {
+            let prefix = file.package.isEmpty ? "" : file.package + "."
+            return file.messageType.contains { fileOf[prefix + $0.name] != nil }
+                || file.enumType.contains { fileOf[prefix + $0.name] != nil }
         }
 
         private mutating func claim(_ fullName: String, file: String) throws(DescriptorError) {
