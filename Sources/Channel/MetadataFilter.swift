@@ -56,6 +56,8 @@ public enum MetadataFilter {
             // Translated: the gateway frames messages itself and says so. gRPC-Web: the gateway
             // names the upstream's format (application/grpc).
             if profile != .native && name.equals("content-type") { return .drop }
+            // A translated body's coding is the gateway's to undo (README, "Compression").
+            if profile == .translated && name.equals("content-encoding") { return .drop }
         case UInt8(ascii: "g"):
             if name.equals("grpc-timeout") { return .deadline }
             // `grpc-*` is reserved to gRPC (PROTOCOL-HTTP2.md): a native client's (grpc-encoding,
@@ -69,7 +71,7 @@ public enum MetadataFilter {
         case UInt8(ascii: "x"):
             if profile != .native && name.equals("x-forwarded-for") { return .forwardedFor }
             // gRPC-Web's marker (PROTOCOL-WEB.md) is for the gateway, not the upstream.
-            if profile == .web && name.equals("x-grpc-web") { return .drop }
+            if profile != .native && name.equals("x-grpc-web") { return .drop }
             // Only the gateway vouches for a client certificate (Envoy's SANITIZE default): a
             // client's own claim is never forwarded; a TLS listener may add the verified one.
             if name.equals("x-forwarded-client-cert") { return .drop }

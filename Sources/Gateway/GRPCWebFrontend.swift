@@ -16,6 +16,10 @@ import Transcoding
 /// the status and trailers as a last body frame with flag 0x80; a call that ends before any
 /// response head is a trailers-only response: the status in the headers.
 ///
+/// `application/grpc-web+json` (and `-text+json`): the messages are JSON, transcoded to and from
+/// the upstream's protobuf with the method's descriptors (`GRPCWebJSONCodec`); the framing,
+/// trailers and text encoding around them are as above.
+///
 /// CORS: a preflight `OPTIONS` is answered here without an upstream; every response (the
 /// gateway's own errors too) carries the CORS fields when the request's `Origin` is allowed by
 /// the route's policy (or the top-level one); an origin not allowed gets none, and its preflight
@@ -27,7 +31,10 @@ final class GRPCWebFrontend: Frontend {
     private unowned(unsafe) var call: Call!
     private let pool: MetadataPool
     let format: CallHead.ContentType
-    private var text: Bool { format == .grpcWebText }
+    /// The body is base64 (`application/grpc-web-text…`).
+    private var text: Bool
+    /// The messages are JSON (`…+json`): translated here.
+    private var jsonCodec: GRPCWebJSONCodec?
 
     /// The request's `Origin` and the policy that allows it (none: no CORS fields go out).
     private var cors = CORSFields()
@@ -49,9 +56,13 @@ final class GRPCWebFrontend: Frontend {
     init(pool: MetadataPool, format: CallHead.ContentType) {
         self.pool = pool
         self.format = format
+        text = format == .grpcWebText
     }
 
-    var profile: MetadataFilter.Profile { .web }
+    /// gRPC framing end to end: `.web`; JSON messages (translated): `.translated`, so that the
+    /// client's and the upstream's `grpc-encoding` and the like, which describe the other side's
+    /// messages, stay where they belong.
+    var profile: MetadataFilter.Profile { jsonCodec == nil ? .web : .translated }
 
     /// Whether a request is a CORS preflight (RFC: Fetch §3.2.2): `OPTIONS` with
     /// `Access-Control-Request-Method`.
@@ -122,22 +133,50 @@ final class GRPCWebFrontend: Frontend {
             call.fail(.unimplemented, "unknown service \(service)")
             return
         }
-        guard format != .grpcWebOtherCodec else {
-            let type = Self.field(head.fields, "content-type") ?? ""
-            call.fail(.unimplemented,
-                      "content-type \(type) is not served: the gateway speaks gRPC-Web with protobuf messages (application/grpc-web+proto, application/grpc-web-text+proto)")
+        if format == .grpcWebOtherCodec {
+            startJSON(call, head, parts: parts, routeIndex: routeIndex)
             return
         }
         let built = Self.upstreamHead(head, parts: parts, cluster: call.snapshot.routes[routeIndex].cluster, pool: pool)
         call.start(route: routeIndex, head: built, cardinality: .unknown, openNow: true)
     }
 
+    /// `application/grpc-web+json` or `application/grpc-web-text+json`: transcoded with the
+    /// method's descriptors; any other codec is UNIMPLEMENTED, naming it.
+    private func startJSON(_ call: Call, _ head: JSONRequestHead, parts: (service: Range<Int>, method: Range<Int>), routeIndex: Int) {
+        let type = Self.field(head.fields, "content-type") ?? ""
+        var codec = type.lowercased()[...]
+        if let semicolon = codec.firstIndex(of: ";") { codec = codec[..<semicolon] }
+        codec = codec.drop(while: { $0 != "+" })
+        while codec.last == " " || codec.last == "\t" { codec = codec.dropLast() }
+        guard codec == "+json" else {
+            call.fail(.unimplemented,
+                      "content-type \(type) is not served: the gateway speaks gRPC-Web with protobuf or JSON messages (application/grpc-web+proto, application/grpc-web+json, and their -text forms)")
+            return
+        }
+        text = type.lowercased().hasPrefix("application/grpc-web-text")
+        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+        guard let method = call.snapshot.registry.method(path: path) else {
+            call.fail(.unimplemented,
+                      "no descriptor for \(path): gRPC-Web JSON calls need the service's FileDescriptorSet under \"descriptors\" in the routes file")
+            return
+        }
+        let route = call.snapshot.routes[routeIndex]
+        jsonCodec = GRPCWebJSONCodec(method: method, transcoder: call.snapshot.transcoders[routeIndex],
+                                     requestEncoding: Self.field(head.fields, "grpc-encoding"),
+                                     maxRequestMessage: route.maxRequestBodyBytes)
+        let built = Self.upstreamHead(head, parts: parts, cluster: route.cluster, pool: pool, translated: true)
+        call.start(route: routeIndex, head: built, cardinality: method.serverStreaming ? .many : .one, openNow: true)
+    }
+
     /// The upstream head of a call whose client frames gRPC messages but not its HTTP the gRPC way
     /// (gRPC-Web; gRPC over HTTP/1.1): the gateway's pseudo-headers, `content-type:
     /// application/grpc` and `te: trailers`, then the client's fields through the core's table
-    /// (profile `.web`), `x-forwarded-for` last.
+    /// (profile `.web`), `x-forwarded-for` last. `translated`: the gateway makes the messages
+    /// (gRPC-Web JSON): it says which encodings it decodes (`grpc-accept-encoding: gzip`) and
+    /// the client's `grpc-*` fields (its own encodings) stay out (profile `.translated`).
     static func upstreamHead(_ head: JSONRequestHead, parts: (service: Range<Int>, method: Range<Int>), cluster: String,
-                             pool: MetadataPool) -> CallHead {
+                             pool: MetadataPool, translated: Bool = false) -> CallHead {
         let h = pool.take()
         h.append(":method", "POST")
         let scheme: StaticString = head.secure ? "https" : "http"  // as the client came (nghttpx)
@@ -146,7 +185,8 @@ final class GRPCWebFrontend: Frontend {
         h.append(":authority", head.authority ?? cluster)
         h.append("content-type", "application/grpc")
         h.append("te", "trailers")
-        var built = head.withClientFields(into: h, profile: .web)
+        if translated { h.append("grpc-accept-encoding", "gzip") }
+        var built = head.withClientFields(into: h, profile: translated ? .translated : .web)
         built.isPost = true
         built.pathField = 2
         built.serviceRange = parts.service
@@ -157,17 +197,25 @@ final class GRPCWebFrontend: Frontend {
     // MARK: request body
 
     func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
-        guard text else {
+        guard text || jsonCodec != nil else {
             call.sendRequest(bytes)  // gRPC frames already: the window opens as the upstream takes them
             return
         }
-        decoded.removeAll(keepingCapacity: true)
-        if let error = decoder.decode(bytes, into: &decoded) {
+        if text {
+            decoded.removeAll(keepingCapacity: true)
+            if let error = decoder.decode(bytes, into: &decoded) {
+                call.client.requestTaken(bytes.count)
+                call.fail(.invalidArgument, "gRPC-Web text request body is not base64: bad character at offset \(error.offset)")
+                return
+            }
+            if !decoded.isEmpty { decoded.withUnsafeBytes { sendFrames(call, $0) } }
+        } else {
+            sendFrames(call, bytes)
+        }
+        guard !call.isFinished else {
             call.client.requestTaken(bytes.count)
-            call.fail(.invalidArgument, "gRPC-Web text request body is not base64: bad character at offset \(error.offset)")
             return
         }
-        if !decoded.isEmpty { decoded.withUnsafeBytes { call.sendRequest($0) } }
         // Decoded bytes are not the client's bytes: hold the window back only while the queue is full.
         if call.requestBacklog < Self.requestHighWater {
             call.client.requestTaken(bytes.count)
@@ -183,13 +231,35 @@ final class GRPCWebFrontend: Frontend {
                 call.fail(.invalidArgument, "gRPC-Web text request body ends inside a base64 group (at offset \(error.offset))")
                 return
             }
-            if !decoded.isEmpty { decoded.withUnsafeBytes { call.sendRequest($0) } }
+            if !decoded.isEmpty { decoded.withUnsafeBytes { sendFrames(call, $0) } }
         }
+        if let jsonCodec {
+            do throws(GRPCWebJSONCodec.Failure) {
+                try jsonCodec.requestEnd()
+            } catch {
+                call.fail(error.code, error.message)
+            }
+        }
+        guard !call.isFinished else { return }
         call.endRequest()
     }
 
+    /// Request frames (decoded from text, when it is) to the upstream: as they are, or, for
+    /// JSON messages, each translated.
+    private func sendFrames(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
+        guard let jsonCodec else {
+            call.sendRequest(bytes)
+            return
+        }
+        do throws(GRPCWebJSONCodec.Failure) {
+            try jsonCodec.request(bytes) { call.sendRequest($0) }
+        } catch {
+            call.fail(error.code, error.message)
+        }
+    }
+
     func requestSent(_ call: Call, _ count: Int) {
-        guard text else {
+        guard text || jsonCodec != nil else {
             call.client.requestTaken(count)
             return
         }
@@ -205,7 +275,10 @@ final class GRPCWebFrontend: Frontend {
 
     // MARK: response
 
-    private var contentType: StaticString { text ? "application/grpc-web-text+proto" : "application/grpc-web+proto" }
+    private var contentType: StaticString {
+        if jsonCodec != nil { return text ? "application/grpc-web-text+json" : "application/grpc-web+json" }
+        return text ? "application/grpc-web-text+proto" : "application/grpc-web+proto"
+    }
 
     func responseHead(_ call: Call, _ fields: Metadata, filtered: Bool) {
         let h = pool.take()
@@ -213,6 +286,11 @@ final class GRPCWebFrontend: Frontend {
         // HTTP/1.1 skips pseudo-headers.
         h.append(":status", "200")
         h.append("content-type", contentType)
+        if let jsonCodec {
+            // What the gateway decodes from this client (README, "Compression").
+            h.append("grpc-accept-encoding", "gzip")
+            if let encoding = Self.value(of: "grpc-encoding", in: fields) { jsonCodec.responseEncoding = encoding }
+        }
         appendCORS(h)
         appendForwarded(fields, to: h)
         pool.give(fields)
@@ -222,7 +300,23 @@ final class GRPCWebFrontend: Frontend {
     }
 
     func responseData(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
-        if text {
+        if let jsonCodec {
+            do throws(GRPCWebJSONCodec.Failure) {
+                try jsonCodec.response(bytes) { frame in
+                    if text {
+                        // Whole messages only: each is one padded run.
+                        encoded.removeAll(keepingCapacity: true)
+                        encoder.encode(frame, into: &encoded)
+                        encoder.flush(into: &encoded)
+                        encoded.withUnsafeBytes { call.client.sendBody($0) }
+                    } else {
+                        call.client.sendBody(frame)
+                    }
+                }
+            } catch {
+                call.fail(error.code, error.message)
+            }
+        } else if text {
             encoded.removeAll(keepingCapacity: true)
             encoder.encode(bytes, into: &encoded)
             // A message is complete: end the base64 run so that it can be decoded now.
@@ -253,7 +347,7 @@ final class GRPCWebFrontend: Frontend {
             if let fields {
                 for i in 0 ..< fields.count {
                     let (name, value) = fields.field(i)
-                    switch MetadataFilter.response(name, profile: .web) {
+                    switch MetadataFilter.response(name, profile: profile) {
                     case .forward, .statusDetails: t.add(name: name, value: value)
                     case .drop, .pseudo, .status, .statusMessage: break
                     }
@@ -288,14 +382,24 @@ final class GRPCWebFrontend: Frontend {
     /// The fields of an upstream block the client may see (the core's table, profile `.web`);
     /// `details`: `grpc-status-details-bin` too (a trailers-only response).
     private func appendForwarded(_ fields: Metadata, to h: Metadata, details: Bool = false) {
+        let profile = self.profile
         for i in 0 ..< fields.count {
             let (name, value) = fields.field(i)
-            switch MetadataFilter.response(name, profile: .web) {
+            switch MetadataFilter.response(name, profile: profile) {
             case .forward: h.append(name: name, value: value)
             case .statusDetails: if details { h.append(name: name, value: value) }
             case .drop, .pseudo, .status, .statusMessage: break
             }
         }
+    }
+
+    /// The value of the field `name` in an upstream block, if it has one.
+    private static func value(of name: StaticString, in fields: Metadata) -> String? {
+        for i in 0 ..< fields.count {
+            let (n, v) = fields.field(i)
+            if n.equals(name) { return String(decoding: v, as: UTF8.self) }
+        }
+        return nil
     }
 
     private func appendCORS(_ h: Metadata) {

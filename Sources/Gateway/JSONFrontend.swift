@@ -38,6 +38,8 @@ final class JSONFrontend: Frontend {
 
     // Request: client -> upstream.
     private var body: [UInt8] = []
+    /// The body is gzip-compressed (`Content-Encoding: gzip`): decoded once it is complete.
+    private var gzipBody = false
     private var splitter = JSONValueSplitter()
     private var requestEnded = false
     /// Client streaming: every value of the body is queued.
@@ -151,6 +153,19 @@ final class JSONFrontend: Frontend {
             refuse(.internalError, "\(method.path) is client-streaming: its binding must use body \"*\"")
             return
         }
+        if let coding = GRPCWebFrontend.field(head.fields, "content-encoding"), !coding.isEmpty,
+           coding.lowercased() != "identity"
+        {
+            // README, "Compression": a unary body in gzip is decoded once complete; nothing else is.
+            guard coding.lowercased() == "gzip", !method.clientStreaming else {
+                let why = method.clientStreaming && coding.lowercased() == "gzip"
+                    ? "a client-streaming JSON body cannot be gzip-compressed (Content-Encoding: gzip): send it uncompressed"
+                    : "request body has Content-Encoding \(coding); the gateway decodes gzip only"
+                refuse(.unimplemented, why, httpStatus: 415, fields: [("accept-encoding", "gzip")])
+                return
+            }
+            gzipBody = true
+        }
         let callHead = upstreamHead(head, method: method, cluster: route.cluster)
         // Full duplex for client streaming: the upstream stream opens now and values follow as
         // they are parsed; a unary body is sent once it is complete and translated.
@@ -251,6 +266,15 @@ final class JSONFrontend: Frontend {
 
     private func encodeUnaryRequest(_ method: MethodDescriptor) {
         guard let transcoder else { return }
+        if gzipBody && !body.isEmpty {
+            var inflated: [UInt8] = []
+            if let why = body.withUnsafeBytes({ Gzip.decompress($0, limit: maxBody, into: &inflated) }) {
+                refuse(why.contains("more than") ? .resourceExhausted : .invalidArgument,
+                       "cannot decompress the gzip request body: \(why)", httpStatus: why.contains("more than") ? 413 : 400)
+                return
+            }
+            body = inflated
+        }
         var message = Self.framedWriter(capacity: body.count + bindings.bytes.count + 16)
         do throws(TranscodeError) {
             let isBlank = body.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }

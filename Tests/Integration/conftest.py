@@ -110,3 +110,13 @@ def relay(upstream, gateway):
     gw = gateway(harness.routes([up.port]))
     with harness.channel(gw.port) as ch:
         yield Relay(up, gw, ch)
+
+
+@pytest.fixture(scope="session")
+def testing_pb(tmp_path_factory):
+    """grpc/testing/test.proto's FileDescriptorSet with its imports (for `descriptors:`): the
+    TestService's messages, and no google/* file at all."""
+    out = tmp_path_factory.mktemp("testing_pb") / "testing.pb"
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}", "--include_imports",
+                    f"--descriptor_set_out={out}", "grpc/testing/test.proto"], check=True)
+    return out

@@ -160,9 +160,9 @@ class HTTP1Client:
         return response.body
 
 
-def h1_call(port, path, body, headers=(), text=False):
+def h1_call(port, path, body, headers=(), text=False, ctype=None):
     """(response, body bytes decoded from text when `text`) of one gRPC-Web call over HTTP/1.1."""
-    ctype = "application/grpc-web-text" if text else "application/grpc-web+proto"
+    ctype = ctype or ("application/grpc-web-text" if text else "application/grpc-web+proto")
     c = HTTP1Client(port)
     try:
         r = c.request("POST", path, [("Content-Type", ctype), ("X-Grpc-Web", "1"), *headers],

@@ -255,13 +255,6 @@ def test_trailers_only_errors_carry_status_in_headers(web):
     assert s.headers["grpc-message"] == "unknown service no.such.Service"
 
 
-def test_grpc_web_json_is_unimplemented(web):
-    s = h2_call(web.port, f"{SVC}/UnaryCall", [frame(b"{}")], ctype="application/grpc-web+json")
-    assert s.headers["grpc-status"] == "12"
-    assert "application/grpc-web+json is not served" in s.headers["grpc-message"]
-    assert not web.upstream.service.calls
-
-
 def test_error_after_messages_is_a_trailer_frame(web):
     request = messages_pb2.StreamingOutputCallRequest(
         response_parameters=[messages_pb2.ResponseParameters(size=5)],
