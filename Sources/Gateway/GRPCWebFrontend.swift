@@ -35,6 +35,9 @@ final class GRPCWebFrontend: Frontend {
     private var text: Bool
     /// The messages are JSON (`…+json`): translated here.
     private var jsonCodec: GRPCWebJSONCodec?
+    /// The messages are JSON and the upstream speaks gRPC's JSON codec (the route's
+    /// `upstream_json_codec`): passed through as they are.
+    private var jsonPassThrough = false
 
     /// The request's `Origin` and the policy that allows it (none: no CORS fields go out).
     private var cors = CORSFields()
@@ -155,13 +158,19 @@ final class GRPCWebFrontend: Frontend {
             return
         }
         text = type.lowercased().hasPrefix("application/grpc-web-text")
+        let route = call.snapshot.routes[routeIndex]
+        if route.upstreamJSONCodec {
+            jsonPassThrough = true
+            let built = Self.upstreamHead(head, parts: parts, cluster: route.cluster, pool: pool, contentType: "application/grpc+json")
+            call.start(route: routeIndex, head: built, cardinality: .unknown, openNow: true)
+            return
+        }
         let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
         guard let method = call.snapshot.registry.method(path: path) else {
             call.fail(.unimplemented,
                       "no descriptor for \(path): gRPC-Web JSON calls need the service's FileDescriptorSet under \"descriptors\" in the routes file")
             return
         }
-        let route = call.snapshot.routes[routeIndex]
         jsonCodec = GRPCWebJSONCodec(method: method, transcoder: call.snapshot.transcoders[routeIndex],
                                      requestEncoding: Self.field(head.fields, "grpc-encoding"),
                                      maxRequestMessage: route.maxRequestBodyBytes)
@@ -176,14 +185,15 @@ final class GRPCWebFrontend: Frontend {
     /// (gRPC-Web JSON): it says which encodings it decodes (`grpc-accept-encoding: gzip`) and
     /// the client's `grpc-*` fields (its own encodings) stay out (profile `.translated`).
     static func upstreamHead(_ head: JSONRequestHead, parts: (service: Range<Int>, method: Range<Int>), cluster: String,
-                             pool: MetadataPool, translated: Bool = false) -> CallHead {
+                             pool: MetadataPool, translated: Bool = false,
+                             contentType: StaticString = "application/grpc") -> CallHead {
         let h = pool.take()
         h.append(":method", "POST")
         let scheme: StaticString = head.secure ? "https" : "http"  // as the client came (nghttpx)
         h.append(":scheme", scheme)
         h.append(":path", head.target)
         h.append(":authority", head.authority ?? cluster)
-        h.append("content-type", "application/grpc")
+        h.append("content-type", contentType)
         h.append("te", "trailers")
         if translated { h.append("grpc-accept-encoding", "gzip") }
         var built = head.withClientFields(into: h, profile: translated ? .translated : .web)
@@ -276,7 +286,7 @@ final class GRPCWebFrontend: Frontend {
     // MARK: response
 
     private var contentType: StaticString {
-        if jsonCodec != nil { return text ? "application/grpc-web-text+json" : "application/grpc-web+json" }
+        if jsonCodec != nil || jsonPassThrough { return text ? "application/grpc-web-text+json" : "application/grpc-web+json" }
         return text ? "application/grpc-web-text+proto" : "application/grpc-web+proto"
     }
 

@@ -6,6 +6,7 @@ extension ConfigParser {
     static let routeKeys = [
         "service", "cluster", "timeout", "max_request_body",
         "json_emit_defaults", "json_enums_as_numbers", "json_original_names", "cors",
+        "upstream_json_codec",
     ]
 
     /// `routes: [{service: PATTERN, cluster: NAME, timeout: DURATION}, ...]`: at least one,
@@ -68,6 +69,7 @@ extension ConfigParser {
             let enumsAsNumbers = fields["json_enums_as_numbers"].flatMap { boolean($0, key: "json_enums_as_numbers") }
             let originalNames = fields["json_original_names"].flatMap { boolean($0, key: "json_original_names") }
             let cors = fields["cors"].flatMap { parseCORS($0, section: section) }
+            let upstreamJSON = fields["upstream_json_codec"].flatMap { boolean($0, key: "upstream_json_codec") }
 
             if let pattern, let cluster {
                 var route = RouteEntry(service: pattern, cluster: cluster.name, clusterIndex: cluster.index,
@@ -77,6 +79,7 @@ extension ConfigParser {
                 route.jsonEnumsAsNumbers = enumsAsNumbers ?? false
                 route.jsonOriginalNames = originalNames ?? false
                 route.cors = cors
+                route.upstreamJSONCodec = upstreamJSON ?? false
                 routes.append(route)
             }
         }

@@ -21,6 +21,9 @@ public struct RouteEntry: Sendable {
     public var jsonOriginalNames = false
     /// Key `cors`: the browser origins this route answers (nil: the top-level `cors`, if any).
     public var cors: CORSPolicy?
+    /// Key `upstream_json_codec`: the upstream speaks gRPC's JSON codec (`application/grpc+json`),
+    /// so gRPC-Web JSON calls pass through untranslated (default false: they are transcoded).
+    public var upstreamJSONCodec = false
 
     public static let defaultMaxRequestBodyBytes = 4 << 20
 

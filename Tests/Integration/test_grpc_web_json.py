@@ -183,3 +183,43 @@ def test_grpc_web_json_gzip_upstream_reply_decoded(gateway, testing_pb):
             assert trailers["grpc-status"] == "0"
     finally:
         server.stop(0).wait(5)
+
+
+def test_grpc_web_json_passed_through_to_an_upstream_with_the_json_codec(gateway):
+    """Route key upstream_json_codec: the upstream speaks gRPC's JSON codec, so the messages pass
+    untouched (no descriptors needed) and the upstream sees application/grpc+json."""
+    seen = []
+
+    def unary(request, context):
+        seen.append(request)
+        return {"echo": json.loads(request)}
+
+    def stream(request, context):
+        for i in range(2):
+            yield {"index": i}
+
+    handler = grpc.method_handlers_generic_handler("grpc.testing.TestService", {
+        "UnaryCall": grpc.unary_unary_rpc_method_handler(unary, request_deserializer=bytes,
+                                                         response_serializer=lambda o: json.dumps(o).encode()),
+        "StreamingOutputCall": grpc.unary_stream_rpc_method_handler(stream, request_deserializer=bytes,
+                                                                    response_serializer=lambda o: json.dumps(o).encode()),
+    })
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        config = harness.routes([port], workers=1)
+        config["routes"][0]["upstream_json_codec"] = True
+        gw = gateway(config)
+        raw = b'{"any": ["shape", 1]}'
+        s = grpc_web.h2_call(gw.port, f"{SVC}/UnaryCall", [frame(raw)], ctype=JSON_WEB)
+        assert s.headers["content-type"] == "application/grpc-web+json"
+        messages, trailers = json_messages(s.data)
+        assert seen == [raw]  # byte for byte: nothing was transcoded
+        assert messages == [{"echo": {"any": ["shape", 1]}}] and trailers["grpc-status"] == "0"
+        r, body = grpc_web.h1_call(gw.port, f"{SVC}/StreamingOutputCall", frame(b"{}"), ctype=JSON_WEB)
+        messages, trailers = json_messages(body)
+        assert messages == [{"index": 0}, {"index": 1}] and trailers["grpc-status"] == "0"
+    finally:
+        server.stop(0).wait(5)
