@@ -20,10 +20,9 @@ import Transcoding
 /// the upstream's protobuf with the method's descriptors (`GRPCWebJSONCodec`); the framing,
 /// trailers and text encoding around them are as above.
 ///
-/// CORS: a preflight `OPTIONS` is answered here without an upstream; every response (the
-/// gateway's own errors too) carries the CORS fields when the request's `Origin` is allowed by
-/// the route's policy (or the top-level one); an origin not allowed gets none, and its preflight
-/// is refused (403).
+/// CORS: every response (the gateway's own errors too) carries the CORS fields when the
+/// request's `Origin` is allowed by the route's policy (or the top-level one); an origin not
+/// allowed gets none. (Preflights never reach a frontend: `CORSPreflight`.)
 ///
 /// Deadlines (`grpc-timeout`), metadata rules, status decisions and cardinality are the call's;
 /// this type translates. Owned by its call. Loop-thread only.
@@ -41,9 +40,6 @@ final class GRPCWebFrontend: Frontend {
 
     /// The request's `Origin` and the policy that allows it (none: no CORS fields go out).
     private var cors = CORSFields()
-    private var isPreflight = false
-    /// What a preflight answer allows (`Access-Control-Allow-Methods`).
-    private var preflightMethods = "POST, OPTIONS"
     private var headSent = false
 
     // Request (text): decoded bytes of one read, and window withheld while the queue is full.
@@ -67,12 +63,6 @@ final class GRPCWebFrontend: Frontend {
     /// messages, stay where they belong.
     var profile: MetadataFilter.Profile { jsonCodec == nil ? .web : .translated }
 
-    /// Whether a request is a CORS preflight (RFC: Fetch §3.2.2): `OPTIONS` with
-    /// `Access-Control-Request-Method`.
-    static func isPreflight(_ head: JSONRequestHead) -> Bool {
-        head.method == "OPTIONS" && field(head.fields, "access-control-request-method") != nil
-    }
-
     /// The first field named `lowerName` (any case on the wire).
     static func field(_ fields: JSONRequestFields, _ lowerName: StaticString) -> String? {
         var found: String?
@@ -92,35 +82,14 @@ final class GRPCWebFrontend: Frontend {
     // MARK: request head
 
     /// Routes the call by the service in its path, builds the upstream head and starts the call;
-    /// or answers a preflight; or says why it cannot be served.
+    /// or says why it cannot be served.
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call
         cors = CORSFields(fields: head.fields, snapshot: call.snapshot)
         var target = head.target
         let parts = target.withUTF8 { GRPCPath.split(UnsafeRawBufferPointer($0)) }
-        var routeIndex = parts.flatMap { p in
+        let routeIndex = parts.flatMap { p in
             target.withUTF8 { call.snapshot.router.route(service: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[p.service])) }
-        }
-        if Self.isPreflight(head) {
-            isPreflight = true
-            // A JSON path (a google.api.http binding) is routed by the method it binds.
-            if routeIndex == nil, let method = Self.field(head.fields, "access-control-request-method"),
-               let table = call.snapshot.httpRoutes
-            {
-                let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
-                if case .matched(let m) = table.match(method: method, path: path[...]) {
-                    routeIndex = call.snapshot.router.route(service: m.method.serviceName)
-                    preflightMethods = "\(method), OPTIONS"
-                }
-            }
-            cors.choose(snapshot: call.snapshot, route: routeIndex)
-            if cors.allowed {
-                call.fail(.ok, "CORS preflight answered", httpStatus: 200)
-            } else {
-                call.fail(.permissionDenied, "CORS preflight refused: origin \(cors.origin ?? "(none)") is not allowed for \(head.target)",
-                          httpStatus: 403)
-            }
-            return
         }
         cors.choose(snapshot: call.snapshot, route: routeIndex)
         guard head.method == "POST" else {
@@ -345,10 +314,6 @@ final class GRPCWebFrontend: Frontend {
         releaseDeferred()
         defer { if let fields { pool.give(fields) } }
         let client = call.client
-        if isPreflight {
-            answerPreflight(ending)
-            return
-        }
         if headSent {
             // The status and trailing metadata as the last body frame (flag 0x80).
             var t = GRPCWebTrailers()
@@ -414,22 +379,5 @@ final class GRPCWebFrontend: Frontend {
 
     private func appendCORS(_ h: Metadata) {
         cors.append(to: h)
-    }
-
-    /// 200 (empty, as Envoy answers) with what the browser asked about, or 403 with no CORS field at all.
-    private func answerPreflight(_ ending: CallStateMachine.Ending) {
-        let client = call.client
-        let h = pool.take()
-        if cors.allowed, ending.code == .ok {
-            cors.appendPreflight(to: h, methods: preflightMethods)
-            client.sendHead(status: 200, fields: h, contentLength: 0, endStream: true)
-        } else {
-            let body = Array((ending.message + "\n").utf8)
-            h.append("content-type", "text/plain")
-            client.sendHead(status: call.refusalHTTPStatus ?? 403, fields: h, contentLength: body.count, endStream: false)
-            body.withUnsafeBytes { client.sendBody($0) }
-            client.sendEnd(trailers: nil)
-        }
-        pool.give(h)
     }
 }

@@ -36,16 +36,20 @@ final class HTTP1Exchange: ClientStream {
         closeAfterResponse = !head.keepAlive
     }
 
-    /// Starts the call for this request.
-    func start() -> Call {
+    /// Starts the call for this request; nil: a CORS preflight, answered at once without a call
+    /// (`CORSPreflight`).
+    func start() -> Call? {
         let request = JSONRequestHead(method: head.method, target: head.target, authority: head.headers.first("Host"),
                                       fields: .http1(head.headers), peer: conn.peerHost, http2Head: nil,
                                       secure: conn.isSecure, clientCertificate: conn.forwardedClientCertificate)
-        // gRPC-Web (and CORS preflights), gRPC over HTTP/1.1, by content type and method;
-        // everything else is JSON.
+        if head.method == "OPTIONS" && CORSPreflight.isPreflight(request) {
+            CORSPreflight.answer(request, snapshot: conn.worker.snapshot, client: self, pool: conn.worker.headerPool)
+            return nil
+        }
+        // gRPC-Web, gRPC over HTTP/1.1, by content type; everything else is JSON.
         var contentType = head.headers.first("Content-Type") ?? ""
         let format = contentType.withUTF8 { CallHeadBuilder.contentType(of: UnsafeRawBufferPointer($0)) }
-        if format.isGRPCWeb || (head.method == "OPTIONS" && GRPCWebFrontend.isPreflight(request)) {
+        if format.isGRPCWeb {
             let f = GRPCWebFrontend(pool: conn.worker.headerPool, format: format)
             let call = Call(worker: conn.worker, client: self, frontend: f)
             self.call = call
@@ -172,16 +176,33 @@ final class HTTP1Exchange: ClientStream {
         if endStream { sendEnd(trailers: nil) }
     }
 
+    private static let crlfText: StaticString = "\r\n"
+    /// Static storage: valid for the process's life.
+    private static var crlf: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: crlfText.utf8Start, count: crlfText.utf8CodeUnitCount)
+    }
+
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard !detached, conn.mode == .http1, !bytes.isEmpty, !responseEnded else { return }
         if chunked {
-            var prefix: [UInt8] = []
-            HTTP1ResponseWriter.writeChunkPrefix(length: bytes.count, into: &prefix)
-            prefix.withUnsafeBytes { conn.out.append($0) }
+            // The chunk-size line in a stack buffer (at most 16 hex digits and CRLF): no
+            // allocation per chunk.
+            withUnsafeTemporaryAllocation(byteCount: 18, alignment: 1) { line in
+                var n = 0
+                var shift = 60
+                while shift > 0 && (bytes.count >> shift) & 15 == 0 { shift -= 4 }
+                while shift >= 0 {
+                    let d = UInt8((bytes.count >> shift) & 15)
+                    line[n] = d < 10 ? 0x30 + d : 0x57 + d  // 0-9, a-f
+                    n += 1
+                    shift -= 4
+                }
+                line[n] = 13
+                line[n + 1] = 10
+                conn.out.append(UnsafeRawBufferPointer(rebasing: line[0 ..< n + 2]))
+            }
             conn.out.append(bytes)
-            var suffix: [UInt8] = []
-            HTTP1ResponseWriter.writeChunkSuffix(into: &suffix)
-            suffix.withUnsafeBytes { conn.out.append($0) }
+            conn.out.append(Self.crlf)
         } else {
             conn.out.append(bytes)
         }
@@ -192,21 +213,26 @@ final class HTTP1Exchange: ClientStream {
         defer { if let trailers, !detached { conn.worker.headerPool.give(trailers) } }
         guard !detached, conn.mode == .http1, !responseEnded else { return }
         if chunked {
-            var fields = HTTP1Fields()
+            // The last chunk and the trailer section (RFC 9112 §7.1.2), written directly as the
+            // head is (sendHead): the fields are the gateway's own and the upstream's, whose
+            // names and values nghttp2 has validated (no CR, LF or NUL).
+            var b: [UInt8] = []
+            swap(&b, &conn.h1HeadScratch)
+            b.removeAll(keepingCapacity: true)
+            b.append(contentsOf: "0\r\n".utf8)
             if let trailers, acceptsTrailers {
                 for i in 0 ..< trailers.count {
                     let (name, value) = trailers.field(i)
-                    fields.append(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+                    if name.first == UInt8(ascii: ":") { continue }
+                    b.append(contentsOf: name)
+                    b.append(contentsOf: ": ".utf8)
+                    b.append(contentsOf: value)
+                    b.append(contentsOf: "\r\n".utf8)
                 }
             }
-            var bytes: [UInt8] = []
-            do {
-                try HTTP1ResponseWriter.writeLastChunk(trailers: fields, into: &bytes)
-            } catch {
-                bytes.removeAll()
-                try? HTTP1ResponseWriter.writeLastChunk(into: &bytes)
-            }
-            bytes.withUnsafeBytes { conn.out.append($0) }
+            b.append(contentsOf: "\r\n".utf8)
+            b.withUnsafeBytes { conn.out.append($0) }
+            swap(&b, &conn.h1HeadScratch)
         }
         responseEnded = true
         if !requestEnded && closeAfterResponse {

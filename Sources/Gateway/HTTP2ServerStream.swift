@@ -4,7 +4,7 @@ import UVLoop
 
 /// One client HTTP/2 stream (RFC 9113 §5) on a `ServerConnection`, as a `ClientStream`: it
 /// collects the request head through the core's filter as nghttp2 reports each field, starts the
-/// call with the frontend its `content-type` asks for (native gRPC, gRPC-Web and CORS preflights, else JSON), passes request
+/// call with the frontend its `content-type` asks for (native gRPC, gRPC-Web, else JSON; a CORS preflight is answered without a call), passes request
 /// DATA on, and serves the response: headers submitted at once, DATA pulled by nghttp2 from its
 /// queue (written into frames without another copy), trailers after the last byte.
 ///
@@ -149,7 +149,11 @@ final class HTTP2ServerStream: ClientStream {
             self.call = call
             f.start(call, &builder.head)
         } else if let web = webHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }) {
-            // gRPC-Web, or a CORS preflight (answered by the gRPC-Web frontend).
+            if !builder.head.contentType.isGRPCWeb {
+                // A CORS preflight: answered now, without a call (never counted as one).
+                CORSPreflight.answer(web, snapshot: worker.snapshot, client: self, pool: pool)
+                return
+            }
             let f = GRPCWebFrontend(pool: pool, format: builder.head.contentType)
             call = Call(worker: worker, client: self, frontend: f)
             self.call = call
@@ -164,13 +168,12 @@ final class HTTP2ServerStream: ClientStream {
         if endStream { call.clientEnd() }
     }
 
-    /// The head for the gRPC-Web frontend, when it takes the request (a gRPC-Web content type, or
-    /// a CORS preflight).
+    /// The head for the gRPC-Web frontend (a gRPC-Web content type) or `CORSPreflight`.
     private func webHead(_ head: CallHead, peer: String?) -> JSONRequestHead? {
         if head.contentType.isGRPCWeb { return jsonHead(head, peer: peer) }
         guard !head.isPost, head.contentType == .none else { return nil }
         let h = jsonHead(head, peer: peer)
-        return GRPCWebFrontend.isPreflight(h) ? h : nil
+        return CORSPreflight.isPreflight(h) ? h : nil
     }
 
     private func jsonHead(_ head: CallHead, peer: String?) -> JSONRequestHead {

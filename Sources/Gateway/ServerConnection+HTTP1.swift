@@ -82,7 +82,7 @@ extension ServerConnection {
                 startStreamTimer()  // min_rate for the body (HTTP1Exchange.tick)
             }
             let call = exchange.start()
-            if head.expectContinue && !call.isFinished && mode == .http1 {
+            if head.expectContinue, let call, !call.isFinished, mode == .http1 {
                 var continueBytes: [UInt8] = []
                 HTTP1ResponseWriter.writeContinue(into: &continueBytes)
                 continueBytes.withUnsafeBytes { out.append($0) }

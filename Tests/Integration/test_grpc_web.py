@@ -312,6 +312,28 @@ def test_cors_origin_not_allowed_gets_no_cors_headers(web, http):
     assert len(web.upstream.service.calls) == 1  # the call, never the preflight
 
 
+def test_cors_preflights_are_not_counted_as_calls(upstream, gateway):
+    """Preflights (answered and refused, HTTP/1.1 and HTTP/2) are answered without a call: the
+    call counters on /metrics see only the one real call."""
+    import re
+    up = upstream()
+    config = web_routes(up.port)
+    admin = harness.free_port()
+    config["admin"] = {"address": f"127.0.0.1:{admin}"}
+    gw = gateway(config)
+    for http in ["--http1.1", "--http2-prior-knowledge"]:
+        assert curl(gw.port, f"{SVC}/UnaryCall", http, *PREFLIGHT, "-H", f"Origin: {APP}")[0] == 200
+        assert curl(gw.port, f"{SVC}/UnaryCall", http, *PREFLIGHT, "-H", f"Origin: {OTHER_ORIGIN}")[0] == 403
+    status, _ = curl(gw.port, f"{SVC}/EmptyCall", "-H", f"Origin: {APP}", "-H", "Content-Type: application/grpc-web",
+                     body=frame(b""))
+    assert status == 200
+    body = subprocess.run(["curl", "-sS", "--max-time", "10", f"http://127.0.0.1:{admin}/metrics"],
+                          capture_output=True, text=True, timeout=15, check=True).stdout
+    counted = {m.group(1): int(m.group(2)) for m in re.finditer(r'^trestle_calls_total\{code="(\w+)"\} (\d+)$', body, re.M)}
+    assert re.search(r"^trestle_calls_started_total 1$", body, re.M), body
+    assert {k: v for k, v in counted.items() if v} == {"OK": 1}, counted
+
+
 def _cors_fields_present(h):
     assert h["access-control-allow-origin"] == [APP], h
     exposed = h["access-control-expose-headers"][0].split(", ")
