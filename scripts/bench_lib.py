@@ -272,7 +272,8 @@ def gzip_json(a, errors):
     """Trestle CPU µs per JSON call (h2 16x16) whose upstream gzips its replies, beside the same
     call to the same grpcio Echo without compression: one grpcio server and one gateway (one
     worker) each, started here. grpcio serves a few thousand calls per second, so the absolute
-    figures are higher than against the demo upstream; the ratio is the point."""
+    figures are higher than against the demo upstream; the ratio is the point. The 10 KiB message
+    only: grpcio leaves a message as small as the other one uncompressed."""
     import grpc
     n = max(min(a.requests // 10, 20000), 2000)
     shapes = {"json-h2": (ECHO, JSON_HEADERS, ("-c16", "-m16"), 1)}
@@ -296,7 +297,8 @@ def gzip_json(a, errors):
                     errors.append(f"gzip_json: the {label} gateway did not start")
                     return out
                 time.sleep(0.1)
-            for k, v in measure_shapes(port, gw.pid, shapes, n, a, errors, tag=f"{label}-").items():
+            bodies = [b for b in json_bodies(a.logdir) if b[0] == "10KiB"]
+            for k, v in measure_shapes(port, gw.pid, shapes, n, a, errors, bodies=bodies, tag=f"{label}-").items():
                 out[f"{k} {label}"] = v
     finally:
         for p in started:
@@ -511,7 +513,7 @@ def goals(u, b, j=None, codec=None, lg=None, tls=None, web=None, gz=None):
         g["gRPC h1 small / gRPC c64m1 CPU"] = {
             "value": ratio(web["grpc-h1 small"]["proxy_cpu_us_per_req"], h1native), "goal": None, "met": None}
     if gz:
-        for size in ("small", "10KiB"):
+        for size in ("10KiB",):
             if f"json-h2 {size} gzip" in gz and f"json-h2 {size} identity" in gz:
                 g[f"JSON gzip / identity reply {size} CPU"] = goal(ratio(gz[f"json-h2 {size} gzip"]["proxy_cpu_us_per_req"],
                                                                          gz[f"json-h2 {size} identity"]["proxy_cpu_us_per_req"]), "<=", 2)
