@@ -113,7 +113,8 @@ final class HTTP1Exchange: ClientStream {
 
     // MARK: ClientStream
 
-    var acceptsTrailers: Bool { head.version == .http11 && head.headers.acceptsTrailers }
+    /// Read once: the `TE` lookup goes through the head's String fields.
+    private(set) lazy var acceptsTrailers: Bool = head.version == .http11 && head.headers.acceptsTrailers
 
     var responseBacklog: Int { detached ? 0 : conn.outputBacklog }
 
