@@ -62,6 +62,8 @@ final class GRPCWebFrontend: Frontend {
     /// client's and the upstream's `grpc-encoding` and the like, which describe the other side's
     /// messages, stay where they belong.
     var profile: MetadataFilter.Profile { jsonCodec == nil ? .web : .translated }
+    /// gRPC-Web JSON counts as gRPC-Web (binary or text, by its body).
+    var callProtocol: CallProtocol { text ? .grpcWebText : .grpcWeb }
 
     /// The first field named `lowerName` (any case on the wire).
     static func field(_ fields: JSONRequestFields, _ lowerName: StaticString) -> String? {
