@@ -9,7 +9,8 @@ import UVLoop
 /// bytes wait (a disk that cannot keep up), new lines are dropped and counted, never queued.
 /// SIGUSR1 asks it to reopen the file (after logrotate moved it).
 final class AccessLogWriter: @unchecked Sendable {
-    static let maxPending = 64 << 20
+    /// `logging.access_log_buffer`.
+    let maxPending: Int
     /// `stdout`, `-`, or a file path.
     let path: String
     private let toStdout: Bool
@@ -23,6 +24,7 @@ final class AccessLogWriter: @unchecked Sendable {
     private var spare: [AccessLogChunk] = []
     private var reopenRequested = false
     private var stopping = false
+    private var finished = false
     private var thread = pthread_t()
     /// Lines dropped because the writer was behind (`/metrics`).
     let dropped = Atomic<UInt64>(0)
@@ -30,8 +32,9 @@ final class AccessLogWriter: @unchecked Sendable {
     let written = Atomic<UInt64>(0)
 
     /// Opens the file (appending; created 0644 if missing). Throws with the reason.
-    init(path: String) throws {
+    init(path: String, maxPending: Int = 64 << 20) throws {
         self.path = path
+        self.maxPending = maxPending
         toStdout = path == "stdout" || path == "-"
         // Before anything can throw: deinit destroys them.
         pthread_mutex_init(mutex, nil)
@@ -61,20 +64,33 @@ final class AccessLogWriter: @unchecked Sendable {
         }, box)
     }
 
-    /// Writes what is queued, then ends the thread.
+    /// Writes what is queued, then ends the thread — waiting at most 2 s, so that a log
+    /// destination that takes nothing (a pipe nobody reads) cannot keep the process from exiting.
     func stop() {
         pthread_mutex_lock(mutex)
         stopping = true
-        pthread_cond_signal(cond)
+        pthread_cond_broadcast(cond)
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_sec += 2
+        while !finished {
+            if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }
+        }
+        let done = finished
         pthread_mutex_unlock(mutex)
-        pthread_join(thread, nil)
+        if done {
+            pthread_join(thread, nil)
+        } else {
+            pthread_detach(thread)
+            gatewayLog.warning("access_log \(path): the last lines could not be written within 2s")
+        }
     }
 
     /// Thread-safe: reopen the file before the next write.
     func requestReopen() {
         pthread_mutex_lock(mutex)
         reopenRequested = true
-        pthread_cond_signal(cond)
+        pthread_cond_broadcast(cond)
         pthread_mutex_unlock(mutex)
     }
 
@@ -83,13 +99,13 @@ final class AccessLogWriter: @unchecked Sendable {
     /// bytes wait, the lines are dropped and the same buffer comes back, emptied.
     func submit(_ chunk: AccessLogChunk, lines: Int) -> AccessLogChunk {
         pthread_mutex_lock(mutex)
-        let dropping = pendingBytes + chunk.count > Self.maxPending
+        let dropping = pendingBytes + chunk.count > maxPending
         var back = chunk
         if !dropping {
             pending.append(chunk)
             pendingBytes += chunk.count
             back = spare.popLast() ?? AccessLogChunk(capacity: chunk.capacity)
-            pthread_cond_signal(cond)
+            pthread_cond_broadcast(cond)
         }
         pthread_mutex_unlock(mutex)
         back.count = 0
@@ -131,12 +147,14 @@ final class AccessLogWriter: @unchecked Sendable {
             for c in batch { writeAll(UnsafeRawBufferPointer(start: c.base, count: c.count)) }
             if stop { break }
         }
+        if !toStdout { Glibc.close(fd) }
         pthread_mutex_lock(mutex)
         for c in batch + spare + pending { c.deallocate() }
         spare.removeAll()
         pending.removeAll()
+        finished = true
+        pthread_cond_broadcast(cond)
         pthread_mutex_unlock(mutex)
-        if !toStdout { Glibc.close(fd) }
     }
 
     private func writeAll(_ raw: UnsafeRawBufferPointer) {
