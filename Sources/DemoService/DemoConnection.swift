@@ -56,20 +56,19 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
         if let error = events.error {
             // The alert OpenSSL queued goes out with one try; the connection is over.
             printStderr("trestle demo-upstream: TLS \(events.handshake == nil && tls.handshake == nil ? "handshake failed" : "error"): \(error.message)")
-            sendFinal(tls)
-            close()
+            close()  // with the alert OpenSSL queued
             return
         }
         if events.closed { close(); return }
         server.flushQueue.schedule(self)
     }
 
-    /// One try at writing what the TLS side holds (an alert or close_notify) before closing.
+    /// One try at writing what the TLS side holds (an alert, close_notify) before the socket
+    /// closes; not when a write is in flight (its bytes are the TLS side's, lent).
     private func sendFinal(_ tls: TLSConnection) {
         guard !tcp.writeInFlight, !tcp.isClosed else { return }
-        pump.discard()
         let bytes = tls.produce()
-        if bytes.count > 0 { tcp.write(bytes) }
+        if bytes.count > 0, tcp.write(bytes) { tls.outputSent() }
     }
 
     func streamEnded(_ stream: TCPStream, error: UVError?) { close() }
@@ -98,7 +97,7 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
         streams.removeAll()
         session = nil
         if let tls {
-            tls.close()  // close_notify
+            tls.close()  // close_notify, unless the connection failed (then the alert)
             sendFinal(tls)
         }
         tcp.close()

@@ -16,6 +16,7 @@ from concurrent import futures
 import grpc
 import pytest
 
+import demo_server
 import harness
 import interop_server
 import transcode_protos
@@ -664,3 +665,58 @@ def test_tls_routes_reload_rebuilds_a_changed_tls_cluster(pki, tls_upstream, gat
     reload_with("localhost", 3)
     with secure_channel(pki, gw.port) as ch:
         assert stub(ch).UnaryCall(simple(4), timeout=WAIT).payload.body == pattern(4)
+
+
+# -- the demo upstream over TLS (`trestle demo-upstream --tls-cert --tls-key`) ------------------------
+
+@pytest.fixture
+def demo_tls_upstream(pki):
+    """The built-in demo service (trestle.demo.v1.Echo) over TLS with the test server certificate."""
+    port = harness.free_port()
+    proc = harness.Process("demo-upstream-tls", [harness.TRESTLE_BIN, "demo-upstream", "--listen", f"127.0.0.1:{port}",
+                                                 "--tls-cert", pki / "server.crt", "--tls-key", pki / "server.key"],
+                           "trestle demo-upstream: ready")
+    proc.port = port
+    yield proc
+    proc.kill()
+
+
+def test_tls_demo_upstream_behind_the_gateway_all_call_types(pki, demo_tls_upstream, gateway):
+    """grpcio over TLS → the gateway → a tls cluster verifying the demo upstream's certificate:
+    the demo service's four call types, through TLS on both hops."""
+    config = tls_routes(pki, demo_tls_upstream.port, cluster_tls={"ca": str(pki / "ca.crt"), "server_name": "localhost"})
+    config["descriptors"] = [str(demo_server.DESCRIPTOR_SET)]
+    config["routes"] = [{"service": demo_server.SERVICE, "cluster": "testing", "timeout": "30s"}]
+    gw = gateway(config)
+    Req, Resp = demo_server.EchoRequest, demo_server.EchoResponse
+    with secure_channel(pki, gw.port) as ch:
+        def method(kind, name):
+            return getattr(ch, kind)(f"/{demo_server.SERVICE}/{name}", request_serializer=Req.SerializeToString,
+                                     response_deserializer=Resp.FromString)
+        reply = method("unary_unary", "Echo")(Req(message="hi", payload=pattern(40000)), timeout=WAIT)
+        assert (reply.message, reply.payload) == ("hi", pattern(40000))
+        replies = list(method("unary_stream", "Expand")(Req(message="m", count=3, response_size=20000), timeout=WAIT))
+        assert [(r.index, len(r.payload)) for r in replies] == [(0, 20000), (1, 20000), (2, 20000)]
+        collected = method("stream_unary", "Collect")(iter([Req(message=w) for w in ("a", "b", "c")]), timeout=WAIT)
+        assert (collected.message, collected.index) == ("a b c", 3)
+        chat = list(method("stream_stream", "Chat")(iter([Req(message="x", payload=pattern(n)) for n in (5, 70000)]),
+                                                     timeout=WAIT))
+        assert [r.payload for r in chat] == [pattern(5), pattern(70000)]
+    # The upstream hop was TLS: the gateway's cluster connection completed a verified handshake.
+    assert metric(config, "trestle_upstream_connections") >= 1
+    assert "no shared ALPN" not in demo_tls_upstream.output()
+
+
+def test_tls_demo_upstream_offers_only_h2(pki, demo_tls_upstream):
+    """ALPN h2 only (gRPC over TLS): a client offering http/1.1 alone gets the no_application_protocol
+    alert and the reason is logged; h2 is selected."""
+    def s_client(alpn):
+        return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{demo_tls_upstream.port}",
+                               "-CAfile", str(pki / "ca.crt"), "-alpn", alpn, "-brief"],
+                              input=b"", capture_output=True, timeout=WAIT).stderr.decode()
+    assert "ALPN protocol: h2" in s_client("h2,http/1.1")
+    assert "no application protocol" in s_client("http/1.1")
+    deadline = time.monotonic() + WAIT  # the log line follows the alert: poll for it
+    while "no shared ALPN protocol" not in demo_tls_upstream.output():
+        assert time.monotonic() < deadline, demo_tls_upstream.output()
+        time.sleep(0.05)
