@@ -676,6 +676,21 @@ def test_tls_routes_reload_rebuilds_a_changed_tls_cluster(pki, tls_upstream, gat
         assert stub(ch).UnaryCall(simple(4), timeout=WAIT).payload.body == pattern(4)
 
 
+def test_tls_routes_reload_of_listener_tls_keys_waits_for_a_restart(pki, upstream, gateway):
+    """A listener's tls keys naming other files is a listener change: logged as waiting for a
+    restart, and new connections still get the certificate the listener started with."""
+    up = upstream()
+    config = tls_routes(pki, up.port)
+    gw = gateway(config)
+    assert served_fingerprint(pki, gw.port) == fingerprint(pki / "server.crt")
+    config["listeners"][0]["tls"] = listener_tls(pki, "server2")
+    harness.write_routes(config, gw.config_path)
+    gw.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "config 2," in gw.output(), "config 2")
+    assert "listeners' tls changed in" in gw.output() and "applied at the next restart" in gw.output(), gw.output()
+    assert served_fingerprint(pki, gw.port) == fingerprint(pki / "server.crt")
+
+
 # -- the demo upstream over TLS (`trestle demo-upstream --tls-cert --tls-key`) ------------------------
 
 @pytest.fixture
