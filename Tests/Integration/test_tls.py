@@ -691,6 +691,24 @@ def test_tls_routes_reload_of_listener_tls_keys_waits_for_a_restart(pki, upstrea
     assert served_fingerprint(pki, gw.port) == fingerprint(pki / "server.crt")
 
 
+# -- memory of idle connections ---------------------------------------------------------------------
+
+def idle_pair_kib(pki, *flags):
+    done = subprocess.run([harness.TRESTLE_BIN, "tls-bench", "--mode", "memory", "--handshakes", "300",
+                           "--dir", str(pki), *flags], capture_output=True, text=True, timeout=60)
+    m = re.search(r"idle pair after a handshake .*: (\d+) KiB resident", done.stdout)
+    assert done.returncode == 0 and m, done.stdout + done.stderr
+    return int(m.group(1))
+
+
+def test_tls_idle_connections_give_their_record_buffers_back(pki):
+    """What the worker's idle sweep calls (releaseIdleBuffers: SSL_free_buffers and the output
+    buffers): 300 established, idle server+client pairs in memory hold at least 30 KiB less per
+    pair once their buffers are given back (~76 KiB → ~32 KiB measured)."""
+    kept, released = idle_pair_kib(pki), idle_pair_kib(pki, "--release-idle")
+    assert kept - released >= 30, (kept, released)
+
+
 # -- the demo upstream over TLS (`trestle demo-upstream --tls-cert --tls-key`) ------------------------
 
 @pytest.fixture
