@@ -701,6 +701,7 @@ def idle_pair_kib(pki, *flags):
     return int(m.group(1))
 
 
+@pytest.mark.rss
 def test_tls_idle_connections_give_their_record_buffers_back(pki):
     """What the worker's idle sweep calls (releaseIdleBuffers: SSL_free_buffers and the output
     buffers): 300 established, idle server+client pairs in memory hold at least 30 KiB less per
