@@ -32,10 +32,18 @@ public final class MethodSeries: Sendable {
     public let responseBytes = Atomic<UInt64>(0)
     public let requestMessages = Atomic<UInt64>(0)
     public let responseMessages = Atomic<UInt64>(0)
+    /// `,"service":"…","method":"…"` as the access log writes it (escaped once, here); null
+    /// names for `_unknown` and `_other`.
+    public let logFields: [UInt8]
 
     public init(service: String, method: String) {
         self.service = service
         self.method = method
+        if service.hasPrefix("_") {
+            logFields = Array(#","service":null,"method":null"#.utf8)
+        } else {
+            logFields = Array(#","service":"#.utf8) + Self.jsonString(service) + Array(#","method":"#.utf8) + Self.jsonString(method)
+        }
         calls = InlineArray { _ in Atomic<UInt64>(0) }
         latency = InlineArray { _ in Atomic<UInt64>(0) }
     }
@@ -51,6 +59,22 @@ public final class MethodSeries: Sendable {
         if sb != 0 { Self.bump(responseBytes, UInt64(sb)) }
         if rm != 0 { Self.bump(requestMessages, UInt64(rm)) }
         if sm != 0 { Self.bump(responseMessages, UInt64(sm)) }
+    }
+
+    /// `text` as a JSON string, quoted and escaped.
+    public static func jsonString(_ text: String) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for b in text.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), b]
+            case 0 ..< 0x20, 0x7F:
+                let hex = Array("0123456789abcdef".utf8)
+                out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return out
     }
 
     @inline(__always)

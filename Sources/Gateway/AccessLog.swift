@@ -9,7 +9,8 @@ import UVLoop
 /// bytes wait (a disk that cannot keep up), new lines are dropped and counted, never queued.
 /// SIGUSR1 asks it to reopen the file (after logrotate moved it).
 final class AccessLogWriter: @unchecked Sendable {
-    static let maxPending = 64 << 20
+    /// `logging.access_log_buffer`.
+    let maxPending: Int
     /// `stdout`, `-`, or a file path.
     let path: String
     private let toStdout: Bool
@@ -17,9 +18,13 @@ final class AccessLogWriter: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Under `mutex`.
-    private var pending: [UInt8] = []
+    /// Buffers handed over by workers, in order, and empty ones to hand back.
+    private var pending: [AccessLogChunk] = []
+    private var pendingBytes = 0
+    private var spare: [AccessLogChunk] = []
     private var reopenRequested = false
     private var stopping = false
+    private var finished = false
     private var thread = pthread_t()
     /// Lines dropped because the writer was behind (`/metrics`).
     let dropped = Atomic<UInt64>(0)
@@ -27,15 +32,17 @@ final class AccessLogWriter: @unchecked Sendable {
     let written = Atomic<UInt64>(0)
 
     /// Opens the file (appending; created 0644 if missing). Throws with the reason.
-    init(path: String) throws {
+    init(path: String, maxPending: Int = 64 << 20) throws {
         self.path = path
+        self.maxPending = maxPending
         toStdout = path == "stdout" || path == "-"
         // Before anything can throw: deinit destroys them.
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
         fd = toStdout ? 1 : Self.open(path)
         if fd < 0 { throw StartupError("access_log \(path): cannot open: \(String(cString: strerror(errno)))") }
-        pending.reserveCapacity(64 * 1024)
+        pending.reserveCapacity(64)
+        spare.reserveCapacity(64)
     }
 
     deinit {
@@ -57,47 +64,73 @@ final class AccessLogWriter: @unchecked Sendable {
         }, box)
     }
 
-    /// Writes what is queued, then ends the thread.
+    /// Writes what is queued, then ends the thread — waiting at most 2 s, so that a log
+    /// destination that takes nothing (a pipe nobody reads) cannot keep the process from exiting.
     func stop() {
         pthread_mutex_lock(mutex)
         stopping = true
-        pthread_cond_signal(cond)
+        pthread_cond_broadcast(cond)
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_sec += 2
+        while !finished {
+            if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }
+        }
+        let done = finished
         pthread_mutex_unlock(mutex)
-        pthread_join(thread, nil)
+        if done {
+            pthread_join(thread, nil)
+        } else {
+            pthread_detach(thread)
+            gatewayLog.warning("access_log \(path): the last lines could not be written within 2s")
+        }
     }
 
     /// Thread-safe: reopen the file before the next write.
     func requestReopen() {
         pthread_mutex_lock(mutex)
         reopenRequested = true
-        pthread_cond_signal(cond)
+        pthread_cond_broadcast(cond)
         pthread_mutex_unlock(mutex)
     }
 
-    /// Thread-safe: takes `lines` (whole lines; `lines` is left empty, its capacity kept).
-    func submit(_ lines: inout [UInt8], count: Int) {
+    /// Thread-safe: takes `chunk` (`lines` whole lines) and gives back an empty buffer for the
+    /// next turn — the bytes change hands, they are not copied. While more than `maxPending`
+    /// bytes wait, the lines are dropped and the same buffer comes back, emptied.
+    func submit(_ chunk: AccessLogChunk, lines: Int) -> AccessLogChunk {
         pthread_mutex_lock(mutex)
-        if pending.count + lines.count > Self.maxPending {
-            dropped.add(UInt64(count), ordering: .relaxed)
-            lines.removeAll(keepingCapacity: true)
-        } else if pending.isEmpty {
-            swap(&pending, &lines)  // no copy: the worker gets the writer's empty buffer back
-        } else {
-            pending.append(contentsOf: lines)
-            lines.removeAll(keepingCapacity: true)
+        let dropping = pendingBytes + chunk.count > maxPending
+        var back = chunk
+        if !dropping {
+            pending.append(chunk)
+            pendingBytes += chunk.count
+            back = spare.popLast() ?? AccessLogChunk(capacity: chunk.capacity)
+            pthread_cond_broadcast(cond)
         }
-        pthread_cond_signal(cond)
         pthread_mutex_unlock(mutex)
-        written.add(UInt64(count), ordering: .relaxed)
+        back.count = 0
+        if dropping {
+            dropped.add(UInt64(lines), ordering: .relaxed)
+        } else {
+            written.add(UInt64(lines), ordering: .relaxed)
+        }
+        return back
     }
 
     private func run() {
-        var batch: [UInt8] = []
-        batch.reserveCapacity(64 * 1024)
+        var batch: [AccessLogChunk] = []
+        batch.reserveCapacity(64)
         while true {
             pthread_mutex_lock(mutex)
             while pending.isEmpty && !reopenRequested && !stopping { pthread_cond_wait(cond, mutex) }
+            // The written chunks of the last round become spares; the waiting ones are taken.
+            for var c in batch {
+                c.count = 0
+                if spare.count < 64 { spare.append(c) } else { c.deallocate() }
+            }
+            batch.removeAll(keepingCapacity: true)
             swap(&pending, &batch)
+            pendingBytes = 0
             let reopen = reopenRequested
             reopenRequested = false
             let stop = stopping
@@ -111,75 +144,116 @@ final class AccessLogWriter: @unchecked Sendable {
                     gatewayLog.error("access_log \(path): cannot reopen: \(String(cString: strerror(errno))); still writing to the old file")
                 }
             }
-            writeAll(batch)
-            batch.removeAll(keepingCapacity: true)
+            for c in batch { writeAll(UnsafeRawBufferPointer(start: c.base, count: c.count)) }
             if stop { break }
         }
         if !toStdout { Glibc.close(fd) }
+        pthread_mutex_lock(mutex)
+        for c in batch + spare + pending { c.deallocate() }
+        spare.removeAll()
+        pending.removeAll()
+        finished = true
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
     }
 
-    private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return  // a full disk or a closed pipe: these lines are lost, the gateway goes on
-                }
-                offset += n
+    private func writeAll(_ raw: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return  // a full disk or a closed pipe: these lines are lost, the gateway goes on
             }
+            offset += n
         }
     }
 }
 
-/// One worker's access-log lines for the current loop turn: `append` formats a call's line into
-/// a byte buffer (no String is built for it), and the flush at the end of the turn hands the
-/// buffer to the writer thread. Loop-thread only.
+/// A buffer of access-log lines that changes hands between a worker and the writer thread
+/// (owned by one of them at a time; freed with `deallocate`).
+struct AccessLogChunk: @unchecked Sendable {
+    var base: UnsafeMutablePointer<UInt8>
+    var capacity: Int
+    var count = 0
+
+    init(capacity: Int) {
+        base = .allocate(capacity: capacity)
+        self.capacity = capacity
+    }
+
+    func deallocate() { base.deallocate() }
+
+    /// Twice the room, keeping the bytes.
+    mutating func grow() {
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+        bigger.update(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+}
+
+/// One worker's access-log lines for the current loop turn: `append` formats a call's line
+/// straight into a raw byte buffer (no String, no Array growth checks per byte), and the flush
+/// at the end of the turn hands the bytes to the writer thread. Loop-thread only.
 final class AccessLog: Flushable {
     let writer: AccessLogWriter
     private unowned let flushQueue: FlushQueue
-    private var buffer: [UInt8] = []
+    /// The longest line: fixed text, numbers, and each string at most `limit` bytes, escaped
+    /// (6 bytes per byte at worst): path 1024, message 1024, the others 256.
+    static let maxLine = 512 + 6 * (1024 + 1024 + 6 * 256)
+    /// The turn's lines; `base` and `count` are the chunk's, kept apart while a line is written.
+    private var chunk = AccessLogChunk(capacity: 64 * 1024)
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
     private var lines = 0
     var flushScheduled = false
-    /// The `YYYY-MM-DDTHH:MM:SS` of `cachedSecond` (formatted once per second).
+    /// The `YYYY-MM-DDTHH:MM:SS` of `cachedSecond` (formatted once per second), 19 bytes.
     private var cachedSecond = -1
-    private var cachedPrefix: [UInt8] = []
+    private var cachedPrefix = [UInt8](repeating: 0, count: 19)
 
     init(writer: AccessLogWriter, flushQueue: FlushQueue) {
         self.writer = writer
         self.flushQueue = flushQueue
-        buffer.reserveCapacity(64 * 1024)
+        base = chunk.base
     }
+
+    deinit { chunk.deallocate() }
 
     func flush() {
         guard lines > 0 else { return }
-        writer.submit(&buffer, count: lines)
+        chunk.count = count
+        chunk = writer.submit(chunk, lines: lines)
+        base = chunk.base
+        count = 0
         lines = 0
     }
 
     /// The line of a finished call (README "Access log" lists the fields).
     func append(_ call: Call, _ ending: CallStateMachine.Ending, durationNs: UInt64) {
+        if chunk.capacity - count < Self.maxLine {
+            // A turn with many calls: grow (the chunk is handed over at every flush).
+            chunk.count = count
+            chunk.grow()
+            base = chunk.base
+        }
         let client = call.client
         let series = call.metricsSeries
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let startUs = Int(now.tv_sec) * 1_000_000 + Int(now.tv_nsec) / 1000 - Int(durationNs / 1000)
+        let startUs = Int(now.tv_sec) &* 1_000_000 &+ Int(now.tv_nsec) / 1000 &- Int(durationNs / 1000)
         put("{\"time\":\"")
         putTime(microseconds: startUs)
         put("\",\"peer\":")
-        putString(client.peerText)
+        putPlain(client.peerText)
         put(",\"protocol\":\"")
-        put(call.frontend.callProtocol.name)
+        put(Self.name(call.frontend.callProtocol))
         put("\",\"http\":\"")
         put(client.httpVersion)
         put("\",\"path\":")
-        putString(client.requestTarget, limit: 1024)
-        let known = series !== call.worker.methods.unrouted && series !== call.worker.methods.overflow
-        put(",\"service\":")
-        putString(known ? series.service : nil)
-        put(",\"method\":")
-        putString(known ? series.method : nil)
+        client.withRequestTarget { putEscaped($0, limit: 1024) }
+        series.logFields.withUnsafeBytes { put($0) }
         put(",\"http_status\":")
         putInt(client.responseStatus)
         put(",\"grpc_status\":")
@@ -199,13 +273,14 @@ final class AccessLog: Flushable {
         put(",\"duration_ms\":")
         let us = Int(durationNs / 1000)
         putInt(us / 1000)
-        buffer.append(UInt8(ascii: "."))
         let frac = us % 1000
-        buffer.append(UInt8(48 + frac / 100))
-        buffer.append(UInt8(48 + frac / 10 % 10))
-        buffer.append(UInt8(48 + frac % 10))
+        base[count] = UInt8(ascii: ".")
+        base[count + 1] = UInt8(48 + frac / 100)
+        base[count + 2] = UInt8(48 + frac / 10 % 10)
+        base[count + 3] = UInt8(48 + frac % 10)
+        count += 4
         put(",\"upstream\":")
-        putString(call.upstreamEndpoint)
+        putPlain(call.upstreamEndpoint)
         put(",\"request_id\":")
         putRequestID(call.upstreamHead)
         put("}\n")
@@ -213,36 +288,105 @@ final class AccessLog: Flushable {
         if !flushScheduled { flushQueue.schedule(self) }
     }
 
-    // MARK: formatting
+    private static func name(_ p: CallProtocol) -> StaticString {
+        switch p {
+        case .grpc: "grpc"
+        case .grpcWeb: "grpc-web"
+        case .grpcWebText: "grpc-web-text"
+        case .grpcHTTP1: "grpc-http1"
+        case .json: "json"
+        }
+    }
+
+    // MARK: formatting (capacity for a whole line was made sure of in `append`)
 
     @inline(__always)
     private func put(_ s: StaticString) {
-        buffer.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        Self.copy(to: UnsafeMutableRawPointer(base + count), from: UnsafeRawPointer(s.utf8Start), count: s.utf8CodeUnitCount)
+        count += s.utf8CodeUnitCount
     }
 
-    private func put(_ s: String) {
-        var s = s
-        s.withUTF8 { buffer.append(contentsOf: $0) }
+    @inline(__always)
+    private func put(_ bytes: UnsafeRawBufferPointer) {
+        guard let p = bytes.baseAddress, !bytes.isEmpty else { return }
+        Self.copy(to: UnsafeMutableRawPointer(base + count), from: p, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// memcpy, but the short copies of a line (8-32 bytes: most of its keys and values) as two or
+    /// four overlapping unaligned 8-byte moves, which never read outside the source: a call to
+    /// memcpy costs more than the copy at these sizes.
+    @inline(__always)
+    private static func copy(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer, count n: Int) {
+        if n >= 8 && n <= 16 {
+            let a = src.loadUnaligned(as: UInt64.self), b = src.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            dst.storeBytes(of: a, as: UInt64.self)
+            dst.storeBytes(of: b, toByteOffset: n - 8, as: UInt64.self)
+        } else if n > 16 && n <= 32 {
+            let a = src.loadUnaligned(as: UInt64.self), b = src.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let c = src.loadUnaligned(fromByteOffset: n - 16, as: UInt64.self)
+            let d = src.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            dst.storeBytes(of: a, as: UInt64.self)
+            dst.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            dst.storeBytes(of: c, toByteOffset: n - 16, as: UInt64.self)
+            dst.storeBytes(of: d, toByteOffset: n - 8, as: UInt64.self)
+        } else if n < 8 {
+            for i in 0 ..< n { dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
+        } else {
+            dst.copyMemory(from: src, byteCount: n)
+        }
     }
 
     private func putInt(_ value: Int) {
+        if value >= 0 && value < 1000 {
+            // Most values of a line (statuses, small counts): no loop.
+            if value < 10 {
+                base[count] = UInt8(truncatingIfNeeded: 48 &+ value)
+                count += 1
+            } else if value < 100 {
+                base[count] = UInt8(truncatingIfNeeded: 48 &+ value / 10)
+                base[count + 1] = UInt8(truncatingIfNeeded: 48 &+ value % 10)
+                count += 2
+            } else {
+                base[count] = UInt8(truncatingIfNeeded: 48 &+ value / 100)
+                base[count + 1] = UInt8(truncatingIfNeeded: 48 &+ value / 10 % 10)
+                base[count + 2] = UInt8(truncatingIfNeeded: 48 &+ value % 10)
+                count += 3
+            }
+            return
+        }
         var v = value
         if v < 0 {
-            buffer.append(UInt8(ascii: "-"))
-            v = -v
+            base[count] = UInt8(ascii: "-")
+            count += 1
+            v = 0 &- v
         }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var n = 0
-            repeat {
-                digits[n] = UInt8(48 + v % 10)
-                v /= 10
-                n += 1
-            } while v > 0
-            while n > 0 {
-                n -= 1
-                buffer.append(digits[n])
-            }
+        var digits = 1
+        var scan = v
+        while scan >= 10 {
+            scan /= 10
+            digits += 1
         }
+        var i = count + digits
+        repeat {
+            i -= 1
+            base[i] = UInt8(48 + v % 10)
+            v /= 10
+        } while v > 0
+        count += digits
+    }
+
+    /// A string that needs no escaping (an address: digits, dots, colons, brackets), or `null`.
+    private func putPlain(_ s: String?) {
+        guard var s else {
+            put("null")
+            return
+        }
+        base[count] = UInt8(ascii: "\"")
+        count += 1
+        s.withUTF8 { put(UnsafeRawBufferPointer($0)) }
+        base[count] = UInt8(ascii: "\"")
+        count += 1
     }
 
     /// A JSON string (escaped), or `null`; at most `limit` bytes of it.
@@ -254,32 +398,62 @@ final class AccessLog: Flushable {
         s.withUTF8 { putEscaped(UnsafeRawBufferPointer($0), limit: limit) }
     }
 
-    private func putEscaped(_ bytes: UnsafeRawBufferPointer, limit: Int) {
-        buffer.append(UInt8(ascii: "\""))
-        let hex: StaticString = "0123456789abcdef"
-        for b in bytes.prefix(limit) {
-            switch b {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                buffer.append(UInt8(ascii: "\\"))
-                buffer.append(b)
-            case 0 ..< 0x20, 0x7F:
-                // Controls as \u00XX; bytes ≥ 0x80 are copied (a path or message that is not
-                // UTF-8 was already made valid by String(decoding:)).
-                put("\\u00")
-                buffer.append(hex.utf8Start[Int(b >> 4)])
-                buffer.append(hex.utf8Start[Int(b & 15)])
-            default:
-                buffer.append(b)
-            }
+    /// Bytes that JSON strings must escape: `"`, `\`, controls and DEL (bytes ≥ 0x80 are copied:
+    /// a path or message that is not UTF-8 was already made valid by String(decoding:)).
+    nonisolated(unsafe) private static let escapes: UnsafePointer<Bool> = {
+        let t = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
+        for b in 0 ..< 256 { t[b] = b < 0x20 || b == 0x7F || b == 0x22 || b == 0x5C }
+        return UnsafePointer(t)
+    }()
+
+    private func putEscaped(_ whole: UnsafeRawBufferPointer, limit: Int) {
+        var n = min(whole.count, limit)
+        // Cut at a character boundary (never inside a UTF-8 sequence).
+        if n < whole.count { while n > 0 && whole[n] & 0xC0 == 0x80 { n -= 1 } }
+        let bytes = UnsafeRawBufferPointer(rebasing: whole[0 ..< n])
+        base[count] = UInt8(ascii: "\"")
+        count += 1
+        let table = Self.escapes
+        var start = 0
+        guard let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            base[count] = UInt8(ascii: "\"")
+            count += 1
+            return
         }
-        buffer.append(UInt8(ascii: "\""))
+        var i = 0
+        let end = bytes.count
+        while i < end {
+            guard table[Int(p[i])] else {
+                i &+= 1
+                continue
+            }
+            // The run before it as it is, then the escape.
+            put(UnsafeRawBufferPointer(rebasing: bytes[start ..< i]))
+            let b = bytes[i]
+            if b == 0x22 || b == 0x5C {
+                base[count] = UInt8(ascii: "\\")
+                base[count + 1] = b
+                count += 2
+            } else {
+                let hex: StaticString = "0123456789abcdef"
+                put("\\u00")
+                base[count] = hex.utf8Start[Int(b >> 4)]
+                base[count + 1] = hex.utf8Start[Int(b & 15)]
+                count += 2
+            }
+            start = i + 1
+            i &+= 1
+        }
+        put(UnsafeRawBufferPointer(rebasing: bytes[start...]))
+        base[count] = UInt8(ascii: "\"")
+        count += 1
     }
 
     private func putRequestID(_ head: Metadata?) {
         if let head {
             for i in 0 ..< head.count {
                 let (name, value) = head.field(i)
-                if name.equals("x-request-id") {
+                if name.count == 12 && name[0] == UInt8(ascii: "x") && name.equals("x-request-id") {
                     putEscaped(value, limit: 256)
                     return
                 }
@@ -296,25 +470,18 @@ final class AccessLog: Flushable {
             var t = time_t(second)
             var tm = Glibc.tm()
             gmtime_r(&t, &tm)
-            let text = String(format4: Int(tm.tm_year) + 1900) + "-" + String(pad2: Int(tm.tm_mon) + 1) + "-"
-                + String(pad2: Int(tm.tm_mday)) + "T" + String(pad2: Int(tm.tm_hour)) + ":"
-                + String(pad2: Int(tm.tm_min)) + ":" + String(pad2: Int(tm.tm_sec))
-            cachedPrefix = Array(text.utf8)
+            let parts = [Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec)]
+            var text = String(parts[0])
+            for (p, sep) in zip(parts.dropFirst(), ["-", "-", "T", ":", ":"]) { text += sep + (p < 10 ? "0" : "") + String(p) }
+            cachedPrefix = Array(text.utf8.prefix(19))
         }
-        buffer.append(contentsOf: cachedPrefix)
+        cachedPrefix.withUnsafeBytes { put($0) }
         let ms = microseconds / 1000 % 1000
-        buffer.append(UInt8(ascii: "."))
-        buffer.append(UInt8(48 + ms / 100))
-        buffer.append(UInt8(48 + ms / 10 % 10))
-        buffer.append(UInt8(48 + ms % 10))
-        buffer.append(UInt8(ascii: "Z"))
-    }
-}
-
-private extension String {
-    init(pad2 v: Int) { self = v < 10 ? "0\(v)" : "\(v)" }
-    init(format4 v: Int) {
-        let digits = String(v)
-        self = String(repeating: "0", count: Swift.max(0, 4 - digits.count)) + digits
+        base[count] = UInt8(ascii: ".")
+        base[count + 1] = UInt8(48 + ms / 100)
+        base[count + 2] = UInt8(48 + ms / 10 % 10)
+        base[count + 3] = UInt8(48 + ms % 10)
+        base[count + 4] = UInt8(ascii: "Z")
+        count += 5
     }
 }

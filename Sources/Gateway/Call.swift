@@ -483,8 +483,8 @@ protocol ClientStream: AnyObject {
     var httpVersion: StaticString { get }
     /// The client's address, `host:port` (the access log; made once per connection).
     var peerText: String? { get }
-    /// The request's `:path` or HTTP/1.1 target as received (the access log).
-    var requestTarget: String? { get }
+    /// The request's `:path` or HTTP/1.1 target as received (the access log); empty if none.
+    func withRequestTarget(_ body: (UnsafeRawBufferPointer) -> Void)
     /// Response window beyond the upstream's initial one, up to `wanted` bytes, that this
     /// client's connection may hold (README "Hardening"); kept by the stream until it closes.
     func grantResponseWindow(_ wanted: Int) -> Int

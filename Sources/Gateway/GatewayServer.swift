@@ -26,7 +26,7 @@ public enum GatewayServer {
         for note in tls.startupNotes { gatewayLog.notice("\(note)") }
         var accessLogWriter: AccessLogWriter?
         if let path = config.logging.accessLog {
-            do { accessLogWriter = try AccessLogWriter(path: path) } catch {
+            do { accessLogWriter = try AccessLogWriter(path: path, maxPending: config.logging.accessLogBufferBytes) } catch {
                 gatewayLog.critical("\(error)")
                 return 1
             }

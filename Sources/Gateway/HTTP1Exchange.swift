@@ -124,7 +124,10 @@ final class HTTP1Exchange: ClientStream {
     private(set) var responseStatus = 0
     var httpVersion: StaticString { head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1" }
     var peerText: String? { conn.peerText }
-    var requestTarget: String? { head.target }
+    func withRequestTarget(_ body: (UnsafeRawBufferPointer) -> Void) {
+        var target = head.target
+        target.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
 
     func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
         guard !detached, conn.mode == .http1, !responseStarted else { return }

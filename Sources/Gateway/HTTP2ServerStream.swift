@@ -227,8 +227,9 @@ final class HTTP2ServerStream: ClientStream {
     private(set) var responseStatus = 0
     var httpVersion: StaticString { "HTTP/2" }
     var peerText: String? { connRef._withUnsafeGuaranteedRef { $0.peerText } }
-    var requestTarget: String? {
-        builder.head.pathField >= 0 ? String(decoding: requestBlock.field(builder.head.pathField).value, as: UTF8.self) : nil
+    func withRequestTarget(_ body: (UnsafeRawBufferPointer) -> Void) {
+        let field = builder.head.pathField
+        body(field >= 0 ? requestBlock.field(field).value : UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {

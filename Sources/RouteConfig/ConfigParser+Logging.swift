@@ -4,7 +4,7 @@ extension ConfigParser {
     /// `logging: {level: info, access_log: stdout | PATH}` (README "Logs").
     mutating func parseLogging(_ node: Node) -> LoggingConfig? {
         guard let mapping = mapping(node, for: "\"logging\"") else { return nil }
-        let f = fields(of: mapping, section: "in \"logging\"", allowed: ["level", "access_log"])
+        let f = fields(of: mapping, section: "in \"logging\"", allowed: ["level", "access_log", "access_log_buffer"])
         var config = LoggingConfig()
         if let n = f["level"], let text = scalar(n, expected: "a level", for: "\"level\"") {
             if LoggingConfig.levels.contains(text) {
@@ -19,6 +19,9 @@ extension ConfigParser {
             } else {
                 config.accessLog = text == "stdout" || text == "-" ? "stdout" : Self.resolve(text, relativeTo: file)
             }
+        }
+        if let n = f["access_log_buffer"], let v = size(n, key: "access_log_buffer", range: LoggingConfig.accessLogBufferRange) {
+            config.accessLogBufferBytes = v
         }
         return config
     }

@@ -7,6 +7,10 @@ public struct LoggingConfig: Sendable, Equatable {
     /// Key `access_log`: `stdout`, or a file path (relative to the routes file's folder); nil:
     /// no access log. `--access-log` overrides it.
     public var accessLog: String?
+    /// Key `access_log_buffer`: bytes of lines that may wait for the disk before new ones are
+    /// dropped (and counted).
+    public var accessLogBufferBytes = 64 << 20
+    public static let accessLogBufferRange = (64 << 10)...(1 << 32)
 
     public init(level: String = "info", accessLog: String? = nil) {
         self.level = level

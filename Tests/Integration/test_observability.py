@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import grpc
@@ -336,3 +337,37 @@ def test_bad_log_settings_are_refused_with_the_place(tmp_path):
 def test_version():
     done = subprocess.run([harness.TRESTLE_BIN, "--version"], capture_output=True, text=True, timeout=WAIT)
     assert done.returncode == 0 and done.stdout.strip().count(".") == 2, done.stdout
+
+
+def test_access_log_that_cannot_be_written_drops_lines_not_memory(demo_upstream, upstream, gateway, tmp_path):
+    """A pipe nobody reads: the writer blocks, at most `access_log_buffer` bytes wait, newer
+    lines are dropped and counted, calls go on, memory stays flat, and the process still exits."""
+    up = upstream()
+    fifo = tmp_path / "access.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # held open, never read (until the end)
+    try:
+        config = config_for(up.port, demo_upstream.port, tmp_path, workers=1,
+                            access_log=str(fifo), access_log_buffer="64KiB")
+        gw = gateway(config)
+        admin = admin_port(config)
+        body = tmp_path / "echo.grpc"
+        body.write_bytes(b"\x00\x00\x00\x00\x04\x0a\x02hi")
+        rss_before = gw.vm_rss_kib()
+        done = subprocess.run(["h2load", "-n", "20000", "-c", "4", "-m", "32", "-d", str(body),
+                               "-H", "content-type: application/grpc", "-H", "te: trailers",
+                               f"http://127.0.0.1:{gw.port}/{ECHO}/Echo"], capture_output=True, text=True, timeout=120)
+        assert "20000 succeeded" in done.stdout, done.stdout
+        m = scrape(admin)
+        dropped = value(m, "trestle_access_log_dropped")
+        written = value(m, "trestle_access_log_lines")
+        assert dropped > 0 and written + dropped == 20000, (written, dropped)
+        # What waits is bounded: the pipe's 64 KiB and the 64 KiB buffer, whatever was dropped.
+        assert gw.vm_rss_kib() - rss_before < 16 * 1024
+        assert value(m, "trestle_method_calls", service=ECHO, method="Echo", protocol="grpc", code="OK") == 20000
+    finally:
+        # Drain the pipe in the background so that the writer's last write can finish.
+        drainer = threading.Thread(target=lambda: subprocess.run(["cat", str(fifo)], stdout=subprocess.DEVNULL,
+                                                                 timeout=30), daemon=True)
+        drainer.start()
+        os.close(reader)
