@@ -5,7 +5,7 @@ import Glibc
 /// An immutable-after-build open-addressing hash table from byte strings to `Int`, for lookups
 /// on the per-request path that must not allocate.
 ///
-/// Keys are hashed with 64-bit FNV-1a and kept, back to back, in one byte array; a slot holds
+/// Keys are hashed eight bytes at a time (`hash`) and kept, back to back, in one byte array; a slot holds
 /// the full hash, the key's offset and length in that array, and the value. Lookup hashes the
 /// probe bytes, walks slots linearly from `hash & mask` to the first empty one, and compares
 /// the bytes only when the full hash matches, so a lookup touches no allocator and no
@@ -41,7 +41,7 @@ struct ByteKeyTable: Sendable {
         let found = bytes.withUnsafeBytes { lookup($0) }
         if found != nil { return false }
         precondition((count + 1) * 2 < slots.count, "ByteKeyTable over capacity")
-        let hash = bytes.withUnsafeBytes { ByteKeyTable.fnv1a($0) }
+        let hash = bytes.withUnsafeBytes { ByteKeyTable.hash($0) }
         var index = Int(truncatingIfNeeded: hash) & mask
         while slots[index].value >= 0 { index = (index + 1) & mask }
         slots[index] = Slot(hash: hash, offset: keyBytes.count, length: bytes.count, value: value)
@@ -52,7 +52,7 @@ struct ByteKeyTable: Sendable {
 
     /// The value stored for exactly these bytes, or nil. Does not allocate.
     func lookup(_ key: UnsafeRawBufferPointer) -> Int? {
-        let hash = ByteKeyTable.fnv1a(key)
+        let hash = ByteKeyTable.hash(key)
         let mask = self.mask
         let start = Int(truncatingIfNeeded: hash) & mask
         // No mutable state is captured by these closures (a captured `var` would be boxed on
@@ -74,15 +74,35 @@ struct ByteKeyTable: Sendable {
         }
     }
 
-    /// 64-bit FNV-1a over `bytes`.
+    /// A 64-bit hash of `bytes`: each 8-byte word (unaligned loads; the last 1-7 bytes as one
+    /// more word) folded in with a multiply, then the high bits mixed down so that the low bits
+    /// the table indexes with depend on every byte. A quarter of the work of byte-wise FNV-1a on
+    /// a `:path` (this runs twice per call: route and method series).
     @inline(__always)
-    static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(truncatingIfNeeded: bytes.count)
+        guard let p = bytes.baseAddress else { return h }
+        let n = bytes.count
+        var i = 0
+        while i + 8 <= n {
+            h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            i += 8
         }
-        return hash
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) << shift
+                shift += 8
+                i += 1
+            }
+            h = (h ^ tail) &* 0x9E37_79B9_7F4A_7C15
+        }
+        h ^= h >> 32
+        h &*= 0xD6E8_FEB8_6659_FD93
+        h ^= h >> 32
+        return h
     }
 
     @inline(__always)

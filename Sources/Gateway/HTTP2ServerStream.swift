@@ -239,7 +239,8 @@ final class HTTP2ServerStream: ClientStream {
         var own: Metadata?
         if !fields.isEmpty, case let (name, value) = fields.field(0), name.equals(":status") {
             // A relayed block: its own status (three digits).
-            responseStatus = value.reduce(0) { $0 &* 10 &+ Int($1 &- 48) }
+            responseStatus = value.count == 3
+                ? Int(value[0] &- 48) &* 100 &+ Int(value[1] &- 48) &* 10 &+ Int(value[2] &- 48) : 0
         } else {
             responseStatus = status
             // A translated response: the gateway's own fields, after the :status pseudo-header.

@@ -70,7 +70,9 @@ public final class UpstreamAttempt {
     /// Response HEADERS have arrived (later header fields are trailers).
     public internal(set) var responseHeadReceived = false
     /// The endpoint it went to (`host:port`: messages, the access log), once attached.
-    public internal(set) var endpointName: String?
+    public var endpointName: String? { connection?.addressText ?? closedEndpoint }
+    /// Where the stream was, once it closed (kept only when the owner hears of the close).
+    var closedEndpoint: String?
 
     public init(owner: any UpstreamAttemptOwner, pool: MetadataPool, headerLimit: HeaderListLimit = HeaderListLimit()) {
         self.owner = owner

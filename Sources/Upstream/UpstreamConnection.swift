@@ -90,7 +90,6 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         }
         call.streamID = id
         call.connection = self
-        call.endpointName = addressText
         link(call)
         if !sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.nextStreamIDAvailable }) {
             // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
@@ -227,6 +226,8 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
             c.unconsumedResponse = 0
             c.connection = nil
             if !c.isDone {
+                // A reset (not a plain close after the response): keep where it was, for the access log.
+                if errorCode != 0 { c.closedEndpoint = addressText }
                 c.isDone = true
                 if errorCode != 0 { counters.add(counters.upstreamResetsReceived) }
                 c.owner.attemptReset(c, errorCode: errorCode)
