@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "LoadGen", dependencies: ["UVLoop", "HTTP1", "HTTP2", "Channel", "Transcoding", "TLS", "Transport"], swiftSettings: hotPath),
 
         // The demo gRPC service (`trestle demo`, `trestle demo-upstream`): trestle.demo.v1.Echo on our own HTTP/2.
-        .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding"], swiftSettings: hotPath),
+        .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding", "TLS", "Transport"], swiftSettings: hotPath),
 
         // The gateway and the executable
         .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "TLS", "Transport", "Upstream", "RouteConfig", "Transcoding", "Compression",

@@ -168,6 +168,41 @@ def tls_unary(targets, upstream_pid, a, errors):
     return out
 
 
+# ---- TLS on both sides: the same rows, through TLS listeners to the demo upstream over TLS --------
+
+def tls_both_sides(a, errors):
+    """tls_unary's runs (long-lived and new connections) for Trestle with a tls cluster and nghttpx
+    with a ;tls backend, both verifying the TLS demo upstream; its CPU is that upstream's."""
+    pp = lambda s: tuple(int(x) for x in s.split(":"))
+    up_port, up_pid = pp(a.upstream_tls)
+    return tls_unary({"trestle-tls2": pp(a.trestle_tls2), "nghttpx-tls2": pp(a.nghttpx_tls2)}, up_pid, a, errors)
+
+
+def report_tls_both_sides(tls2):
+    lines = ["", "Unary Echo with TLS on both sides (the same h2load runs; upstream: trestle demo-upstream over TLS,",
+             "verified, ALPN h2), medians",
+             f"{'target':13}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'proxy µs/req':>14}{'upstream µs/req':>17}"
+             f"{'new conns/s':>13}{'proxy µs/conn':>15}"]
+    for t, r in tls2.items():
+        lines.append(f"{t:13}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
+                     f"{fmt(r['proxy_cpu_us_per_req'], '14.1f')}{fmt(r['upstream_cpu_us_per_req'], '17.1f')}"
+                     f"{fmt(r.get('connections_per_s'), '13.0f')}{fmt(r.get('proxy_cpu_us_per_connection'), '15.0f')}")
+    return lines
+
+
+def goals_tls_both_sides(tls2, u):
+    t, n = tls2["trestle-tls2"], tls2["nghttpx-tls2"]
+    met = lambda v, op, limit: None if v is None else (v <= limit if op == "<=" else v >= limit)
+    out = {}
+    for name, value, op, limit in (
+            ("TLS both sides trestle/nghttpx CPU", ratio(t["proxy_cpu_us_per_req"], n["proxy_cpu_us_per_req"]), "<=", 0.9),
+            ("TLS both sides / cleartext CPU", ratio(t["proxy_cpu_us_per_req"], u["trestle"]["proxy_cpu_us_per_req"]), None, None),
+            ("TLS both trestle/nghttpx req/s", ratio(t["req_per_s"], n["req_per_s"]), None, None),
+            ("handshakes/s trestle/nghttpx", ratio(t["connections_per_s"], n["connections_per_s"]), None, None)):
+        out[name] = {"value": value, "goal": f"{op} {limit}" if op else None, "met": met(value, op, limit) if op else None}
+    return out
+
+
 # ---- JSON unary through Trestle (h2load --h1 and h2) next to native gRPC -----------------------
 
 JSON_HEADERS = ["-H", "content-type: application/json"]
@@ -452,6 +487,8 @@ def report(res):
             lines.append(f"{t:13}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
                          f"{fmt(r['proxy_cpu_us_per_req'], '14.1f')}{fmt(r['upstream_cpu_us_per_req'], '17.1f')}"
                          f"{fmt(r.get('connections_per_s'), '13.0f')}{fmt(r.get('proxy_cpu_us_per_connection'), '15.0f')}")
+    if res.get("tls_both_sides"):
+        lines += report_tls_both_sides(res["tls_both_sides"])
     if res.get("json"):
         lines += ["", "JSON unary through Trestle (Echo, same message as gRPC), medians",
                   f"{'call':26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'trestle µs/call':>17}"]
@@ -553,6 +590,9 @@ def main():
     ap.add_argument("--codec-iterations", type=int, default=20000)
     ap.add_argument("--trestle-tls", help="PORT:PID of a Trestle with a TLS listener")
     ap.add_argument("--nghttpx-tls", help="PORT:PID of an nghttpx with a TLS frontend")
+    ap.add_argument("--upstream-tls", help="PORT:PID of the demo upstream over TLS")
+    ap.add_argument("--trestle-tls2", help="PORT:PID of a Trestle with a TLS listener and a tls cluster")
+    ap.add_argument("--nghttpx-tls2", help="PORT:PID of an nghttpx with a TLS frontend and a ;tls backend")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     a = ap.parse_args(argv[:split])
@@ -579,13 +619,19 @@ def main():
     if a.trestle_tls and a.nghttpx_tls:
         print("tls:", file=sys.stderr)
         tls = tls_unary({"trestle-tls": pp(a.trestle_tls), "nghttpx-tls": pp(a.nghttpx_tls)}, up_pid, a, errors)
+    tls2 = None
+    if a.upstream_tls and a.trestle_tls2 and a.nghttpx_tls2:
+        print("tls both sides:", file=sys.stderr)
+        tls2 = tls_both_sides(a, errors)
     print("bidi:", file=sys.stderr)
     b = bidi(targets, a, errors)
     res = {"requests": a.requests, "runs": a.runs, "bidi_mib": a.bidi_mib, "cpus": os.cpu_count(),
            "commands": {"h2load": h2load_cmd, "nghttpx": shlex.join(a.nghttpx_cmd)}, "unary": u, "bidi": b,
-           "json": j, "web": web, "gzip": gz, "codec": codec, "loadgen": lg, "tls": tls,
+           "json": j, "web": web, "gzip": gz, "codec": codec, "loadgen": lg, "tls": tls, "tls_both_sides": tls2,
            "goals": goals(u, b, j, codec, lg, tls, web, gz),
            "errors": errors}
+    if tls2:
+        res["goals"].update(goals_tls_both_sides(tls2, u))
     with open(a.json, "w") as f:
         json.dump(res, f, indent=2)
     print(report(res))

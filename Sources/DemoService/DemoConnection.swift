@@ -1,5 +1,7 @@
 import Channel
 import HTTP2
+import TLS
+import Transport
 import UVLoop
 
 /// One client connection of the demo service: its socket, its HTTP/2 server session and its
@@ -17,13 +19,23 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     private(set) var closed = false
     /// Where a reply's gRPC prefix is written before it is queued (reused: no array per reply).
     var prefix: [UInt8] = []
+    /// The TLS side, on a TLS demo upstream: the socket's bytes go through it, and it is the
+    /// write pump's record layer.
+    private let tls: TLSConnection?
 
     /// The largest request a message-level method accepts (the rest is RESOURCE_EXHAUSTED).
     static let maxRequest = 16 << 20
 
-    init(server: DemoServer, tcp: TCPStream) {
+    init(server: DemoServer, tcp: TCPStream, tls context: TLSServerContext? = nil) {
         self.server = server
         self.tcp = tcp
+        if let context {
+            let t = TLSConnection(server: context, plaintextBuffer: server.tlsPlaintext)
+            tls = t
+            pump.recordLayer = t
+        } else {
+            tls = nil
+        }
         session = HTTP2Session(role: .server, delegate: self,
                                settings: HTTP2LocalSettings(maxConcurrentStreams: 1000, initialStreamWindow: 1 << 20,
                                                             connectionWindow: 1 << 26))
@@ -34,8 +46,29 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     // MARK: I/O
 
     func streamRead(_ stream: TCPStream, _ bytes: UnsafeRawBufferPointer) {
-        if session.receive(bytes) != nil { close(); return }
+        guard let tls else {
+            if session.receive(bytes) != nil { close(); return }
+            server.flushQueue.schedule(self)
+            return
+        }
+        let events = tls.receive(bytes)
+        if events.plaintext.count > 0, session.receive(events.plaintext) != nil { close(); return }
+        if let error = events.error {
+            // The alert OpenSSL queued goes out with one try; the connection is over.
+            printStderr("trestle demo-upstream: TLS \(events.handshake == nil && tls.handshake == nil ? "handshake failed" : "error"): \(error.message)")
+            close()  // with the alert OpenSSL queued
+            return
+        }
+        if events.closed { close(); return }
         server.flushQueue.schedule(self)
+    }
+
+    /// One try at writing what the TLS side holds (an alert, close_notify) before the socket
+    /// closes; not when a write is in flight (its bytes are the TLS side's, lent).
+    private func sendFinal(_ tls: TLSConnection) {
+        guard !tcp.writeInFlight, !tcp.isClosed else { return }
+        let bytes = tls.produce()
+        if bytes.count > 0, tcp.write(bytes) { tls.outputSent() }
     }
 
     func streamEnded(_ stream: TCPStream, error: UVError?) { close() }
@@ -63,6 +96,10 @@ final class DemoConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
         for s in streams.values { s.timer?.close(); s.timer = nil }
         streams.removeAll()
         session = nil
+        if let tls {
+            tls.close()  // close_notify, unless the connection failed (then the alert)
+            sendFinal(tls)
+        }
         tcp.close()
         server.connections.removeValue(forKey: ObjectIdentifier(self))
     }

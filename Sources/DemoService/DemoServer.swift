@@ -1,4 +1,5 @@
 import Glibc
+import TLS
 import UVLoop
 
 /// One loop of the demo service: its listening socket (SO_REUSEPORT, so several servers share
@@ -12,13 +13,18 @@ final class DemoServer {
     /// The open connections, which own themselves through this table: a connection removes
     /// itself when it closes.
     var connections: [ObjectIdentifier: DemoConnection] = [:]
+    /// Set: every connection speaks TLS with this context (ALPN h2).
+    let tls: TLSServerContext?
+    /// Where this loop's TLS connections decrypt into (one per loop, as in the gateway).
+    let tlsPlaintext = TLSPlaintextBuffer()
 
-    init(address: ResolvedAddress) throws {
+    init(address: ResolvedAddress, tls: TLSServerContext? = nil) throws {
         loop = try Loop()
         flushQueue = FlushQueue(loop: loop)
+        self.tls = tls
         listener = try TCPListener(loop: loop, address: address, reusePort: true) { [unowned self] l in
             guard let tcp = l.accept() else { return }
-            let c = DemoConnection(server: self, tcp: tcp)
+            let c = DemoConnection(server: self, tcp: tcp, tls: self.tls)
             self.connections[ObjectIdentifier(c)] = c
         }
     }

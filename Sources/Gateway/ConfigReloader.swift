@@ -78,6 +78,9 @@ final class ConfigReloader {
         // Sockets and threads are made at startup: these keys need a restart. The rest applies.
         var notApplied: [String] = []
         if next.listeners != current.listeners { notApplied.append("listeners") }
+        else if next.listenerTLS.map(Self.restartKey) != current.listenerTLS.map(Self.restartKey) {
+            notApplied.append("listeners' tls")  // the files' contents are reread (SIGHUP); the keys are not
+        }
         if next.admin != current.admin { notApplied.append("admin") }
         if next.workers != current.workers { notApplied.append("workers") }
         if next.logging.accessLog != current.logging.accessLog && !accessLogFromCommandLine { notApplied.append("logging.access_log") }
@@ -116,4 +119,12 @@ final class ConfigReloader {
     }
 
     static func unixTime() -> Int { Int(time(nil)) }
+
+    /// What of a listener's `tls` needs a restart to change: its files' paths and its flags (not
+    /// where in the routes file they are written).
+    private static func restartKey(_ tls: ListenerTLSConfig?) -> [String] {
+        guard let tls else { return [] }
+        return tls.certificates.flatMap { [$0.certificate.path, $0.key.path] }
+            + [tls.clientCA?.path ?? "", "\(tls.requireClientCertificate)", "\(tls.forwardClientCertificate)"]
+    }
 }

@@ -12,6 +12,7 @@ import UVLoop
 /// closed. A handshake that does not complete within `preface_timeout` ends the same way.
 extension ServerConnection {
     func tlsRead(_ tls: TLSConnection, _ bytes: UnsafeRawBufferPointer) {
+        tlsReadSinceSweep = true
         let events = tls.receive(bytes)
         if let handshake = events.handshake { tlsHandshakeCompleted(handshake) }
         if events.plaintext.count > 0 { plaintextRead(events.plaintext) }
@@ -57,6 +58,20 @@ extension ServerConnection {
         let peer = tcp.peerAddress.map { "\($0)" } ?? "?"
         worker.log("TLS handshake failed with client \(peer): not complete within \(timeout)ms (timeout)")
         close()
+    }
+
+    /// The worker's idle sweep (every `Worker.tlsIdleSweepMs`): a connection that read nothing
+    /// since the previous sweep and has nothing left to write gives back its TLS buffers and
+    /// OpenSSL's (`TLSConnection.releaseIdleBuffers`), so that idle connections stay small while
+    /// busy ones keep theirs and pay no malloc per record (README "TLS", "Cost").
+    func tlsIdleSweep() {
+        guard let tls, mode != .closed else { return }
+        if tlsReadSinceSweep {
+            tlsReadSinceSweep = false
+            return
+        }
+        guard outputBacklog == 0, !tcp.writeInFlight else { return }
+        tls.releaseIdleBuffers()
     }
 
     /// Closing: close_notify (RFC 8446 §6.1) after what is written, one try on the socket, never

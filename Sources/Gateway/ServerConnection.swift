@@ -93,6 +93,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     let tls: TLSConnection?
     /// The listener's `forward_client_certificate`.
     let forwardsClientCertificate: Bool
+    /// Bytes arrived since the worker's last TLS idle sweep (`tlsIdleSweep`).
+    var tlsReadSinceSweep = false
     /// ALPN chose `h2`: only the HTTP/2 client preface may follow.
     var requiresHTTP2 = false
     /// The verified client certificate as an `x-forwarded-client-cert` value, when the listener

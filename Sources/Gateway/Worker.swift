@@ -67,6 +67,10 @@ final class Worker {
     /// Pools of clusters a reload removed or changed, kept until their connections are gone.
     var retiredPools: [ClusterPool] = []
     var retiredPoolTimer: Timer?
+    /// Every `tlsIdleSweepMs`, TLS client connections that read nothing since the last sweep give
+    /// their record buffers back (`ServerConnection.tlsIdleSweep`); only with a TLS listener.
+    private var tlsIdleTimer: Timer?
+    static let tlsIdleSweepMs: UInt64 = 10_000
 
     /// Creates the loop and binds the listeners on the calling thread, so bind errors are
     /// reported at startup; `start()` then hands the loop to the worker's own thread.
@@ -101,6 +105,13 @@ final class Worker {
         }
         drainWakeup = Wakeup(loop: loop) { [unowned self] in self.beginDrain() }
         reloadWakeup = Wakeup(loop: loop) { [unowned self] in self.adoptNextConfig() }
+        if tls.listeners.contains(where: { $0 != nil }) {
+            tlsIdleTimer = Timer(loop: loop) { [unowned self] in
+                for c in self.connections.values { c.tlsIdleSweep() }
+            }
+            tlsIdleTimer?.start(timeoutMs: Self.tlsIdleSweepMs, repeatMs: Self.tlsIdleSweepMs)
+            tlsIdleTimer?.unref()  // never what keeps the loop running
+        }
     }
 
     /// An upstream connection window that every stream's full window fits in (RFC 9113 §6.9),
@@ -191,6 +202,7 @@ final class Worker {
         drainWakeup.close()
         reloadWakeup.close()
         retiredPoolTimer?.close()
+        tlsIdleTimer?.close()
         deadlines.close()
         flushQueue.close()
         loop.stop()

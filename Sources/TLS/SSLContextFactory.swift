@@ -17,6 +17,7 @@ enum SSLContextFactory {
         var mode = Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
         if options.releaseBuffers { mode |= Int(SSL_MODE_RELEASE_BUFFERS) }
         trestle_SSL_CTX_set_mode(ctx, mode)
+        if options.readAhead { SSL_CTX_ctrl(ctx, SSL_CTRL_SET_READ_AHEAD, 1, nil) }
         guard ok else {
             SSL_CTX_free(ctx)
             return nil

@@ -29,11 +29,17 @@ public struct TLSOptions: Sendable {
     /// tickets, `trestle tls-bench` under callgrind), and an HTTP/2 client keeps one connection,
     /// so one ticket is enough for its next connection to resume. 0 turns TLS 1.3 resumption off.
     public var sessionTickets: Int = 1
-    /// `SSL_MODE_RELEASE_BUFFERS`: OpenSSL frees its record buffers when they are empty, so an idle
-    /// connection holds ~16 KB instead of ~50 KB (docs/ARCHITECTURE.md §9), for a malloc and a free per
-    /// record: +12% instructions on a 100-byte record round trip (33.5k vs 30.0k), +1% on 16 KiB.
-    /// On by default: a gateway holds many idle client connections.
-    public var releaseBuffers: Bool = true
+    /// `SSL_MODE_RELEASE_BUFFERS`: OpenSSL frees its record buffers whenever they are empty, so an
+    /// idle connection holds ~16 KB instead of ~50 KB (docs/ARCHITECTURE.md §9), for a malloc and a
+    /// free per record: +12% instructions on a 100-byte record round trip (33.5k vs 30.0k), +1% on
+    /// 16 KiB. Off by default: the gateway gives an idle connection's buffers back itself
+    /// (`TLSConnection.releaseIdleBuffers`, from the worker's idle sweep), which costs nothing per
+    /// record and leaves an idle connection as small.
+    public var releaseBuffers: Bool = false
+    /// `SSL_CTX_set_read_ahead`: the record layer asks the BIO for as much ciphertext as its
+    /// buffer holds, not for each record's 5-byte header and then its body — half the BIO reads
+    /// (each a copy out of the socket's read buffer) when a read carries several records.
+    public var readAhead: Bool = true
 
     public init() {}
 }

@@ -25,7 +25,7 @@ struct TLSBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Record round trips per size.") var records = 200_000
     @Option(name: .long, help: "Record sizes, comma-separated.") var sizes = "100,16384"
     @Option(name: .long, help: "TLS 1.3 session tickets the server sends.") var tickets = 1
-    @Flag(name: .long, help: "Keep OpenSSL's record buffers (no SSL_MODE_RELEASE_BUFFERS).") var keepBuffers = false
+    @Flag(name: .long, help: "SSL_MODE_RELEASE_BUFFERS: OpenSSL frees its record buffers after each record.") var releaseBuffers = false
     @Flag(name: .long, help: "TLS 1.2 instead of 1.3.") var tls12 = false
     @Flag(name: .long, help: "memory: call releaseIdleBuffers() on each idle connection.") var releaseIdle = false
 
@@ -33,13 +33,13 @@ struct TLSBenchCommand: ParsableCommand {
         let folder = try dir ?? makeCertificates()
         var options = TLSOptions()
         options.sessionTickets = tickets
-        options.releaseBuffers = !keepBuffers
+        options.releaseBuffers = releaseBuffers
         if tls12 { options.maximumVersion = .tls12 }
         let server = try TLSServerContext(
             certificates: [TLSCertificateFiles(certificate: folder + "/server.crt", key: folder + "/server.key")], options: options)
         let client = try TLSClientContext(caFile: folder + "/ca.crt", options: options)
         let buffer = TLSPlaintextBuffer()
-        print("tls-bench: \(tls12 ? "TLS 1.2" : "TLS 1.3"), ECDSA P-256, tickets=\(tickets), release_buffers=\(!keepBuffers)")
+        print("tls-bench: \(tls12 ? "TLS 1.2" : "TLS 1.3"), ECDSA P-256, tickets=\(tickets), release_buffers=\(releaseBuffers)")
 
         if mode == .all || mode == .handshake {
             let (s, c) = handshakeCost(server, client, buffer, count: handshakes, resume: false)
@@ -50,8 +50,8 @@ struct TLSBenchCommand: ParsableCommand {
             print("resumed handshake: server \(fmt(s)) µs CPU, client \(fmt(c)) µs CPU")
         }
         if mode == .all || mode == .memory {
-            let bytes = idleMemory(server, client, buffer, count: 2000)
-            print("idle pair after a handshake (server + client connection): \(bytes / 1024) KiB resident (2000 pairs)")
+            let bytes = idleMemory(server, client, buffer, count: handshakes)
+            print("idle pair after a handshake (server + client connection): \(bytes / 1024) KiB resident (\(handshakes) pairs)")
         }
         if mode == .all || mode == .record {
             for size in sizes.split(separator: ",").compactMap({ Int($0) }) {

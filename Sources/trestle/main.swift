@@ -4,6 +4,7 @@ import ArgumentParser
 import DemoService
 import Gateway
 import RouteConfig
+import TLS
 import UVLoop
 
 struct Trestle: ParsableCommand {
@@ -66,12 +67,18 @@ struct DemoUpstreamCommand: ParsableCommand {
         abstract: "Run the demo gRPC service trestle.demo.v1.Echo alone (a fast upstream for tests and benchmarks).")
     @Option(name: .long, help: "Address to listen on, host:port.") var listen: String = "127.0.0.1:50051"
     @Option(name: .long, help: "Worker threads.") var workers: Int = 1
+    @Option(name: .long, help: "Serve TLS (ALPN h2) with this certificate chain (PEM); needs --tls-key.") var tlsCert: String?
+    @Option(name: .long, help: "The private key (PEM) of --tls-cert.") var tlsKey: String?
 
     func run() throws {
         guard let addr = SocketAddress(parsing: listen) else {
             throw ValidationError("invalid --listen address \"\(listen)\": expected host:port")
         }
-        let rc = DemoUpstream.run(host: addr.host, port: addr.port, workers: workers)
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        let tls = tlsCert.map { TLSCertificateFiles(certificate: $0, key: tlsKey!) }
+        let rc = DemoUpstream.run(host: addr.host, port: addr.port, workers: workers, tls: tls)
         if rc != 0 { throw ExitCode(rc) }
     }
 }
