@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
     ],
     targets: [
         // System libraries. Only UVLoop imports CLibUV; only HTTP2 imports CNghttp2; only TLS imports COpenSSL.
@@ -40,7 +41,8 @@ let package = Package(
 
         // Channel (pure) and upstream pools
         .target(name: "Channel", swiftSettings: hotPath),
-        .target(name: "Upstream", dependencies: ["Channel", "UVLoop", "HTTP2", "TLS", "Transport"], swiftSettings: hotPath),
+        .target(name: "Upstream", dependencies: ["Channel", "UVLoop", "HTTP2", "TLS", "Transport",
+                                                 .product(name: "Logging", package: "swift-log")], swiftSettings: hotPath),
 
         // Translation: descriptor registry (from FileDescriptorSets), proto3 JSON codec, HTTP rules.
         .target(name: "Transcoding", dependencies: [
@@ -60,7 +62,8 @@ let package = Package(
         .target(name: "DemoService", dependencies: ["Channel", "UVLoop", "HTTP2", "Transcoding"], swiftSettings: hotPath),
 
         // The gateway and the executable
-        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "TLS", "Transport", "Upstream", "RouteConfig", "Transcoding", "Compression"], swiftSettings: hotPath),
+        .target(name: "Gateway", dependencies: ["Channel", "UVLoop", "HTTP1", "HTTP2", "TLS", "Transport", "Upstream", "RouteConfig", "Transcoding", "Compression",
+                                                .product(name: "Logging", package: "swift-log")], swiftSettings: hotPath),
         .executableTarget(name: "trestle", dependencies: [
             "Gateway", "DemoService", "LoadGen", "Channel", "UVLoop", "RouteConfig", "Transcoding", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -12,6 +12,17 @@ public final class CallCounters: Sendable {
     public let downstreamConnections = Atomic<Int64>(0)
     public let upstreamConnections = Atomic<Int64>(0)
     public let upstreamConnectFailures = Atomic<UInt64>(0)
+    /// Client connections open by protocol once it is known: [0] HTTP/1.1, [1] HTTP/2; and
+    /// those over TLS (either protocol).
+    public let downstreamByProtocol: InlineArray<2, Atomic<Int64>>
+    public let downstreamTLS = Atomic<Int64>(0)
+    /// Upstream streams open (calls on upstream connections).
+    public let upstreamStreams = Atomic<Int64>(0)
+    /// Calls waiting in an endpoint's queue for room on an upstream connection.
+    public let upstreamQueued = Atomic<Int64>(0)
+    /// Upstream streams reset by the upstream (RST_STREAM received) and by the gateway (sent).
+    public let upstreamResetsReceived = Atomic<UInt64>(0)
+    public let upstreamResetsSent = Atomic<UInt64>(0)
     /// Request and response bytes held for this worker's client streams (README "Hardening").
     public let bufferedBytes = Atomic<Int64>(0)
     /// Times each limit was hit, by `Limit`.
@@ -49,6 +60,7 @@ public final class CallCounters: Sendable {
         byStatus = InlineArray { _ in Atomic<UInt64>(0) }
         tlsHandshakeFailures = InlineArray { _ in Atomic<UInt64>(0) }
         limitHits = InlineArray { _ in Atomic<UInt64>(0) }
+        downstreamByProtocol = InlineArray { _ in Atomic<Int64>(0) }
     }
 
     /// Counts one hit of `limit`.

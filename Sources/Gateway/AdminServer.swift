@@ -14,12 +14,15 @@ final class AdminServer {
     private var connections: [ObjectIdentifier: AdminConnection] = [:]
     let workers: [Worker]
     let reloader: ConfigReloader
+    let accessLog: AccessLogWriter?
     var draining = false
 
-    init(loop: Loop, address: ResolvedAddress, workers: [Worker], reloader: ConfigReloader) throws {
+    init(loop: Loop, address: ResolvedAddress, workers: [Worker], reloader: ConfigReloader,
+         accessLog: AccessLogWriter? = nil) throws {
         self.loop = loop
         self.workers = workers
         self.reloader = reloader
+        self.accessLog = accessLog
         listener = try TCPListener(loop: loop, address: address, reusePort: false) { [unowned self] l in
             guard let tcp = l.accept() else { return }
             let c = AdminConnection(server: self, tcp: tcp)
@@ -65,6 +68,8 @@ final class AdminServer {
         var byStatus = [UInt64](repeating: 0, count: 18)
         var started: UInt64 = 0, failures: UInt64 = 0, dnsFailures: UInt64 = 0
         var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0, buffered: Int64 = 0
+        var downH1: Int64 = 0, downH2: Int64 = 0, downTLS: Int64 = 0, upStreams: Int64 = 0, upQueued: Int64 = 0
+        var resetsReceived: UInt64 = 0, resetsSent: UInt64 = 0
         var limits = [UInt64](repeating: 0, count: CallCounters.Limit.allCases.count)
         var handshakes: UInt64 = 0, upstreamTLSFailures: UInt64 = 0, upstreamResumed: UInt64 = 0
         let reasons = ServerConnection.tlsFailureReasons
@@ -80,6 +85,13 @@ final class AdminServer {
             active &+= c.callsActive.load(ordering: .relaxed)
             down &+= c.downstreamConnections.load(ordering: .relaxed)
             up &+= c.upstreamConnections.load(ordering: .relaxed)
+            downH1 &+= c.downstreamByProtocol[0].load(ordering: .relaxed)
+            downH2 &+= c.downstreamByProtocol[1].load(ordering: .relaxed)
+            downTLS &+= c.downstreamTLS.load(ordering: .relaxed)
+            upStreams &+= c.upstreamStreams.load(ordering: .relaxed)
+            upQueued &+= c.upstreamQueued.load(ordering: .relaxed)
+            resetsReceived &+= c.upstreamResetsReceived.load(ordering: .relaxed)
+            resetsSent &+= c.upstreamResetsSent.load(ordering: .relaxed)
             handshakes &+= c.tlsHandshakes.load(ordering: .relaxed)
             upstreamTLSFailures &+= c.upstreamTLSHandshakeFailures.load(ordering: .relaxed)
             upstreamResumed &+= c.upstreamTLSResumed.load(ordering: .relaxed)
@@ -104,9 +116,28 @@ final class AdminServer {
         # HELP trestle_downstream_connections Client connections open.
         # TYPE trestle_downstream_connections gauge
         trestle_downstream_connections \(down)
+        # HELP trestle_downstream_connections_by_protocol Client connections open, by the protocol they speak (once known).
+        # TYPE trestle_downstream_connections_by_protocol gauge
+        trestle_downstream_connections_by_protocol{protocol="http1"} \(downH1)
+        trestle_downstream_connections_by_protocol{protocol="http2"} \(downH2)
+        # HELP trestle_downstream_tls_connections Client connections open over TLS.
+        # TYPE trestle_downstream_tls_connections gauge
+        trestle_downstream_tls_connections \(downTLS)
         # HELP trestle_upstream_connections Upstream HTTP/2 connections open.
         # TYPE trestle_upstream_connections gauge
         trestle_upstream_connections \(up)
+        # HELP trestle_upstream_streams Upstream streams open (streams per connection: divide by trestle_upstream_connections).
+        # TYPE trestle_upstream_streams gauge
+        trestle_upstream_streams \(upStreams)
+        # HELP trestle_upstream_pending_calls Calls waiting in a pool queue for room on an upstream connection.
+        # TYPE trestle_upstream_pending_calls gauge
+        trestle_upstream_pending_calls \(upQueued)
+        # HELP trestle_upstream_resets_received_total Upstream streams reset by the upstream (RST_STREAM received).
+        # TYPE trestle_upstream_resets_received_total counter
+        trestle_upstream_resets_received_total \(resetsReceived)
+        # HELP trestle_upstream_resets_sent_total Upstream streams reset by the gateway (client gone, deadline, limit).
+        # TYPE trestle_upstream_resets_sent_total counter
+        trestle_upstream_resets_sent_total \(resetsSent)
         # HELP trestle_upstream_connect_failures_total Failed or timed-out upstream connects.
         # TYPE trestle_upstream_connect_failures_total counter
         trestle_upstream_connect_failures_total \(failures)
@@ -156,8 +187,23 @@ final class AdminServer {
         # HELP trestle_config_last_reload_success_timestamp_seconds When the config in effect was loaded.
         # TYPE trestle_config_last_reload_success_timestamp_seconds gauge
         trestle_config_last_reload_success_timestamp_seconds \(reloader.loadedAt)
+        # HELP trestle_build_info The running build.
+        # TYPE trestle_build_info gauge
+        trestle_build_info{version="\(BuildInfo.version)"} 1
 
         """
+        if let accessLog {
+            out += """
+            # HELP trestle_access_log_lines_total Access log lines handed to the writer.
+            # TYPE trestle_access_log_lines_total counter
+            trestle_access_log_lines_total \(accessLog.written.load(ordering: .relaxed))
+            # HELP trestle_access_log_dropped_total Access log lines dropped because the writer was behind.
+            # TYPE trestle_access_log_dropped_total counter
+            trestle_access_log_dropped_total \(accessLog.dropped.load(ordering: .relaxed))
+
+            """
+        }
+        methodMetrics(into: &out)
         return out
     }
 }
@@ -221,5 +267,106 @@ final class AdminConnection: TCPStreamDelegate {
     func close() {
         tcp.close()
         server.closed(self)
+    }
+}
+
+// MARK: per-method series
+
+extension AdminServer {
+    /// One (service, method)'s counters summed over the workers.
+    private struct MethodSum {
+        var calls = [UInt64](repeating: 0, count: 90)
+        var latency = [UInt64](repeating: 0, count: 21)
+        var sumNs: UInt64 = 0
+        var requestBytes: UInt64 = 0, responseBytes: UInt64 = 0, requestMessages: UInt64 = 0, responseMessages: UInt64 = 0
+    }
+
+    /// `trestle_method_*`: calls by service, method, protocol and code; latency histograms and
+    /// bytes and messages by service and method (README "Metrics": the series are bounded).
+    func methodMetrics(into out: inout String) {
+        var sums: [String: (service: String, method: String, sum: MethodSum)] = [:]
+        var order: [String] = []
+        for w in workers {
+            for s in w.methods.allSeries {
+                let key = s.service + "/" + s.method
+                var entry = sums[key] ?? (s.service, s.method, MethodSum())
+                if sums[key] == nil { order.append(key) }
+                for i in 0 ..< 90 { entry.sum.calls[i] &+= s.calls[i].load(ordering: .relaxed) }
+                for i in 0 ..< 21 { entry.sum.latency[i] &+= s.latency[i].load(ordering: .relaxed) }
+                entry.sum.sumNs &+= s.latencySumNs.load(ordering: .relaxed)
+                entry.sum.requestBytes &+= s.requestBytes.load(ordering: .relaxed)
+                entry.sum.responseBytes &+= s.responseBytes.load(ordering: .relaxed)
+                entry.sum.requestMessages &+= s.requestMessages.load(ordering: .relaxed)
+                entry.sum.responseMessages &+= s.responseMessages.load(ordering: .relaxed)
+                sums[key] = entry
+            }
+        }
+        order.sort()
+        let rows = order.map { sums[$0]! }
+        let codes = GRPCStatusCode.allCases.map(\.name) + ["UNKNOWN_CODE"]
+        out += """
+        # HELP trestle_method_calls_total Calls finished, by service, method, client protocol and final gRPC status.
+        # TYPE trestle_method_calls_total counter
+
+        """
+        for r in rows {
+            let labels = "service=\"\(Self.escape(r.service))\",method=\"\(Self.escape(r.method))\""
+            for p in CallProtocol.allCases {
+                for (c, name) in codes.enumerated() {
+                    let n = r.sum.calls[p.rawValue * 18 + c]
+                    if n > 0 { out += "trestle_method_calls_total{\(labels),protocol=\"\(p.name)\",code=\"\(name)\"} \(n)\n" }
+                }
+            }
+        }
+        out += """
+        # HELP trestle_method_duration_seconds Call duration from the request head to the final status, by service and method.
+        # TYPE trestle_method_duration_seconds histogram
+
+        """
+        for r in rows {
+            let labels = "service=\"\(Self.escape(r.service))\",method=\"\(Self.escape(r.method))\""
+            var cumulative: UInt64 = 0
+            for (i, le) in LatencyBuckets.seconds.enumerated() {
+                cumulative &+= r.sum.latency[i]
+                out += "trestle_method_duration_seconds_bucket{\(labels),le=\"\(le)\"} \(cumulative)\n"
+            }
+            cumulative &+= r.sum.latency[20]
+            out += "trestle_method_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(cumulative)\n"
+            out += "trestle_method_duration_seconds_sum{\(labels)} \(Self.seconds(r.sum.sumNs))\n"
+            out += "trestle_method_duration_seconds_count{\(labels)} \(cumulative)\n"
+        }
+        let moved: [(String, String, KeyPath<MethodSum, UInt64>)] = [
+            ("trestle_method_request_bytes_total", "gRPC-framed request bytes sent upstream", \.requestBytes),
+            ("trestle_method_response_bytes_total", "gRPC-framed response bytes received from the upstream", \.responseBytes),
+            ("trestle_method_request_messages_total", "Request messages sent upstream", \.requestMessages),
+            ("trestle_method_response_messages_total", "Response messages received from the upstream", \.responseMessages),
+        ]
+        for (name, help, path) in moved {
+            out += "# HELP \(name) \(help), by service and method.\n# TYPE \(name) counter\n"
+            for r in rows {
+                out += "\(name){service=\"\(Self.escape(r.service))\",method=\"\(Self.escape(r.method))\"} \(r.sum[keyPath: path])\n"
+            }
+        }
+    }
+
+    /// A label value in the text format: backslash, double quote and newline escaped.
+    static func escape(_ value: String) -> String {
+        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        var out = ""
+        for ch in value {
+            switch ch {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// Nanoseconds as seconds with nine decimals.
+    static func seconds(_ ns: UInt64) -> String {
+        let frac = String(ns % 1_000_000_000)
+        return "\(ns / 1_000_000_000)." + String(repeating: "0", count: 9 - frac.count) + frac
     }
 }

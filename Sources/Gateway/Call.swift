@@ -1,5 +1,6 @@
 import Channel
 import RouteConfig
+import Transcoding
 import Upstream
 import UVLoop
 
@@ -62,6 +63,19 @@ final class Call: UpstreamAttemptOwner {
     /// The upstream's final header block has no field the frontend's table drops.
     private(set) var filteredFields = true
 
+    // Metrics and the access log (README "Metrics"): the call's series (`_unknown` until it is
+    // routed), when it started, and what it moved (gRPC-framed bytes and messages, as they went
+    // to and came from the upstream).
+    private var series: Unmanaged<MethodSeries>
+    let startNs: UInt64
+    private(set) var requestBytes = 0
+    private(set) var responseBytes = 0
+    private(set) var requestMessages = 0
+    private(set) var responseMessages = 0
+    private var requestFrames = GRPCFrameTracker()
+    /// The upstream endpoint the call's last attempt went to (the access log's `upstream`).
+    private(set) var upstreamEndpoint: String?
+
     // Deadline: loop milliseconds, and the place in the worker's heap (-1: not in it).
     var deadlineMs: UInt64 = 0
     var deadlineIndex = -1
@@ -73,6 +87,8 @@ final class Call: UpstreamAttemptOwner {
         snapshot = worker.snapshot
         self.client = client
         self.frontend = frontend
+        series = Unmanaged.passUnretained(worker.methods.unrouted)
+        startNs = monotonicNanoseconds()
         let counters = worker.counters
         counters.add(counters.callsStarted)
         counters.add(counters.callsActive, 1)
@@ -87,6 +103,10 @@ final class Call: UpstreamAttemptOwner {
     }
 
     var isFinished: Bool { machine.isFinished }
+    /// The series the call counts in (for the access log's service and method).
+    var metricsSeries: MethodSeries { series.takeUnretainedValue() }
+    /// The request bytes queued for the upstream end inside a gRPC message.
+    var requestInsideMessage: Bool { requestFrames.insideMessage }
     var route: RouteEntry? { routeIndex >= 0 ? snapshot.routes[routeIndex] : nil }
 
     // MARK: starting
@@ -97,6 +117,7 @@ final class Call: UpstreamAttemptOwner {
     func start(route: Int, head: CallHead, cardinality: CallStateMachine.ResponseCardinality, openNow: Bool) {
         routeIndex = route
         upstreamHead = head.metadata
+        series = Self.series(of: head, in: worker.methods, registry: snapshot.registry)
         if let problem = head.problem {
             fail(.invalidArgument, problem)
             return
@@ -105,6 +126,26 @@ final class Call: UpstreamAttemptOwner {
         armDeadline(routeTimeoutMs: snapshot.routes[route].timeoutMs)
         let action = machine.clientHead(cardinality: cardinality)
         if openNow { act(action) }
+    }
+
+    /// The call's series, by the gRPC path its upstream head carries (native: found by the head
+    /// builder; translated: the frontend's own `:path`, among the first fields).
+    @inline(__always)
+    private static func series(of head: CallHead, in table: MethodTable, registry: DescriptorRegistry) -> Unmanaged<MethodSeries> {
+        let m = head.metadata
+        var index = head.pathField
+        if index < 0 {
+            for i in 0 ..< min(m.count, 6) where m.field(i).name.equals(":path") {
+                index = i
+                break
+            }
+        }
+        guard index >= 0 else { return Unmanaged.passUnretained(table.unrouted) }
+        let path = m.field(index).value
+        let parts: (service: Range<Int>, method: Range<Int>)?
+        if index == head.pathField, let s = head.serviceRange, let mr = head.methodRange { parts = (s, mr) } else { parts = GRPCPath.split(path) }
+        guard let parts else { return Unmanaged.passUnretained(table.unrouted) }
+        return table.series(path: path, service: parts.service, method: parts.method) { registry.method(path: $0) != nil }
     }
 
     /// Opens the upstream side of a call started with `openNow: false`.
@@ -187,6 +228,8 @@ final class Call: UpstreamAttemptOwner {
 
     /// Queues framed request bytes for the upstream.
     func sendRequest(_ bytes: UnsafeRawBufferPointer) {
+        requestBytes &+= bytes.count
+        requestMessages &+= requestFrames.feed(bytes)
         requestQueue.append(bytes)
         attemptRef?._withUnsafeGuaranteedRef { $0.resumeRequest() }
     }
@@ -240,7 +283,7 @@ final class Call: UpstreamAttemptOwner {
             return
         case .invalid(let why):
             assertionFailure(why)
-            worker.log("call state error: \(why)")
+            worker.log("call state error: \(why)", level: .error)
             act(machine.fail(.internalError, "gateway error: \(why)"))
         }
         if let fields { worker.headerPool.give(fields) }
@@ -249,6 +292,14 @@ final class Call: UpstreamAttemptOwner {
     private func finish(_ ending: CallStateMachine.Ending, fields: Metadata?) {
         worker.deadlines.remove(self)
         worker.counters.finished(status: ending.code.rawValue)
+        let durationNs = monotonicNanoseconds() &- startNs
+        series._withUnsafeGuaranteedRef {
+            $0.record(protocol: frontend.callProtocol, status: ending.code.rawValue, durationNs: durationNs,
+                      requestBytes: requestBytes, responseBytes: responseBytes,
+                      requestMessages: requestMessages, responseMessages: responseMessages)
+        }
+        let log = worker.accessLog
+        if log != nil { upstreamEndpoint = attempt?.endpointName }
         // The rest of the request is not needed: an upstream still expecting it is reset.
         if ending.resetUpstream || !(requestComplete && requestQueue.isEmpty) {
             attempt?.cancel()
@@ -262,6 +313,8 @@ final class Call: UpstreamAttemptOwner {
         } else if let fields {
             worker.headerPool.give(fields)
         }
+        // After the frontend wrote the end: the line has the HTTP status the client got.
+        log?.append(self, ending, durationNs: durationNs)
     }
 
     // MARK: UpstreamAttemptOwner
@@ -348,7 +401,9 @@ final class Call: UpstreamAttemptOwner {
             responseBytesBeforeGrowth -= bytes.count
             if responseBytesBeforeGrowth <= 0 { growResponseWindow(attempt) }
         }
+        responseBytes &+= bytes.count
         var messages = responseFrames.feed(bytes)
+        responseMessages &+= messages
         while messages > 0 {
             let action = machine.upstreamMessage()
             guard case .forward = action else {
@@ -422,6 +477,14 @@ protocol ClientStream: AnyObject {
     var responseBacklog: Int { get }
     /// Whether the response may end with trailer fields.
     var acceptsTrailers: Bool { get }
+    /// The HTTP status of the response head sent (0 before one is).
+    var responseStatus: Int { get }
+    /// "HTTP/2", "HTTP/1.1", "HTTP/1.0" (the access log).
+    var httpVersion: StaticString { get }
+    /// The client's address, `host:port` (the access log; made once per connection).
+    var peerText: String? { get }
+    /// The request's `:path` or HTTP/1.1 target as received (the access log).
+    var requestTarget: String? { get }
     /// Response window beyond the upstream's initial one, up to `wanted` bytes, that this
     /// client's connection may hold (README "Hardening"); kept by the stream until it closes.
     func grantResponseWindow(_ wanted: Int) -> Int
@@ -440,6 +503,8 @@ extension ClientStream {
 protocol Frontend: AnyObject {
     /// Which metadata rules apply (native gRPC framing, or a format the gateway translates).
     var profile: MetadataFilter.Profile { get }
+    /// The client's wire format, for metrics and the access log.
+    var callProtocol: CallProtocol { get }
     /// Request body bytes (a view, valid during the call).
     func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer)
     /// The request body is complete.

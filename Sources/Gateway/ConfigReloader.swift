@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import RouteConfig
 import TLS
 import UVLoop
@@ -27,6 +28,10 @@ final class ConfigReloader {
     /// Runs after every reload attempt, applied or not (`serve --watch` takes its baseline).
     var onAttempt: (() -> Void)?
 
+    /// `--log-level` / `--access-log` were given: the file's keys do not change them.
+    var logLevelFromCommandLine = false
+    var accessLogFromCommandLine = false
+
     init(path: String, config: GatewayConfig, workers: [Worker], tls: GatewayTLS) {
         self.path = path
         current = config
@@ -40,7 +45,7 @@ final class ConfigReloader {
     func reloadAll() {
         // Step 1, certificates: the TLS files of every listener and cluster (a bad file keeps
         // the previous certificate and the log names the file).
-        for line in tls.reloadCertificates(clusters: clusterTLS, config: current) { writeStderr("trestle: reload: \(line)\n") }
+        for line in tls.reloadCertificates(clusters: clusterTLS, config: current) { gatewayLog.notice("reload: \(line)") }
         // Step 2, the routes file, its descriptor sets and clusters.
         reload()
     }
@@ -56,7 +61,7 @@ final class ConfigReloader {
         do {
             next = try ConfigLoader.load(path: path)
         } catch {
-            for d in error.diagnostics { writeStderr("trestle: reload: \(d)\n") }
+            for d in error.diagnostics { gatewayLog.error("reload: \(d)") }
             return failed(error.diagnostics.first?.description ?? "invalid routes file")
         }
         // New or changed TLS clusters read their files now; unchanged ones keep their contexts.
@@ -66,24 +71,30 @@ final class ConfigReloader {
             for (i, c) in current.clusters.enumerated() { if let h = clusterTLS[i] { byName[c.name] = h } }
             nextTLS = try GatewayTLS.clusterContexts(next, reusing: byName, config: current)
         } catch {
-            writeStderr("trestle: reload: TLS: \(error.message)\n")
+            gatewayLog.error("reload: TLS: \(error.message)")
             return failed("TLS: \(error.message)")
         }
-        for w in next.warnings { writeStderr("trestle: reload: warning: \(w)\n") }
+        for w in next.warnings { gatewayLog.warning("reload: \(w)") }
         // Sockets and threads are made at startup: these keys need a restart. The rest applies.
         var notApplied: [String] = []
         if next.listeners != current.listeners { notApplied.append("listeners") }
         if next.admin != current.admin { notApplied.append("admin") }
         if next.workers != current.workers { notApplied.append("workers") }
+        if next.logging.accessLog != current.logging.accessLog && !accessLogFromCommandLine { notApplied.append("logging.access_log") }
         if !notApplied.isEmpty {
-            writeStderr("trestle: reload: \(notApplied.joined(separator: ", ")) changed in \(path): "
-                        + "applied at the next restart (the old values stay in effect)\n")
+            gatewayLog.warning("reload: \(notApplied.joined(separator: ", ")) changed in \(path): applied at the next restart (the old values stay in effect)")
         }
         var applied = next
         applied.listeners = current.listeners
         applied.listenerTLS = current.listenerTLS
         applied.admin = current.admin
         applied.workers = current.workers
+        applied.logging.accessLog = current.logging.accessLog
+        if logLevelFromCommandLine {
+            applied.logging.level = current.logging.level
+        } else if let level = Logger.Level(rawValue: applied.logging.level) {
+            TrestleLogHandler.currentLevel = level
+        }
         generation += 1
         reloads += 1
         current = applied
@@ -93,15 +104,14 @@ final class ConfigReloader {
         let pending = PendingConfig(config: applied, router: applied.makeRouter(), generation: generation,
                                     clusterTLS: nextTLS)
         for w in workers { w.adopt(pending) }
-        writeStderr("trestle: reloaded \(path): config \(generation), \(applied.clusters.count) clusters, "
-                    + "\(applied.routes.count) routes\n")
+        gatewayLog.notice("reloaded \(path): config \(generation), \(applied.clusters.count) clusters, \(applied.routes.count) routes")
         return true
     }
 
     private func failed(_ why: String) -> Bool {
         failedReloads += 1
         lastError = why
-        writeStderr("trestle: reload of \(path) failed: the previous config stays in effect\n")
+        gatewayLog.error("reload of \(path) failed: the previous config stays in effect")
         return false
     }
 

@@ -43,7 +43,7 @@ final class ConfigWatcher {
                     self.settle.start(timeoutMs: Self.settleMs)   // restarts: the last event counts
                 }
             } catch {
-                writeStderr("trestle: --watch: cannot watch \(folder): \(error)\n")
+                gatewayLog.error("--watch: cannot watch \(folder): \(error)")
             }
         }
     }

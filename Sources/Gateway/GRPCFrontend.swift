@@ -18,6 +18,7 @@ final class GRPCFrontend: Frontend {
     }
 
     var profile: MetadataFilter.Profile { .native }
+    var callProtocol: CallProtocol { .grpc }
 
     /// Routes the call by its service name and starts it, or answers why it cannot be served.
     /// `inout` only so that the stream's head is used in place (not copied); it is not changed.

@@ -37,6 +37,7 @@ final class GRPCHTTP1Frontend: Frontend {
     }
 
     var profile: MetadataFilter.Profile { .web }
+    var callProtocol: CallProtocol { .grpcHTTP1 }
 
     func start(_ call: Call, _ head: JSONRequestHead) {
         self.call = call

@@ -52,6 +52,7 @@ final class GRPCWebFrontend: Frontend {
     }
 
     var profile: MetadataFilter.Profile { .web }
+    var callProtocol: CallProtocol { format == .grpcWebText ? .grpcWebText : .grpcWeb }
 
     /// Whether a request is a CORS preflight (RFC: Fetch §3.2.2): `OPTIONS` with
     /// `Access-Control-Request-Method`.

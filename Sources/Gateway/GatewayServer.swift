@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import RouteConfig
 import UVLoop
 
@@ -7,32 +8,51 @@ import UVLoop
 public enum GatewayServer {
     /// `watch`: reload when the routes file or its descriptor sets change (ConfigWatcher), not
     /// only on SIGHUP.
-    public static func run(config: GatewayConfig, watch: Bool = false, onReady: (() -> Void)? = nil) -> Int32 {
+    /// `logLevel` / `accessLog`: given on the command line (they override the file's `logging`
+    /// keys, at startup and on every reload).
+    public static func run(config: GatewayConfig, watch: Bool = false, logLevel: String? = nil, accessLog: String? = nil,
+                           onReady: (() -> Void)? = nil) -> Int32 {
+        var config = config
+        if let logLevel { config.logging.level = logLevel }
+        if let accessLog { config.logging.accessLog = accessLog }
+        TrestleLogHandler.bootstrapOnce(level: Logger.Level(rawValue: config.logging.level) ?? .info)
         // Every certificate, key and CA file is read before anything listens: a bad one stops
         // startup with the file named.
         let tls: GatewayTLS
         do { tls = try GatewayTLS(config: config) } catch {
-            writeStderr("trestle: \(config.file): TLS: \(error.message)\n")
+            gatewayLog.critical("\(config.file): TLS: \(error.message)")
             return 1
         }
-        for note in tls.startupNotes { writeStderr("trestle: \(note)\n") }
+        for note in tls.startupNotes { gatewayLog.notice("\(note)") }
+        var accessLogWriter: AccessLogWriter?
+        if let path = config.logging.accessLog {
+            do { accessLogWriter = try AccessLogWriter(path: path) } catch {
+                gatewayLog.critical("\(error)")
+                return 1
+            }
+            accessLogWriter?.start()
+        }
         let router = config.makeRouter()
         var workers: [Worker] = []
         do {
             for i in 0 ..< max(1, config.workers) {
-                workers.append(try Worker(index: i, config: config, router: router, tls: tls))
+                workers.append(try Worker(index: i, config: config, router: router, tls: tls, accessLog: accessLogWriter))
             }
         } catch {
-            writeStderr("trestle: \(error)\n")
+            gatewayLog.critical("\(error)")
+            accessLogWriter?.stop()
             return 1
         }
         let main: Loop
         do { main = try Loop() } catch {
-            writeStderr("trestle: \(error)\n")
+            gatewayLog.critical("\(error)")
+            accessLogWriter?.stop()
             return 1
         }
         signal(SIGPIPE, SIG_IGN)
         let reloader = ConfigReloader(path: config.file, config: config, workers: workers, tls: tls)
+        reloader.logLevelFromCommandLine = logLevel != nil
+        reloader.accessLogFromCommandLine = accessLog != nil
         let systemd = SystemdNotify()
         var admin: AdminServer?
         if let a = config.admin {
@@ -40,9 +60,11 @@ public enum GatewayServer {
                 guard let addr = ResolvedAddress(ip: a.host, port: a.port) else {
                     throw StartupError("admin address \(a) is not an IP address")
                 }
-                admin = try AdminServer(loop: main, address: addr, workers: workers, reloader: reloader)
+                admin = try AdminServer(loop: main, address: addr, workers: workers, reloader: reloader,
+                                        accessLog: accessLogWriter)
             } catch {
-                writeStderr("trestle: cannot listen on admin address \(a): \(error)\n")
+                gatewayLog.critical("cannot listen on admin address \(a): \(error)")
+                accessLogWriter?.stop()
                 return 1
             }
         }
@@ -57,7 +79,7 @@ public enum GatewayServer {
             stopping = true
             systemd.send("STOPPING=1")
             watcher?.close()
-            writeStderr("trestle: signal \(signum): draining (grace \(reloader.current.shutdownGraceMs)ms)\n")
+            gatewayLog.notice("signal \(signum): draining (grace \(reloader.current.shutdownGraceMs)ms)")
             admin?.draining = true   // /readyz answers 503 until the workers are gone
             for w in workers { w.requestDrain() }
             for s in signals { s.close() }
@@ -74,6 +96,12 @@ public enum GatewayServer {
             reloader.reloadAll()
             systemd.send("READY=1\nSTATUS=config \(reloader.generation)")
         }
+        // SIGUSR1: the access log is reopened (logrotate moved the file).
+        let usr1 = Signal(loop: main, signal: SIGUSR1) { _ in
+            guard let w = accessLogWriter else { return }
+            gatewayLog.notice("SIGUSR1: reopening access log \(w.path)")
+            w.requestReopen()
+        }
         // Each worker signals here when its loop has ended; once all have, the main loop stops
         // and the threads are joined. The wakeup itself is closed only after the joins: a worker
         // may still be inside `send()` when the last flag is seen.
@@ -83,6 +111,7 @@ public enum GatewayServer {
             watcher?.close()
             for s in signals { s.close() }
             hangup.close()
+            usr1.close()
             main.stop()
         }
         for w in workers {
@@ -91,7 +120,7 @@ public enum GatewayServer {
         }
         let addrs = config.listeners.map(\.description).joined(separator: ",")
         let adminText = config.admin.map { " admin=\($0)" } ?? ""
-        writeStderr("trestle: ready listeners=\(addrs)\(adminText) workers=\(workers.count)\n")
+        gatewayLog.notice("ready listeners=\(addrs)\(adminText) workers=\(workers.count)")
         // The workers' loops may not have started yet; systemd is told once they all have.
         var readyTimer: Timer?
         if systemd.isEnabled {
@@ -108,7 +137,8 @@ public enum GatewayServer {
         for w in workers { w.join() }
         exitWakeup.close()
         main.closeAllHandles()
-        writeStderr("trestle: stopped\n")
+        accessLogWriter?.stop()  // after the workers' last lines
+        gatewayLog.notice("stopped")
         return 0
     }
 }

@@ -129,9 +129,15 @@ final class HTTP1Exchange: ClientStream {
         }
     }
 
+    private(set) var responseStatus = 0
+    var httpVersion: StaticString { head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1" }
+    var peerText: String? { conn.peerText }
+    var requestTarget: String? { head.target }
+
     func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
         guard !detached, conn.mode == .http1, !responseStarted else { return }
         responseStarted = true
+        responseStatus = status
         // A response that ends before its request did leaves unread body bytes: close after it.
         let bodyless = head.body == .none || head.body == .contentLength(0)
         if !requestEnded && !bodyless && (contentLength != nil || status >= 400) { closeAfterResponse = true }

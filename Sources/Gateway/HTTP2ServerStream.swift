@@ -61,9 +61,8 @@ final class HTTP2ServerStream: ClientStream {
     private var idleMs: UInt64 = 0
     /// Response bytes were waiting for the client at the last tick.
     private var responseWaitingAtTick = false
-    /// Native gRPC request bytes, followed for message boundaries: a request is "under way"
-    /// (subject to `min_rate`) inside a message, not between messages.
-    private var requestFrames = GRPCFrameTracker()
+    /// A native gRPC request is "under way" (subject to `min_rate`) inside a message, not
+    /// between messages (the call follows the boundaries: `Call.requestInsideMessage`).
     private var requestIsGRPC = false
     /// Upstream response window granted beyond the pool's initial window, from the connection's
     /// response budget (`grantResponseWindow`); given back when the stream closes.
@@ -195,7 +194,6 @@ final class HTTP2ServerStream: ClientStream {
     func data(_ bytes: UnsafeRawBufferPointer) {
         unconsumed += bytes.count
         bytesIn &+= bytes.count
-        if requestIsGRPC { _ = requestFrames.feed(bytes) }
         connRef._withUnsafeGuaranteedRef { $0.requestHeld += bytes.count }
         worker.counters.add(worker.counters.bufferedBytes, Int64(bytes.count))
         if let call {
@@ -226,12 +224,23 @@ final class HTTP2ServerStream: ClientStream {
 
     // MARK: ClientStream
 
+    private(set) var responseStatus = 0
+    var httpVersion: StaticString { "HTTP/2" }
+    var peerText: String? { connRef._withUnsafeGuaranteedRef { $0.peerText } }
+    var requestTarget: String? {
+        builder.head.pathField >= 0 ? String(decoding: requestBlock.field(builder.head.pathField).value, as: UTF8.self) : nil
+    }
+
     func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
         guard !isClosed, !headSent else { return }
         headSent = true
         var block = fields
         var own: Metadata?
-        if fields.isEmpty || !fields.field(0).name.equals(":status") {
+        if !fields.isEmpty, case let (name, value) = fields.field(0), name.equals(":status") {
+            // A relayed block: its own status (three digits).
+            responseStatus = value.reduce(0) { $0 &* 10 &+ Int($1 &- 48) }
+        } else {
+            responseStatus = status
             // A translated response: the gateway's own fields, after the :status pseudo-header.
             let h = pool.take()
             h.append(":status", String(status))
@@ -371,7 +380,7 @@ extension HTTP2ServerStream {
         if need > 0 {
             // A request under way: inside a gRPC message (or, for other content, anywhere before
             // the end of the body), with room in both windows, moving slower than min_rate.
-            let underWay = !requestEnded && (requestIsGRPC ? requestFrames.insideMessage : true)
+            let underWay = !requestEnded && (requestIsGRPC ? call.requestInsideMessage : true)
             if underWay && requestWindowOpen && unconsumed < streamWindow / 2 && movedIn < need {
                 worker.counters.limitHit(.minRateRequest)
                 call.fail(.deadlineExceeded, "request body slower than min_rate: \(movedIn) bytes in \(tickMs)ms, "

@@ -75,6 +75,7 @@ final class JSONFrontend: Frontend {
     }
 
     var profile: MetadataFilter.Profile { .translated }
+    var callProtocol: CallProtocol { .json }
 
     // MARK: request head
 

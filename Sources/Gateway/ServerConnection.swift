@@ -19,7 +19,16 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     unowned(unsafe) let worker: Worker
     let tcp: TCPStream
-    var mode = Mode.sniffing
+    var mode = Mode.sniffing {
+        didSet { if mode != oldValue { countMode(from: oldValue) } }
+    }
+
+    /// `downstreamByProtocol`: a connection counts under HTTP/1.1 or HTTP/2 while in that mode.
+    private func countMode(from old: Mode) {
+        let c = worker.counters
+        if old == .http1 || old == .http2 { c.add(c.downstreamByProtocol[old == .http1 ? 0 : 1], -1) }
+        if mode == .http1 || mode == .http2 { c.add(c.downstreamByProtocol[mode == .http1 ? 0 : 1], 1) }
+    }
 
     // HTTP/1.1 mode (see ServerConnection+HTTP1.swift).
     var h1Parser = HTTP1RequestParser()
@@ -98,6 +107,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     /// The client's IP address (X-Forwarded-For), read once per connection.
     lazy var peerHost: String? = tcp.peerAddress?.host
+    /// `host:port` of the client (the access log), made once per connection.
+    lazy var peerText: String? = tcp.peerAddress.map { "\($0)" }
 
     init(worker: Worker, tcp: TCPStream, tls context: TLSServerContext? = nil, forwardClientCertificate: Bool = false) {
         self.worker = worker
@@ -116,6 +127,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         tcp.delegate = self
         tcp.startReading()
         worker.counters.add(worker.counters.downstreamConnections, 1)
+        if tls != nil { worker.counters.add(worker.counters.downstreamTLS, 1) }
         let timeout = worker.config.prefaceTimeoutMs
         prefaceTimer = Timer(loop: worker.loop) { [unowned self] in
             if self.mode == .http1 {
@@ -337,6 +349,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         if let tls { tlsSendCloseNotify(tls) }
         tcp.close()
         worker.counters.add(worker.counters.downstreamConnections, -1)
+        if isSecure { worker.counters.add(worker.counters.downstreamTLS, -1) }
         worker.connectionClosed(self)
     }
 

@@ -1,6 +1,7 @@
 import Channel
 import Glibc
 import HTTP2
+import Logging
 import RouteConfig
 import Synchronization
 import TLS
@@ -34,6 +35,11 @@ final class Worker {
     let grpcFrontend: GRPCFrontend
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
+    /// Calls by service and method (written by this worker only; read by the admin endpoint).
+    let methods = MethodTable()
+    /// This worker's access-log lines (nil: no access log).
+    let accessLog: AccessLog?
+    let logger: Logger
     /// The TLS contexts of listeners and clusters (shared by all workers, swapped on reload).
     let tls: GatewayTLS
     /// Where this thread's TLS connections decrypt into (client and upstream side alike).
@@ -64,8 +70,10 @@ final class Worker {
 
     /// Creates the loop and binds the listeners on the calling thread, so bind errors are
     /// reported at startup; `start()` then hands the loop to the worker's own thread.
-    init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>, tls: GatewayTLS) throws {
+    init(index: Int, config: GatewayConfig, router: ServiceRouter<Int>, tls: GatewayTLS,
+         accessLog writer: AccessLogWriter? = nil) throws {
         self.index = index
+        logger = Logger(label: "trestle[w\(index)]")
         self.config = config
         limits = config.limits
         headerLimit = HeaderListLimit(maxBytes: config.limits.maxHeaderListBytes, maxFields: config.limits.maxHeaderFields)
@@ -74,6 +82,8 @@ final class Worker {
         loop = try Loop()
         serverSettings = Worker.serverSettings(config)
         flushQueue = FlushQueue(loop: loop)
+        let flushQueue = self.flushQueue
+        accessLog = writer.map { AccessLog(writer: $0, flushQueue: flushQueue) }
         deadlines = DeadlineQueue(loop: loop)
         snapshot = ConfigSnapshot(config: config, generation: 1, router: router,
                                   pools: config.clusters.enumerated().map { makePool($1, config: config, tls: tls.initialClusters[$0]) })
@@ -111,15 +121,18 @@ final class Worker {
         let c = ServerConnection(worker: self, tcp: tcp, tls: tls.listeners[index]?.current,
                                  forwardClientCertificate: tls.forwardClientCertificate[index])
         connections[ObjectIdentifier(c)] = c
+        log("connection from \(c.peerText ?? "?") accepted (\(connections.count) open)", level: .debug)
     }
 
     func connectionClosed(_ c: ServerConnection) {
         connections.removeValue(forKey: ObjectIdentifier(c))
+        log("connection from \(c.peerText ?? "?") closed (\(connections.count) open)", level: .debug)
         if draining && connections.isEmpty { finishDrain() }
     }
 
-    func log(_ message: String) {
-        writeStderr("trestle[w\(index)]: \(message)\n")
+    /// Logs at `level` (info by default); the message is built only when the level is on.
+    func log(_ message: @autoclosure () -> String, level: Logger.Level = .info) {
+        logger.log(level: level, "\(message())")
     }
 
     // MARK: thread

@@ -8,7 +8,7 @@ import Yams
 struct ConfigParser {
     static let topLevelKeys = [
         "listeners", "admin", "workers", "descriptors", "clusters", "routes",
-        "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout", "idle_timeout", "cors",
+        "shutdown_grace", "max_concurrent_streams", "stream_window", "preface_timeout", "idle_timeout", "cors", "logging",
     ] + limitKeys
 
     let file: String
@@ -77,6 +77,7 @@ struct ConfigParser {
         }
 
         let cors = top["cors"].flatMap { parseCORS($0, section: "at the top level") }
+        let logging = top["logging"].flatMap { parseLogging($0) }
 
         var clusters: [ClusterConfig] = []
         var clusterIndex: [String: Int]?
@@ -119,6 +120,7 @@ struct ConfigParser {
         config.limits = limits
         config.listenerTLS = listenerTLS
         config.cors = cors
+        config.logging = logging ?? LoggingConfig()
         config.warnings = warnings
         config.registry = registry
         config.httpRoutes = httpRoutes

@@ -54,6 +54,8 @@ public struct GatewayConfig: Sendable {
     /// Key `cors` at the top level: the CORS policy of routes without their own, and of requests
     /// that no route takes (so that the gateway's own errors keep their CORS headers).
     public var cors: CORSPolicy?
+    /// Key `logging`: the log level and the access log.
+    public var logging = LoggingConfig()
 
     /// The CORS policy for a call on route `index` (nil: not routed).
     public func corsPolicy(route index: Int?) -> CORSPolicy? {

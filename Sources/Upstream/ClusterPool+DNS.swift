@@ -1,4 +1,5 @@
 import Channel
+import Logging
 import UVLoop
 
 /// A cluster endpoint given by host name: every A and AAAA record of the answer is an endpoint
@@ -73,7 +74,7 @@ extension ClusterPool {
         switch result {
         case .success(let addresses):
             if name.failing {
-                writeStderr("trestle: cluster \(settings.name): \(name.label) resolves again\n")
+                upstreamLog.notice("cluster \(settings.name): \(name.label) resolves again")
             }
             name.failing = false
             name.lastError = nil
@@ -86,7 +87,7 @@ extension ClusterPool {
             if !name.failing {
                 name.failing = true
                 let kept = name.answered ? "keeping the \(name.endpoints.count) addresses of the last answer" : "no address known yet"
-                writeStderr("trestle: cluster \(settings.name): \(why); \(kept)\n")
+                upstreamLog.warning("cluster \(settings.name): \(why); \(kept)")
             }
         }
         dispatchAwaiting()
@@ -130,3 +131,6 @@ extension ClusterPool {
         }
     }
 }
+
+/// The upstream pools' logger (DNS answers), on whatever handler the process installed.
+let upstreamLog = Logger(label: "trestle")

@@ -15,7 +15,9 @@ final class EndpointPool {
     /// FIFO of waiting calls; `head` is the first live index.
     private var waiting: [UpstreamAttempt?] = []
     private var head = 0
-    private(set) var waitingCount = 0
+    private(set) var waitingCount = 0 {
+        didSet { cluster.counters.add(cluster.counters.upstreamQueued, Int64(waitingCount - oldValue)) }
+    }
     /// Backoff after a failed connect: no new connection before `retryAt` (loop ms).
     private(set) var retryAt: UInt64 = 0
     private var backoffMs: UInt64 = 0

@@ -69,8 +69,8 @@ public final class UpstreamAttempt {
     public internal(set) var isDone = false
     /// Response HEADERS have arrived (later header fields are trailers).
     public internal(set) var responseHeadReceived = false
-    /// The endpoint it went to (for messages), once attached.
-    public var endpointName: String? { connection.map { "\($0.address)" } }
+    /// The endpoint it went to (`host:port`: messages, the access log), once attached.
+    public internal(set) var endpointName: String?
 
     public init(owner: any UpstreamAttemptOwner, pool: MetadataPool, headerLimit: HeaderListLimit = HeaderListLimit()) {
         self.owner = owner
@@ -152,6 +152,7 @@ public final class UpstreamAttempt {
             w.removeWaiting(self)
         } else if let c = connection, streamID > 0 {
             c.session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.cancel.rawValue)
+            c.counters.add(c.counters.upstreamResetsSent)
             c.scheduleFlush()
         }
     }

@@ -17,6 +17,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     typealias State = HTTP2ClientConnection.State
 
     unowned(unsafe) let pool: EndpointPool
+    var counters: CallCounters { pool.cluster.counters }
     /// The connection's life (TCP, TLS, SETTINGS); set once in `init`.
     private var link: HTTP2ClientConnection!
     /// `link` and its session, unmanaged (valid while `link` holds them; `sessionRef` is cleared
@@ -34,6 +35,8 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     private var firstStream: Unmanaged<UpstreamAttempt>?
     private(set) var streamCount = 0
     let address: ResolvedAddress
+    /// `address` as text (messages, the access log), made once.
+    lazy var addressText = "\(address)"
     /// Counted in the upstream-connections gauge (from SETTINGS to close).
     private var counted = false
 
@@ -87,6 +90,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         }
         call.streamID = id
         call.connection = self
+        call.endpointName = addressText
         link(call)
         if !sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.nextStreamIDAvailable }) {
             // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
@@ -108,6 +112,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         s.onConnectionList = true
         firstStream = listed
         streamCount += 1
+        counters.add(counters.upstreamStreams, 1)
     }
 
     /// Takes `s` off the list; the list's reference to it is the caller's to release.
@@ -120,6 +125,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         s.nextOnConnection = nil
         s.prevOnConnection = nil
         streamCount -= 1
+        counters.add(counters.upstreamStreams, -1)
     }
 
     // MARK: the connection's life
@@ -222,6 +228,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
             c.connection = nil
             if !c.isDone {
                 c.isDone = true
+                if errorCode != 0 { counters.add(counters.upstreamResetsReceived) }
                 c.owner.attemptReset(c, errorCode: errorCode)
             }
             return true

@@ -10,6 +10,7 @@ struct Trestle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trestle",
         abstract: "A gRPC gateway: native gRPC proxy routed by service name, on libuv and nghttp2.",
+        version: BuildInfo.version,
         subcommands: [Serve.self, Check.self, DemoCommand.self, DemoUpstreamCommand.self, TranscodeCommand.self, LoadCommand.self,
                       TLSBenchCommand.self])
 }
@@ -19,6 +20,16 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "The routes file (YAML). SIGHUP reloads it.") var config: String
     @Flag(name: .long, help: "Also reload when the routes file or a descriptor set it names changes.")
     var watch = false
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (overrides logging.level).")
+    var logLevel: String?
+    @Option(name: .long, help: "Access log: stdout or a file path (overrides logging.access_log); SIGUSR1 reopens it.")
+    var accessLog: String?
+
+    func validate() throws {
+        if let logLevel, !LoggingConfig.levels.contains(logLevel) {
+            throw ValidationError("unknown --log-level \"\(logLevel)\": expected one of \(LoggingConfig.levels.joined(separator: ", "))")
+        }
+    }
 
     func run() throws {
         let cfg: GatewayConfig
@@ -26,7 +37,7 @@ struct Serve: ParsableCommand {
             printErrors(error)
             throw ExitCode(2)
         }
-        let rc = GatewayServer.run(config: cfg, watch: watch)
+        let rc = GatewayServer.run(config: cfg, watch: watch, logLevel: logLevel, accessLog: accessLog)
         if rc != 0 { throw ExitCode(rc) }
     }
 }
