@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TLS", "HTTP2", "UVLoop"]),
         .testTarget(name: "TranscodingTests", dependencies: [
-            "Transcoding", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "Transcoding", "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),  // codec_test.proto/.pb (read by path; declared so SwiftPM does not warn)
         .testTarget(name: "UVLoopTests", dependencies: ["UVLoop", "CLibUV"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),

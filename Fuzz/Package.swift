@@ -5,8 +5,8 @@ import PackageDescription
 // Build and run them with Fuzz/run (libFuzzer + AddressSanitizer); see Fuzz/README.md.
 //
 // The parsers under test are compiled from the main package's own sources: Sources/Channel,
-// Sources/RouteConfig, Sources/HTTP1 and Sources/Transcoding here are symlinks to the same folders of
-// ../../Sources.
+// Sources/RouteConfig, Sources/HTTP1, Sources/Transcoding, Sources/Compression and Sources/CZlib here
+// are symlinks to the same folders of ../../Sources.
 // (Depending on the main package by path is not enough: it has no library product, and a package
 // can only use another package's products.) Each target's properties file is a symlink to the
 // replay test that runs the same checks under `swift test`.
@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "Transcoding", dependencies: ["Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
         .target(name: "HTTP1"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+        .target(name: "Compression", dependencies: ["CZlib"]),
 
         // libFuzzer's driver entry point, and the @main glue every target shares.
         .target(name: "CFuzzDriver"),
@@ -34,7 +36,8 @@ let package = Package(
         .executableTarget(name: "FuzzChannel", dependencies: ["Channel", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzHTTP1", dependencies: ["HTTP1", "FuzzSupport"], swiftSettings: fuzzing),
         .executableTarget(name: "FuzzHTTP1Response", dependencies: ["HTTP1", "FuzzSupport"], swiftSettings: fuzzing),
-        .executableTarget(name: "FuzzTranscoding", dependencies: ["Transcoding", "FuzzSupport"], swiftSettings: fuzzing),
+        .executableTarget(name: "FuzzTranscoding", dependencies: ["Transcoding", "Channel", "FuzzSupport"], swiftSettings: fuzzing),
+        .executableTarget(name: "FuzzGzip", dependencies: ["Compression", "FuzzSupport"], swiftSettings: fuzzing),
     ]
 )
 

@@ -5,6 +5,7 @@ import RouteConfig
 ///     {"file": "routes.yaml", "generation": 2, "applied_generation": 2, "loaded_at": 1764640000,
 ///      "reloads": 1, "failed_reloads": 0, "last_reload_error": null,
 ///      "listeners": ["127.0.0.1:8080"], "admin": "127.0.0.1:9901", "workers": 2, ...,
+///      "limits": {"connection_window": 16777216, "min_rate": 1024, "min_rate_window_ms": 10000, ...},
 ///      "clusters": [{"name": "echo", "endpoints": ["127.0.0.1:50051"], ...}],
 ///      "routes": [{"service": "trestle.demo.v1.Echo", "cluster": "echo", "timeout_ms": 30000, ...}]}
 ///
@@ -31,6 +32,18 @@ extension AdminServer {
         o.field("idle_timeout_ms", Int(c.idleTimeoutMs))
         o.field("max_concurrent_streams", c.maxConcurrentStreams)
         o.field("stream_window", c.streamWindowBytes)
+        // ResourceLimits, under the routes file's keys (README "Hardening"); min_rate in bytes/s.
+        o.key("limits")
+        o.begin()
+        o.field("connection_window", c.limits.connectionWindowBytes)
+        o.field("max_buffered_per_worker", c.limits.maxBufferedPerWorker)
+        o.field("max_connections_per_worker", c.limits.maxConnectionsPerWorker)
+        o.field("max_header_list_size", c.limits.maxHeaderListBytes)
+        o.field("max_header_fields", c.limits.maxHeaderFields)
+        o.field("min_rate", c.limits.minRateBytesPerSecond)
+        o.field("min_rate_window_ms", Int(c.limits.minRateWindowMs))
+        o.field("stream_idle_timeout_ms", Int(c.limits.streamIdleTimeoutMs))
+        o.end()
         o.key("clusters")
         o.array(c.clusters) { o, k in
             o.begin()

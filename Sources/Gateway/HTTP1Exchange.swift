@@ -29,6 +29,12 @@ final class HTTP1Exchange: ClientStream {
     /// Body bytes received so far, and at the connection's last `min_rate` tick.
     private var bytesIn = 0
     private var bytesInAtTick = 0
+    /// A chunked body of gRPC-framed messages (gRPC over HTTP/1.1, binary gRPC-Web): its message
+    /// boundaries, for `min_rate`, which judges such a body inside a message only.
+    private var requestFrames = GRPCFrameTracker()
+    private var requestFramed = false
+    /// How long no byte moved either way, as of the last tick.
+    private var idleMs: UInt64 = 0
 
     init(conn: ServerConnection, head: HTTP1RequestHead) {
         self.conn = conn
@@ -49,6 +55,7 @@ final class HTTP1Exchange: ClientStream {
         // gRPC-Web, gRPC over HTTP/1.1, by content type; everything else is JSON.
         var contentType = head.headers.first("Content-Type") ?? ""
         let format = contentType.withUTF8 { CallHeadBuilder.contentType(of: UnsafeRawBufferPointer($0)) }
+        requestFramed = head.body == .chunked && (format == .grpc || format == .grpcWeb)
         if format.isGRPCWeb {
             let f = GRPCWebFrontend(pool: conn.worker.headerPool, format: format)
             let call = Call(worker: conn.worker, client: self, frontend: f)
@@ -76,6 +83,7 @@ final class HTTP1Exchange: ClientStream {
     func body(_ bytes: UnsafeRawBufferPointer) {
         untaken += bytes.count
         bytesIn &+= bytes.count
+        if requestFramed { _ = requestFrames.feed(bytes) }
         call?.clientData(bytes)
         if untaken > ServerConnection.untakenHighWater { conn.h1PauseReading() }
     }
@@ -255,20 +263,44 @@ final class HTTP1Exchange: ClientStream {
 }
 
 extension HTTP1Exchange {
-    /// Once per `min_rate_window` (`ServerConnection.streamTick`): a body of known length under
-    /// way that moved less than `min_rate` while the connection was being read ends the call 408
-    /// (the connection closes after the answer: the rest of the body is not read). Chunked bodies
-    /// (JSON streaming, which may pause between values) are not judged.
-    func tick(tickMs: UInt64, reading: Bool) {
+    /// Once per `min_rate_window` (`ServerConnection.streamTick`), while the connection is being
+    /// read: a request body under way that moved less than `min_rate` ends the call 408 (the
+    /// connection closes after the answer: the rest of the body is not read). Under way: a body
+    /// of known length before its end; a chunked body inside a chunk (`insideChunk`) or, for
+    /// gRPC-framed content, inside a message. A chunked body between chunks (JSON streaming,
+    /// a client stream between messages) may pause.
+    ///
+    /// `stream_idle_timeout` too: an exchange whose call moved no byte either way (`movedOut`:
+    /// the connection's socket, this tick) for that long ends DEADLINE_EXCEEDED, 408.
+    func tick(tickMs: UInt64, reading: Bool, insideChunk: Bool, movedOut: UInt64) {
         let moved = bytesIn &- bytesInAtTick
         bytesInAtTick = bytesIn
-        guard !detached, !requestEnded, reading, let call, !call.isFinished else { return }
-        guard case .contentLength(let n) = head.body, n > 0 else { return }
+        guard !detached, let call, !call.isFinished else { return }
         let limits = conn.worker.limits
+        idleMs = moved == 0 && movedOut == 0 ? idleMs + tickMs : 0
+        if idleMs >= limits.streamIdleTimeoutMs {
+            conn.worker.counters.limitHit(.streamIdle)
+            closeAfterResponse = true
+            call.fail(.deadlineExceeded, "stream idle for \(idleMs)ms (stream_idle_timeout)", httpStatus: 408)
+            return
+        }
+        guard !requestEnded, reading, limits.minRateWindowBytes > 0 else { return }
+        switch head.body {
+        case .contentLength(let n) where n > 0: break
+        case .chunked where insideChunk || (requestFramed && requestFrames.insideMessage): break
+        default: return
+        }
         guard moved < limits.minRateWindowBytes else { return }
         conn.worker.counters.limitHit(.minRateRequest)
         closeAfterResponse = true
         call.fail(.deadlineExceeded, "request body slower than min_rate: \(moved) bytes in \(tickMs)ms, "
             + "at least \(limits.minRateBytesPerSecond) bytes/s expected", httpStatus: 408)
+    }
+
+    /// The response could not reach the client (it stopped reading): the call ends
+    /// DEADLINE_EXCEEDED with `message` and writes nothing more.
+    func responseNotRead(_ message: String) {
+        guard !detached, let call, !call.isFinished else { return }
+        call.fail(.deadlineExceeded, message)
     }
 }

@@ -78,9 +78,7 @@ extension ServerConnection {
             stopPrefaceTimer()
             let exchange = HTTP1Exchange(conn: self, head: head)
             h1Exchange = exchange
-            if worker.limits.minRateWindowBytes > 0, case .contentLength(let n) = head.body, n > 0 {
-                startStreamTimer()  // min_rate for the body (HTTP1Exchange.tick)
-            }
+            startStreamTimer()  // min_rate and stream_idle_timeout for the exchange (h1Tick)
             let call = exchange.start()
             if head.expectContinue, let call, !call.isFinished, mode == .http1 {
                 var continueBytes: [UInt8] = []
@@ -220,6 +218,34 @@ extension ServerConnection {
             prefaceTimer = Timer(loop: worker.loop) { [unowned self] in self.h1HeadTimeout() }
         }
         prefaceTimer?.start(timeoutMs: worker.config.prefaceTimeoutMs)
+    }
+
+    /// Once per `min_rate_window` (the stream timer, started with the first request): the request
+    /// body's minimum rate and the exchange's idle timeout (`HTTP1Exchange.tick`), and the
+    /// response's minimum rate. Output that waited for the
+    /// client the whole window while it took fewer than `min_rate` bytes (it does not read) ends
+    /// the call in flight DEADLINE_EXCEEDED and closes the connection, dropping what was queued:
+    /// nothing more could reach the client anyway. Also while rejecting (an error response the
+    /// client does not read is no different).
+    func h1Tick(tickMs: UInt64) {
+        let sent = tcp.bytesSent
+        let moved = sent &- h1SentAtTick
+        h1SentAtTick = sent
+        if mode == .http1 {
+            h1Exchange?.tick(tickMs: tickMs, reading: !h1ReadPaused, insideChunk: h1Parser.isInsideChunk, movedOut: moved)
+        }
+        guard mode == .http1 || mode == .rejecting else { return }
+        let waiting = outputBacklog > 0
+        let waitedAllWindow = waiting && h1OutputWaitingAtTick
+        h1OutputWaitingAtTick = waiting
+        let limits = worker.limits
+        guard limits.minRateWindowBytes > 0, waitedAllWindow, moved < UInt64(limits.minRateWindowBytes) else { return }
+        worker.counters.limitHit(.minRateResponse)
+        let message = "response not read: \(moved) bytes taken by the client in \(tickMs)ms, "
+            + "at least \(limits.minRateBytesPerSecond) bytes/s expected"
+        worker.log("closing an HTTP/1.1 connection: \(message)")
+        h1Exchange?.responseNotRead(message)
+        close()
     }
 
     func h1PauseReading() {

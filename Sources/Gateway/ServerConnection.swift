@@ -47,6 +47,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// its end the connection switches to HTTP/2 with the request as stream 1.
     var h1Upgrade: HTTP1RequestHead?
     var h1UpgradeBody: [UInt8] = []
+    /// `min_rate` for HTTP/1.1 output: the socket's byte count, and whether output was waiting,
+    /// at the last tick (`h1Tick`).
+    var h1SentAtTick: UInt64 = 0
+    var h1OutputWaitingAtTick = false
     private var sniffed: [UInt8] = []
     var session: HTTP2Session?
     /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`; the
@@ -402,8 +406,8 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     }
 
     private func streamTick(tickMs: UInt64) {
-        if mode == .http1 {
-            h1Exchange?.tick(tickMs: tickMs, reading: !h1ReadPaused)
+        if mode == .http1 || (mode == .rejecting && session == nil) {
+            h1Tick(tickMs: tickMs)
             return
         }
         guard mode == .http2 else { return }

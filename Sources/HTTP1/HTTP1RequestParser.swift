@@ -54,6 +54,18 @@ public struct HTTP1RequestParser: Sendable {
         parser.failure == nil && (parser.state == .headerLine || (parser.state == .startLine && !parser.isIdle))
     }
 
+    /// True inside a chunked body between chunk boundaries: in a chunk's size line, its data or
+    /// the CRLF after it, or in the trailer section. A client that pauses here has stopped in the
+    /// middle of something it started sending (`min_rate` judges it), not between chunks.
+    public var isInsideChunk: Bool {
+        guard parser.failure == nil else { return false }
+        switch parser.state {
+        case .chunkData, .chunkDataCR, .chunkDataLF, .trailerLine: return true
+        case .chunkLine: return !parser.lineBuffer.isEmpty
+        default: return false
+        }
+    }
+
     /// True once a request that does not keep the connection alive has ended: nothing more will
     /// be parsed on this connection.
     public var isClosed: Bool {

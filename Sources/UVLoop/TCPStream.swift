@@ -25,6 +25,16 @@ public final class TCPStream: LoopClosable {
     public var delegate: TCPStreamDelegate?
     public private(set) var isClosed = false
     public private(set) var writeInFlight = false
+    /// Bytes handed to `write` so far (written at once or queued).
+    private var bytesQueued: UInt64 = 0
+
+    /// Bytes the kernel has taken from this stream so far: those handed to `write` less those
+    /// libuv still holds (`uv_stream_get_write_queue_size`). How fast a peer reads, byte for byte,
+    /// even while one large write is in flight.
+    public var bytesSent: UInt64 {
+        guard !isClosed else { return bytesQueued }
+        return bytesQueued &- UInt64(uv_stream_get_write_queue_size(asStream(handle)))
+    }
     private var reading = false
 
     init(loop: Loop) {
@@ -106,6 +116,7 @@ public final class TCPStream: LoopClosable {
     public func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         precondition(!writeInFlight, "one write in flight per stream")
         guard !isClosed, bytes.count > 0 else { return true }
+        bytesQueued &+= UInt64(bytes.count)
         let start = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self))
         var buf = uv_buf_init(start, UInt32(bytes.count))
         let n = uv_try_write(asStream(handle), &buf, 1)

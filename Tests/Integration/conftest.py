@@ -1,5 +1,6 @@
 """Fixtures for the integration tests: the trestle gateway as a process between grpcio clients and
 grpcio upstream servers. TRESTLE_BIN names the binary (default .build/release/trestle)."""
+import re
 import shutil
 import subprocess
 import sys
@@ -90,7 +91,15 @@ def gateway(request, tmp_path):
             gw.stop()
         except AssertionError as error:
             failures.append(str(error))
+        # Under `scripts/test --sanitize`: any sanitizer report fails the test that ran the
+        # gateway, even one the process survived or one from a gateway the test killed.
+        report = next((line for line in gw.output().splitlines() if SANITIZER_REPORT.search(line)), None)
+        if report:
+            failures.append(f"{gw.name}: sanitizer report: {report}\n{gw.output()}")
     assert not failures, "\n".join(failures)
+
+
+SANITIZER_REPORT = re.compile(r"^(==\d+==ERROR: \w+Sanitizer|WARNING: ThreadSanitizer|SUMMARY: \w+Sanitizer)")
 
 
 class Relay:

@@ -590,3 +590,187 @@ def test_h1_json_slow_body_gets_408_from_min_rate(upstream, gateway):
     assert b"min_rate" in body, body
     assert elapsed < 4, f"answered after {elapsed:.1f}s with min_rate_window 1s"
     assert limit_hits(admin, "min_rate_request") == 1
+
+
+def demo_config(up, admin, demo, **keys):
+    import demo_server
+    config = config_for(up, admin, **keys)
+    config["descriptors"] = [str(demo_server.DESCRIPTOR_SET)]
+    config["clusters"].append({"name": "demo", "endpoints": [f"127.0.0.1:{demo.port}"]})
+    config["routes"].append({"service": demo_server.SERVICE, "cluster": "demo"})
+    return config
+
+
+def trickle(sock, piece, until, seconds=10, pace=0.1):
+    """Sends `piece` every `pace` seconds (reading what arrives) until `until(answer)` holds, the
+    connection ends or `seconds` pass. Returns (answer, elapsed)."""
+    start = time.monotonic()
+    answer = b""
+    while time.monotonic() - start < seconds and not until(answer):
+        try:
+            sock.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        ready, _, _ = select.select([sock], [], [], pace)
+        if ready:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+    return answer, time.monotonic() - start
+
+
+def json_answered(answer):
+    return b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}")
+
+
+def test_h1_json_slow_chunk_gets_408_from_min_rate(upstream, gateway):
+    """A chunked HTTP/1.1 JSON request announces a 100,000-byte chunk and trickles it at 20 bytes
+    per 100 ms (200 B/s, under min_rate 1 KiB/s): inside a chunk, the body is under way, so it
+    gets 408 with a JSON status naming min_rate, and a legitimate call succeeds meanwhile."""
+    import demo_server
+    up, demo = upstream(), demo_server.DemoUpstream()
+    try:
+        admin = harness.free_port()
+        gw = gateway(demo_config(up, admin, demo, min_rate="1KiB", min_rate_window="1s"))
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+            sock.sendall(f"POST /{demo_server.SERVICE}/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Transfer-Encoding: chunked\r\n\r\n186a0\r\n".encode())
+            answer, elapsed = trickle(sock, b" " * 20, json_answered)
+            legit_call(gw.port)
+    finally:
+        demo.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert b'"code":4' in body.replace(b" ", b""), body
+    assert b"request body slower than min_rate" in body, body
+    assert elapsed < 4, f"answered after {elapsed:.1f}s with min_rate_window 1s"
+    assert limit_hits(admin, "min_rate_request") == 1
+
+
+def test_h1_json_chunked_body_may_pause_between_chunks(upstream, gateway):
+    """A chunked JSON body that stops between two chunks for 2.5 windows of min_rate (a client
+    streaming values as they come) is not judged: the call completes 200."""
+    import demo_server
+    up, demo = upstream(), demo_server.DemoUpstream()
+    try:
+        admin = harness.free_port()
+        gw = gateway(demo_config(up, admin, demo, min_rate="1KiB", min_rate_window="1s"))
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+            sock.sendall(f"POST /{demo_server.SERVICE}/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Transfer-Encoding: chunked\r\n\r\n".encode())
+            first, second = b'{"message":', b'"still here"}'
+            sock.sendall(b"%x\r\n%s\r\n" % (len(first), first))
+            ready, _, _ = select.select([sock], [], [], 2.5)  # the pause; an answer would end it early
+            assert not ready, sock.recv(65536)
+            sock.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(second), second))
+            answer = b""
+            deadline = time.monotonic() + WAIT
+            while not json_answered(answer) and time.monotonic() < deadline:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+    finally:
+        demo.stop()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert b"still here" in answer, answer
+    assert limit_hits(admin, "min_rate_request") == 0
+
+
+def test_h1_grpc_slow_chunked_message_gets_deadline_exceeded_from_min_rate(upstream, gateway):
+    """gRPC over HTTP/1.1 with a chunked body: a 100,000-byte message arrives in complete 20-byte
+    chunks every 100 ms. Between chunks but inside a gRPC message the body is under way: 408 with
+    grpc-status 4 (DEADLINE_EXCEEDED) naming min_rate."""
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin, min_rate="1KiB", min_rate_window="1s"))
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+        sock.sendall(f"POST /{SERVICE}/StreamingInputCall HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\n"
+                     f"TE: trailers\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+        sock.sendall(b"5\r\n\x00" + struct.pack(">I", 100_000) + b"\r\n")
+        answer, elapsed = trickle(sock, b"14\r\n" + b"\x00" * 20 + b"\r\n",
+                                  lambda a: a.endswith(b"\r\n\r\n") and b"grpc-status" in a)
+        legit_call(gw.port)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b"grpc-status: 4\r\n" in answer, answer
+    assert b"request body slower than min_rate" in answer, answer
+    assert elapsed < 4, f"answered after {elapsed:.1f}s with min_rate_window 1s"
+    assert limit_hits(admin, "min_rate_request") == 1
+
+
+@pytest.mark.rss
+def test_h1_grpc_response_never_read_is_closed_by_min_rate(upstream, gateway):
+    """A gRPC-over-HTTP/1.1 client asks for 16 MiB of responses and never reads its socket (a
+    small receive buffer). The bytes the gateway holds stay bounded (its RSS under the attack
+    cap), and once the output waited a whole window while the client took less than min_rate,
+    the call ends DEADLINE_EXCEEDED and the connection is closed; a legitimate call succeeds
+    meanwhile and no call stays active."""
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin, min_rate="1KiB", min_rate_window="1s"))
+    watch = RSSWatch(gw)
+    request = messages_pb2.StreamingOutputCallRequest(
+        response_parameters=[messages_pb2.ResponseParameters(size=MiB) for _ in range(16)]).SerializeToString()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(WAIT)
+    sock.connect(("127.0.0.1", gw.port))
+    try:
+        body = grpc_frame(request)
+        sock.sendall(f"POST /{SERVICE}/StreamingOutputCall HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\n"
+                     f"TE: trailers\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        deadline = time.monotonic() + 10
+        while limit_hits(admin, "min_rate_response") == 0:
+            assert time.monotonic() < deadline, "the unread response was not stopped"
+            threading.Event().wait(0.05)
+        elapsed = 10 - (deadline - time.monotonic())
+        legit_call(gw.port)
+        peak = watch.stop()
+        # The gateway closed its end: reading now drains what the kernel held, then ends.
+        received = 0
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+    finally:
+        sock.close()
+        watch.stop()
+    print(f"attack unread HTTP/1.1 response: stopped after {elapsed:.1f}s, {received / MiB:.1f} MiB had reached "
+          f"the client's kernel, RSS {watch.start_kib / 1024:.1f} -> peak {peak:.1f} MiB")
+    assert received < 16 * MiB, f"the client got {received} bytes: the response was not stopped"
+    assert peak < ATTACK_RSS_CAP_MIB, f"gateway RSS peaked at {peak:.1f} MiB"
+    assert metric(admin, "trestle_calls_total", '{code="DEADLINE_EXCEEDED"}') == 1
+    deadline = time.monotonic() + WAIT
+    while metric(admin, "trestle_calls_active") != 0:
+        assert time.monotonic() < deadline, "the unread call is still active"
+        threading.Event().wait(0.01)
+
+
+def test_h1_json_chunked_body_paused_past_stream_idle_timeout_gets_408(upstream, gateway):
+    """A chunked JSON body that stops between chunks and stays silent: past stream_idle_timeout
+    (1 s here) the exchange ends 408 `stream idle`, and the connection is closed after it."""
+    import demo_server
+    up, demo = upstream(), demo_server.DemoUpstream()
+    try:
+        admin = harness.free_port()
+        gw = gateway(demo_config(up, admin, demo, stream_idle_timeout="1s", min_rate_window="250ms"))
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+            sock.sendall(f"POST /{demo_server.SERVICE}/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Transfer-Encoding: chunked\r\n\r\nb\r\n{{\"message\":\r\n".encode())
+            start = time.monotonic()
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            elapsed = time.monotonic() - start
+    finally:
+        demo.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert b"stream idle for" in body, body
+    assert 0.9 < elapsed < 3, f"answered after {elapsed:.1f}s with stream_idle_timeout 1s"
+    assert limit_hits(admin, "stream_idle_timeout") == 1

@@ -167,12 +167,14 @@ def test_reload_of_listeners_is_applied_at_restart_only(upstream, gateway):
     admin = admin_port(config)
     gw = gateway(config)
     moved = dict(config, listeners=[{"address": f"127.0.0.1:{harness.free_port()}"}],
-                 routes=[dict(config["routes"][0], timeout="7s")])
+                 routes=[dict(config["routes"][0], timeout="7s")], min_rate="2KiB", stream_idle_timeout="90s")
+    assert config_json(admin)["limits"]["min_rate"] == 1024
     reload(gw, moved, admin, 2)
     assert "listeners changed" in gw.output()
     state = config_json(admin)
     assert state["listeners"] == [config["listeners"][0]["address"]]  # still the old port
     assert state["routes"][0]["timeout_ms"] == 7000                   # the rest applied
+    assert (state["limits"]["min_rate"], state["limits"]["stream_idle_timeout_ms"]) == (2048, 90_000)
     with harness.channel(gw.port) as ch:
         test_pb2_grpc.TestServiceStub(ch).UnaryCall(messages_pb2.SimpleRequest(response_size=1), timeout=WAIT)
 
@@ -191,6 +193,10 @@ def test_admin_config_shows_the_routes_and_clusters_in_effect(upstream, gateway)
     assert state["clusters"][0]["connect_timeout_ms"] == 2000
     assert state["routes"] == [{"service": "grpc.testing.TestService", "cluster": "b", "timeout_ms": 30000,
                                 "max_request_body": 4 << 20}]
+    assert state["limits"] == {"connection_window": 16 << 20, "max_buffered_per_worker": 512 << 20,
+                               "max_connections_per_worker": 10_000, "max_header_list_size": 64 << 10,
+                               "max_header_fields": 100, "min_rate": 1024, "min_rate_window_ms": 10_000,
+                               "stream_idle_timeout_ms": 300_000}
     assert curl(admin, "/config/x")[0] == 404
     assert curl(admin, "/") == (404, "not found: the admin endpoint serves /healthz, /readyz, /metrics and /config\n")
     assert curl(admin, "/config", "-X", "DELETE")[0] == 405

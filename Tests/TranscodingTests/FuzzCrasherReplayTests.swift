@@ -5,6 +5,7 @@
 // The fuzz package compiles this same file (Fuzz/Sources/FuzzTranscoding/
 // TranscodingFuzzProperties.swift is a symlink to it) with FUZZING defined; only the test suite at
 // the bottom is left out there. Both read the messages of Tests/TranscodingTests/Fixtures/codec_test.pb.
+import Channel
 import Transcoding
 
 #if canImport(Glibc)
@@ -33,6 +34,18 @@ import Darwin
 ///   in pieces seeded from the input, it decodes to the same bytes or fails at the same offset,
 ///   which is inside the text; decoded bytes, re-encoded by `Base64StreamEncoder` with a flush at
 ///   a seeded point, decode to the same bytes again.
+/// - `T`: the rest is trailers for `GRPCWebTrailers`, fields separated by NUL, each name and value
+///   split at its first `:` (a field without one has an empty value), as nghttp2 hands them over
+///   (no CR, LF or NUL inside). The frame has flag 0x80 and a big-endian length of exactly the rest;
+///   the rest is the fields as `name:value\r\n` lines, names lower-cased (ASCII only), values
+///   untouched, read back in order; and a gRPC frame decoder (the request side, where a client may
+///   send no trailers) refuses it as flag 0x80.
+/// - `P`: the rest is a `google.api.http` path template. Rejected: `invalid path template "T": …
+///   at offset N` with N inside the text. Accepted: the text is visible ASCII; `**` is the last
+///   segment; variables are in order, disjoint, inside the segments, with distinct non-empty
+///   field paths of identifiers, multi-segment exactly when they cover several segments or a `**`;
+///   the template written back (each variable as `{path=segments}`) and its `shape` parse again to
+///   the same segments, verb and (for the former) variables.
 enum TranscodingFuzzProperties {
     static let types = [
         "trestle.test.v1.Everything", "trestle.test.v1.Scalars", "trestle.test.v1.Repeated", "trestle.test.v1.Maps",
@@ -44,6 +57,8 @@ enum TranscodingFuzzProperties {
     static func check(_ input: [UInt8]) -> [String] {
         guard let mode = input.first else { return [] }
         if mode == UInt8(ascii: "W") { return checkBase64Stream(Array(input.dropFirst())) }
+        if mode == UInt8(ascii: "T") { return checkWebTrailers(Array(input.dropFirst())) }
+        if mode == UInt8(ascii: "P") { return checkPathTemplate(Array(input.dropFirst())) }
         switch mode == UInt8(ascii: "J") ? 0 : mode == UInt8(ascii: "B") ? 1 : mode == UInt8(ascii: "S") ? 2 : Int(mode % 3) {
         case 0: return checkJSON(input)
         case 1: return checkBinary(input)
@@ -202,6 +217,122 @@ enum TranscodingFuzzProperties {
             encoder.flush(into: &again)
             let round = decodeBase64(again, pieces: [])
             failures.expect(round == .success(bytes), "re-encoded (flushed at \(cut)) it decodes to \(round)")
+        }
+        return failures.messages
+    }
+
+    static func checkWebTrailers(_ input: [UInt8]) -> [String] {
+        var failures = FuzzFailures()
+        let fields = input.split(separator: 0, omittingEmptySubsequences: false).map { field -> ([UInt8], [UInt8]) in
+            let clean = field.filter { $0 != 0x0D && $0 != 0x0A }
+            guard let colon = clean.firstIndex(of: UInt8(ascii: ":")) else { return (Array(clean), []) }
+            return (Array(clean[..<colon]), Array(clean[(colon + 1)...]))
+        }
+        var trailers = GRPCWebTrailers(capacity: 8)
+        for (name, value) in fields {
+            name.withUnsafeBytes { n in value.withUnsafeBytes { v in trailers.add(name: n, value: v) } }
+        }
+        let frame = trailers.finish()
+        guard frame.count >= 5 else { return ["\(fuzzShow(input)): a frame of \(frame.count) bytes"] }
+        let length = frame[1...4].reduce(0) { $0 << 8 | Int($1) }
+        failures.expect(frame[0] == 0x80, "\(fuzzShow(input)): flag \(frame[0])")
+        failures.expect(length == frame.count - 5, "\(fuzzShow(input)): length \(length) for \(frame.count - 5) bytes")
+        // Read back: lines ending CRLF, each split at its first ":" (names hold none).
+        var lines = Array(frame.dropFirst(5))[...]
+        for (index, (name, value)) in fields.enumerated() {
+            let lower = name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+            let expected = lower + [UInt8(ascii: ":")] + value + [0x0D, 0x0A]
+            guard lines.starts(with: expected) else {
+                failures.fail("\(fuzzShow(input)): field \(index) is not \(fuzzShow(expected)) in \(fuzzShow(lines))")
+                return failures.messages
+            }
+            lines = lines.dropFirst(expected.count)
+        }
+        failures.expect(lines.isEmpty, "\(fuzzShow(input)): \(lines.count) bytes after the fields")
+        var decoder = GRPCFrameDecoder(maxMessageSize: 1 << 20)
+        do throws(GRPCFrameDecoder.DecodeError) {
+            try decoder.feed(frame) { _ in failures.fail("\(fuzzShow(input)): the request-side decoder took a trailer frame") }
+            failures.fail("\(fuzzShow(input)): the request-side decoder did not refuse flag 0x80")
+        } catch {
+            failures.expect(error == .invalidFlag(0x80), "\(fuzzShow(input)): \(error)")
+        }
+        return failures.messages
+    }
+
+    static func checkPathTemplate(_ input: [UInt8]) -> [String] {
+        var failures = FuzzFailures()
+        let text = String(decoding: input, as: UTF8.self)
+        let bytes = Array(text.utf8)
+        let template: PathTemplate
+        do throws(HTTPRuleError) {
+            template = try PathTemplate(text)
+        } catch {
+            let prefix = "invalid path template \"\(text)\": "
+            let message = error.message
+            failures.expect(message.hasPrefix(prefix), "\(fuzzShow(bytes)): \(message.debugDescription)")
+            if let range = message.ranges(of: " at offset ").last, let offset = Int(message[range.upperBound...]) {
+                failures.expect(offset >= 0 && offset <= bytes.count, "\(fuzzShow(bytes)): offset \(offset) outside the text")
+            } else {
+                failures.fail("\(fuzzShow(bytes)): no offset at the end of \(message.debugDescription)")
+            }
+            return failures.messages
+        }
+        let show = fuzzShow(bytes)
+        failures.expect(bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "\(show): accepted with bytes that are not visible ASCII")
+        if let deep = template.segments.firstIndex(of: .deepWildcard) {
+            failures.expect(deep == template.segments.count - 1, "\(show): \"**\" is segment \(deep) of \(template.segments.count)")
+        }
+        var next = 0
+        var seen: [[String]] = []
+        for variable in template.variables {
+            let r = variable.segmentRange
+            failures.expect(r.lowerBound >= next && r.upperBound <= template.segments.count && !r.isEmpty,
+                            "\(show): variable {\(variable.fieldPathText)} covers \(r) of \(template.segments.count) segments")
+            next = max(next, r.upperBound)
+            failures.expect(!variable.fieldPath.isEmpty && variable.fieldPath.allSatisfy { name in
+                name.utf8.first.map { !($0 >= 0x30 && $0 <= 0x39) } == true && name.utf8.allSatisfy {
+                    ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == UInt8(ascii: "_")
+                }
+            }, "\(show): field path \(variable.fieldPath)")
+            failures.expect(!seen.contains(variable.fieldPath), "\(show): {\(variable.fieldPathText)} twice")
+            seen.append(variable.fieldPath)
+            if r.upperBound <= template.segments.count {
+                let multi = r.count > 1 || template.segments[r].contains(.deepWildcard)
+                failures.expect(variable.isMultiSegment == multi, "\(show): {\(variable.fieldPathText)} isMultiSegment \(variable.isMultiSegment)")
+            }
+        }
+        guard failures.messages.isEmpty else { return failures.messages }
+        // Written back with every variable spelled out.
+        func segmentText(_ segment: PathTemplate.Segment) -> String {
+            switch segment {
+            case .literal(let literal): literal
+            case .wildcard: "*"
+            case .deepWildcard: "**"
+            }
+        }
+        var parts: [String] = []
+        var index = 0
+        for variable in template.variables {
+            while index < variable.segmentRange.lowerBound { parts.append(segmentText(template.segments[index])); index += 1 }
+            let inner = template.segments[variable.segmentRange].map(segmentText).joined(separator: "/")
+            parts.append("{\(variable.fieldPathText)=\(inner)}")
+            index = variable.segmentRange.upperBound
+        }
+        while index < template.segments.count { parts.append(segmentText(template.segments[index])); index += 1 }
+        let written = "/" + parts.joined(separator: "/") + (template.verb.map { ":" + $0 } ?? "")
+        for (what, again) in [("written back", written), ("shape", template.shape)] {
+            do throws(HTTPRuleError) {
+                let reparsed = try PathTemplate(again)
+                failures.expect(reparsed.segments == template.segments && reparsed.verb == template.verb,
+                                "\(show): \(what) \(again.debugDescription) parses to other segments or verb")
+                if what == "written back" {
+                    failures.expect(reparsed.variables == template.variables, "\(show): \(again.debugDescription) has other variables")
+                } else {
+                    failures.expect(reparsed.variables.isEmpty, "\(show): its shape \(again.debugDescription) has variables")
+                }
+            } catch {
+                failures.fail("\(show): \(what) \(again.debugDescription) does not parse: \(error.message)")
+            }
         }
         return failures.messages
     }

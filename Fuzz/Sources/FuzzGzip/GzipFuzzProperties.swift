@@ -1,0 +1,1 @@
+../../../Tests/CompressionTests/FuzzCrasherReplayTests.swift

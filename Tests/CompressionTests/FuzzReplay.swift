@@ -1,0 +1,1 @@
+../FuzzShared/FuzzReplay.swift
