@@ -339,6 +339,7 @@ def test_version():
     assert done.returncode == 0 and done.stdout.strip().count(".") == 2, done.stdout
 
 
+@pytest.mark.rss
 def test_access_log_that_cannot_be_written_drops_lines_not_memory(demo_upstream, upstream, gateway, tmp_path):
     """A pipe nobody reads: the writer blocks, at most `access_log_buffer` bytes wait, newer
     lines are dropped and counted, calls go on, memory stays flat, and the process still exits."""
