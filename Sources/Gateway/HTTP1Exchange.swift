@@ -35,6 +35,8 @@ final class HTTP1Exchange: ClientStream {
     private var requestFramed = false
     /// How long no byte moved either way, as of the last tick.
     private var idleMs: UInt64 = 0
+    /// A tick has passed since the stream opened (the first one counts no idleness).
+    private var ticked = false
 
     init(conn: ServerConnection, head: HTTP1RequestHead) {
         self.conn = conn
@@ -277,7 +279,10 @@ extension HTTP1Exchange {
         bytesInAtTick = bytesIn
         guard !detached, let call, !call.isFinished else { return }
         let limits = conn.worker.limits
-        idleMs = moved == 0 && movedOut == 0 ? idleMs + tickMs : 0
+        // The first tick counts no idleness: part of it may be from before the stream opened,
+        // which would end a quiet stream up to a tick before stream_idle_timeout.
+        idleMs = moved == 0 && movedOut == 0 ? (ticked ? idleMs + tickMs : 0) : 0
+        ticked = true
         if idleMs >= limits.streamIdleTimeoutMs {
             conn.worker.counters.limitHit(.streamIdle)
             closeAfterResponse = true

@@ -59,6 +59,8 @@ final class HTTP2ServerStream: ClientStream {
     private var bytesOutAtTick = 0
     /// Milliseconds of ticks in a row in which no byte moved.
     private var idleMs: UInt64 = 0
+    /// A tick has passed since the stream opened (the first one counts no idleness).
+    private var ticked = false
     /// Response bytes were waiting for the client at the last tick.
     private var responseWaitingAtTick = false
     /// A native gRPC request is "under way" (subject to `min_rate`) inside a message, not
@@ -379,7 +381,10 @@ extension HTTP2ServerStream {
         bytesOutAtTick = bytesOut
         let waiting = responseQueue.count > 0
         defer { responseWaitingAtTick = waiting }
-        idleMs = movedIn == 0 && movedOut == 0 ? idleMs + tickMs : 0
+        // The first tick counts no idleness: part of it may be from before the stream opened,
+        // which would end a quiet stream up to a tick before stream_idle_timeout.
+        idleMs = movedIn == 0 && movedOut == 0 ? (ticked ? idleMs + tickMs : 0) : 0
+        ticked = true
         guard let call, !call.isFinished else { return }
         let need = limits.minRateWindowBytes
         if need > 0 {
