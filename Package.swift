@@ -46,7 +46,7 @@ let package = Package(
 
         // Translation: descriptor registry (from FileDescriptorSets), proto3 JSON codec, HTTP rules.
         .target(name: "Transcoding", dependencies: [
-            "Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "Channel", "Compression", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: hotPath),
 
         // gRPC's gzip message encoding (for the frontends that look inside messages).

@@ -19,7 +19,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "Channel"),
-        .target(name: "Transcoding", dependencies: ["Channel", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "Transcoding", dependencies: ["Channel", "Compression", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "RouteConfig", dependencies: ["Channel", "Transcoding", .product(name: "Yams", package: "Yams")]),
         .target(name: "HTTP1"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),

@@ -142,7 +142,7 @@ final class GRPCWebFrontend: Frontend {
                       "no descriptor for \(path): gRPC-Web JSON calls need the service's FileDescriptorSet under \"descriptors\" in the routes file")
             return
         }
-        jsonCodec = GRPCWebJSONCodec(method: method, transcoder: call.snapshot.transcoders[routeIndex],
+        jsonCodec = GRPCWebJSONCodec(inputType: method.inputType, outputType: method.outputType, transcoder: call.snapshot.transcoders[routeIndex],
                                      requestEncoding: Self.field(head.fields, "grpc-encoding"),
                                      maxRequestMessage: route.maxRequestBodyBytes)
         let built = Self.upstreamHead(head, parts: parts, cluster: route.cluster, pool: pool, translated: true)

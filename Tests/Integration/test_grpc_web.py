@@ -103,7 +103,9 @@ def test_sonora_grpc_timeout_honoured(web):
         # deadline is the gateway's, from the grpc-timeout header.
         stub.UnaryCall(unary_request(), metadata=[("x-test-delay-ms", "5000"), ("grpc-timeout", "300m")])
     assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert failure.value.details() == "deadline exceeded (300ms)"
+    # The gateway's timer, or the grpcio upstream's own one (the gateway forwards the time left as
+    # grpc-timeout, so the two race: seen in CI under load). Either way the deadline is honoured.
+    assert failure.value.details() in ("deadline exceeded (300ms)", "Deadline Exceeded"), failure.value.details()
     assert time.monotonic() - start < 3
 
 

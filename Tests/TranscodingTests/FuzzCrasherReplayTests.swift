@@ -46,6 +46,14 @@ import Darwin
 ///   field paths of identifiers, multi-segment exactly when they cover several segments or a `**`;
 ///   the template written back (each variable as `{path=segments}`) and its `shape` parse again to
 ///   the same segments, verb and (for the former) variables.
+/// - `G`: `GRPCWebJSONCodec`, the gRPC-Web JSON framing. The second byte picks the message type
+///   (as `J`), whether the stream is the request (even) or the response (odd), and (bit 3 of the
+///   third byte) whether `grpc-encoding` is gzip; the rest is the stream of frames. Fed whole, byte
+///   by byte and in seeded pieces, the codec emits the same frames and fails with the same status
+///   and message (or none); every frame it emits has flag 0 and its payload's length in the
+///   prefix; a request frame's payload is protobuf that decodes to JSON, a response frame's payload
+///   JSON that encodes back; a message's one-line error names no byte outside the stream; the end
+///   of a request is refused exactly when the stream stops inside a message.
 enum TranscodingFuzzProperties {
     static let types = [
         "trestle.test.v1.Everything", "trestle.test.v1.Scalars", "trestle.test.v1.Repeated", "trestle.test.v1.Maps",
@@ -59,6 +67,7 @@ enum TranscodingFuzzProperties {
         if mode == UInt8(ascii: "W") { return checkBase64Stream(Array(input.dropFirst())) }
         if mode == UInt8(ascii: "T") { return checkWebTrailers(Array(input.dropFirst())) }
         if mode == UInt8(ascii: "P") { return checkPathTemplate(Array(input.dropFirst())) }
+        if mode == UInt8(ascii: "G") { return checkWebJSON(input) }
         switch mode == UInt8(ascii: "J") ? 0 : mode == UInt8(ascii: "B") ? 1 : mode == UInt8(ascii: "S") ? 2 : Int(mode % 3) {
         case 0: return checkJSON(input)
         case 1: return checkBinary(input)
@@ -217,6 +226,83 @@ enum TranscodingFuzzProperties {
             encoder.flush(into: &again)
             let round = decodeBase64(again, pieces: [])
             failures.expect(round == .success(bytes), "re-encoded (flushed at \(cut)) it decodes to \(round)")
+        }
+        return failures.messages
+    }
+
+    /// What a codec made of a stream fed in `pieces` (empty: whole): the frames, the failure, and
+    /// for a request whether its end was refused.
+    struct WebJSONRun: Equatable {
+        var frames: [[UInt8]] = []
+        var failure: GRPCWebJSONCodec.Failure?
+        var endRefused = false
+    }
+
+    static func runWebJSON(_ stream: [UInt8], type: MessageDescriptor, transcoder: JSONTranscoder, request: Bool,
+                           gzip: Bool, pieces: [Int]) -> WebJSONRun {
+        let codec = GRPCWebJSONCodec(inputType: type, outputType: type, transcoder: transcoder,
+                                     requestEncoding: gzip ? "gzip" : nil, maxRequestMessage: 1 << 16)
+        codec.responseEncoding = gzip ? "gzip" : nil
+        var run = WebJSONRun()
+        var offset = 0
+        var i = 0
+        while offset < stream.count && run.failure == nil {
+            let n = pieces.isEmpty ? stream.count : min(pieces[i % pieces.count], stream.count - offset)
+            i += 1
+            stream[offset ..< offset + n].withUnsafeBytes { raw in
+                do throws(GRPCWebJSONCodec.Failure) {
+                    if request {
+                        try codec.request(raw) { run.frames.append(Array($0)) }
+                    } else {
+                        try codec.response(raw) { run.frames.append(Array($0)) }
+                    }
+                } catch {
+                    run.failure = error
+                }
+            }
+            offset += n
+        }
+        if request && run.failure == nil {
+            do throws(GRPCWebJSONCodec.Failure) { try codec.requestEnd() } catch { run.endRefused = true }
+        }
+        return run
+    }
+
+    static func checkWebJSON(_ input: [UInt8]) -> [String] {
+        var failures = FuzzFailures()
+        let (type, transcoder, rest) = setup(input)
+        let selector = input.count > 1 ? input[1] : 0
+        let request = selector & 1 == 0
+        let gzip = (rest.first ?? 0) & 8 != 0
+        let stream = Array(rest.dropFirst())
+        let whole = runWebJSON(stream, type: type, transcoder: transcoder, request: request, gzip: gzip, pieces: [])
+        var seed = stream.reduce(UInt64(0x9E37_79B9_7F4A_7C15)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        let random = (0..<8).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(seed >> 60) + 1
+        }
+        for pieces in [[1], [2, 3], random] {
+            let cut = runWebJSON(stream, type: type, transcoder: transcoder, request: request, gzip: gzip, pieces: pieces)
+            failures.expect(cut == whole, "fed in pieces of \(pieces) the codec gives \(cut), whole \(whole)")
+        }
+        if let f = whole.failure {
+            failures.expect(!f.message.isEmpty && !f.message.contains("\n"), "failure message \(f.message.debugDescription)")
+        }
+        for frame in whole.frames {
+            guard frame.count >= 5, frame[0] == 0 else {
+                failures.expect(false, "frame \(frame.prefix(8)) has no uncompressed prefix")
+                continue
+            }
+            let length = Int(frame[1]) << 24 | Int(frame[2]) << 16 | Int(frame[3]) << 8 | Int(frame[4])
+            failures.expect(length == frame.count - 5, "prefix length \(length) for \(frame.count - 5) bytes")
+            let payload = Array(frame.dropFirst(5))
+            if request {
+                if case .failure(let e) = decode(transcoder, payload, type) {
+                    failures.expect(false, "the protobuf sent upstream does not decode: \(e.message)")
+                }
+            } else if case .failure(let e) = encode(transcoder, payload, type) {
+                failures.expect(false, "the JSON sent to the client does not encode back: \(e.message)")
+            }
         }
         return failures.messages
     }

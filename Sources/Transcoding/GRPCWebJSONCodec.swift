@@ -1,21 +1,21 @@
 import Channel
 import Compression
-import Transcoding
 
 /// The message translation of `application/grpc-web+json` (README, "gRPC-Web and CORS"): the
 /// client's gRPC-Web frames carry JSON messages, the upstream speaks binary protobuf; each
-/// message is transcoded with the route's `JSONTranscoder` and the method's descriptors, the
+/// message is transcoded with the route's `JSONTranscoder` and the method's message types, the
 /// framing (5-byte prefix) rewritten around it. Request messages the client compressed (flag 1)
 /// are decoded when its `grpc-encoding` is gzip; the upstream's gzip replies are decoded too.
-/// Everything else about the call (CORS, trailers, text, flow control) is `GRPCWebFrontend`'s.
-/// Owned by one frontend. Loop-thread only.
-final class GRPCWebJSONCodec {
-    let method: MethodDescriptor
-    let transcoder: JSONTranscoder
+/// Everything else about the call (CORS, trailers, text, flow control) is the gateway's
+/// `GRPCWebFrontend`'s. Owned by one frontend; fuzzed by FuzzTranscoding (mode `G`).
+public final class GRPCWebJSONCodec {
+    public let inputType: MessageDescriptor
+    public let outputType: MessageDescriptor
+    public let transcoder: JSONTranscoder
     /// The client's `grpc-encoding` (nil: identity), for its compressed request messages.
-    let requestEncoding: String?
+    public let requestEncoding: String?
     /// The upstream's `grpc-encoding`, from its response head.
-    var responseEncoding: String?
+    public var responseEncoding: String?
     private let maxRequestMessage: Int
     private var requestFrames: GRPCFrameDecoder
     private var responseFrames = GRPCFrameDecoder(maxMessageSize: 64 << 20)
@@ -24,13 +24,15 @@ final class GRPCWebJSONCodec {
     private var json: [UInt8] = []
 
     /// A translation failure: the call ends with `code` and `message`.
-    struct Failure: Error {
-        var code: GRPCStatusCode
-        var message: String
+    public struct Failure: Error, Equatable {
+        public var code: GRPCStatusCode
+        public var message: String
     }
 
-    init(method: MethodDescriptor, transcoder: JSONTranscoder, requestEncoding: String?, maxRequestMessage: Int) {
-        self.method = method
+    public init(inputType: MessageDescriptor, outputType: MessageDescriptor, transcoder: JSONTranscoder,
+                requestEncoding: String?, maxRequestMessage: Int) {
+        self.inputType = inputType
+        self.outputType = outputType
         self.transcoder = transcoder
         self.requestEncoding = requestEncoding
         self.maxRequestMessage = maxRequestMessage
@@ -39,7 +41,7 @@ final class GRPCWebJSONCodec {
 
     /// Client bytes (gRPC-Web frames of JSON) in; each complete message is handed to `emit` as a
     /// framed protobuf message (a view, valid during the call).
-    func request(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(Failure) {
+    public func request(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(Failure) {
         var failure: Failure?
         do throws(GRPCFrameDecoder.DecodeError) {
             try requestFrames.feed(bytes) { message in
@@ -47,6 +49,9 @@ final class GRPCWebJSONCodec {
                 do throws(Failure) { try self.requestMessage(message, emit: emit) } catch { failure = error }
             }
         } catch {
+            // A message before the bad frame already failed: that is the first problem (as when
+            // the same bytes come in smaller pieces; found by FuzzTranscoding mode G).
+            if let failure { throw failure }
             switch error {
             case .messageTooLarge(let n):
                 throw Failure(code: .resourceExhausted, message: "a request message of \(n) bytes is larger than max_request_body (\(maxRequestMessage) bytes)")
@@ -58,7 +63,7 @@ final class GRPCWebJSONCodec {
     }
 
     /// The request body ended: it must not end inside a message.
-    func requestEnd() throws(Failure) {
+    public func requestEnd() throws(Failure) {
         if requestFrames.hasPartialMessage {
             throw Failure(code: .invalidArgument, message: "the gRPC-Web request body ends inside a message")
         }
@@ -72,8 +77,8 @@ final class GRPCWebJSONCodec {
         out.bytes.append(contentsOf: [0, 0, 0, 0, 0] as [UInt8])
         do throws(TranscodeError) {
             let json = message.compressed ? inflated : message.payload
-            try json.withTypedThrows { (raw) throws(TranscodeError) in
-                try transcoder.encode(json: raw, as: method.inputType, into: &out)
+            try json.withTranscodeThrows { (raw) throws(TranscodeError) in
+                try transcoder.encode(json: raw, as: inputType, into: &out)
             }
         } catch {
             throw Failure(code: .invalidArgument, message: error.message)
@@ -84,7 +89,7 @@ final class GRPCWebJSONCodec {
 
     /// Upstream bytes (gRPC frames of protobuf) in; each complete message is handed to `emit` as
     /// a gRPC-Web frame of JSON.
-    func response(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(Failure) {
+    public func response(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(Failure) {
         var failure: Failure?
         do throws(GRPCFrameDecoder.DecodeError) {
             try responseFrames.feed(bytes) { message in
@@ -92,6 +97,9 @@ final class GRPCWebJSONCodec {
                 do throws(Failure) { try self.responseMessage(message, emit: emit) } catch { failure = error }
             }
         } catch {
+            // A message before the bad frame already failed: that is the first problem (as when
+            // the same bytes come in smaller pieces; found by FuzzTranscoding mode G).
+            if let failure { throw failure }
             switch error {
             case .messageTooLarge(let n):
                 throw Failure(code: .resourceExhausted, message: "upstream response message of \(n) bytes is larger than the gateway's limit")
@@ -110,11 +118,11 @@ final class GRPCWebJSONCodec {
         json.append(contentsOf: [0, 0, 0, 0, 0] as [UInt8])
         do throws(TranscodeError) {
             let proto = message.compressed ? inflated : message.payload
-            try proto.withTypedThrows { (raw) throws(TranscodeError) in
-                try transcoder.decode(proto: raw, as: method.outputType, into: &json)
+            try proto.withTranscodeThrows { (raw) throws(TranscodeError) in
+                try transcoder.decode(proto: raw, as: outputType, into: &json)
             }
         } catch {
-            throw Failure(code: .internalError, message: "cannot translate the upstream's \(method.outputType.fullName) to JSON: \(error.message)")
+            throw Failure(code: .internalError, message: "cannot translate the upstream's \(outputType.fullName) to JSON: \(error.message)")
         }
         Self.fillPrefix(&json)
         json.withUnsafeBytes { emit($0) }
@@ -141,5 +149,15 @@ final class GRPCWebJSONCodec {
         bytes[2] = UInt8(truncatingIfNeeded: length >> 16)
         bytes[3] = UInt8(truncatingIfNeeded: length >> 8)
         bytes[4] = UInt8(truncatingIfNeeded: length)
+    }
+}
+
+private extension Array where Element == UInt8 {
+    /// `withUnsafeBytes` for a body that throws `TranscodeError` (the standard one rethrows untyped).
+    func withTranscodeThrows<R>(_ body: (UnsafeRawBufferPointer) throws(TranscodeError) -> R) throws(TranscodeError) -> R {
+        let result = withUnsafeBytes { raw -> Result<R, TranscodeError> in
+            do throws(TranscodeError) { return .success(try body(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 }
