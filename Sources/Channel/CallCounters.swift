@@ -70,19 +70,35 @@ public final class CallCounters: Sendable {
 
     @inline(__always)
     public func add(_ counter: borrowing Atomic<UInt64>, _ n: UInt64 = 1) {
-        counter.store(counter.load(ordering: .relaxed) &+ n, ordering: .relaxed)
+        counter.singleWriterAdd(n)
     }
 
     @inline(__always)
     public func add(_ gauge: borrowing Atomic<Int64>, _ n: Int64) {
-        gauge.store(gauge.load(ordering: .relaxed) &+ n, ordering: .relaxed)
+        gauge.singleWriterAdd(n)
     }
 
     /// Counts a finished call by its status code (255: unknown).
     @inline(__always)
     public func finished(status: UInt8) {
-        let i = Int(min(status, 17))
-        byStatus[i].store(byStatus[i].load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+        byStatus[Int(min(status, 17))].singleWriterAdd(1)
         add(callsActive, -1)
+    }
+}
+
+extension Atomic where Value == UInt64 {
+    /// Adds `n` from the counter's one writer thread: a relaxed load and store, no
+    /// read-modify-write (no lock prefix); readers on other threads see each value whole.
+    @inline(__always)
+    public func singleWriterAdd(_ n: UInt64) {
+        store(load(ordering: .relaxed) &+ n, ordering: .relaxed)
+    }
+}
+
+extension Atomic where Value == Int64 {
+    /// `singleWriterAdd` for a gauge.
+    @inline(__always)
+    public func singleWriterAdd(_ n: Int64) {
+        store(load(ordering: .relaxed) &+ n, ordering: .relaxed)
     }
 }

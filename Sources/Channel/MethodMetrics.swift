@@ -5,7 +5,7 @@ import Synchronization
 public enum CallProtocol: Int, CaseIterable, Sendable {
     case grpc, grpcWeb, grpcWebText, grpcHTTP1, json
 
-    public var name: String {
+    public var name: StaticString {
         switch self {
         case .grpc: "grpc"
         case .grpcWeb: "grpc-web"
@@ -52,13 +52,13 @@ public final class MethodSeries: Sendable {
     @inline(__always)
     public func record(protocol p: CallProtocol, status: UInt8, durationNs: UInt64,
                        requestBytes rb: Int, responseBytes sb: Int, requestMessages rm: Int, responseMessages sm: Int) {
-        Self.bump(calls[p.rawValue &* 18 &+ Int(min(status, 17))], 1)
-        Self.bump(latency[LatencyBuckets.index(durationNs)], 1)
-        Self.bump(latencySumNs, durationNs)
-        if rb != 0 { Self.bump(requestBytes, UInt64(rb)) }
-        if sb != 0 { Self.bump(responseBytes, UInt64(sb)) }
-        if rm != 0 { Self.bump(requestMessages, UInt64(rm)) }
-        if sm != 0 { Self.bump(responseMessages, UInt64(sm)) }
+        calls[p.rawValue &* 18 &+ Int(min(status, 17))].singleWriterAdd(1)
+        latency[LatencyBuckets.index(durationNs)].singleWriterAdd(1)
+        latencySumNs.singleWriterAdd(durationNs)
+        if rb != 0 { requestBytes.singleWriterAdd(UInt64(rb)) }
+        if sb != 0 { responseBytes.singleWriterAdd(UInt64(sb)) }
+        if rm != 0 { requestMessages.singleWriterAdd(UInt64(rm)) }
+        if sm != 0 { responseMessages.singleWriterAdd(UInt64(sm)) }
     }
 
     /// `text` as a JSON string, quoted and escaped.
@@ -77,10 +77,6 @@ public final class MethodSeries: Sendable {
         return out
     }
 
-    @inline(__always)
-    static func bump(_ counter: borrowing Atomic<UInt64>, _ n: UInt64) {
-        counter.store(counter.load(ordering: .relaxed) &+ n, ordering: .relaxed)
-    }
 }
 
 /// The latency histogram's bucket bounds: from 100 µs (a unary call through the gateway on

@@ -248,7 +248,7 @@ final class AccessLog: Flushable {
         put("\",\"peer\":")
         putPlain(client.peerText)
         put(",\"protocol\":\"")
-        put(Self.name(call.frontend.callProtocol))
+        put(call.frontend.callProtocol.name)
         put("\",\"http\":\"")
         put(client.httpVersion)
         put("\",\"path\":")
@@ -286,16 +286,6 @@ final class AccessLog: Flushable {
         put("}\n")
         lines += 1
         if !flushScheduled { flushQueue.schedule(self) }
-    }
-
-    private static func name(_ p: CallProtocol) -> StaticString {
-        switch p {
-        case .grpc: "grpc"
-        case .grpcWeb: "grpc-web"
-        case .grpcWebText: "grpc-web-text"
-        case .grpcHTTP1: "grpc-http1"
-        case .json: "json"
-        }
     }
 
     // MARK: formatting (capacity for a whole line was made sure of in `append`)

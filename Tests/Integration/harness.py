@@ -196,6 +196,18 @@ def stalled_at(read, ceiling, quiet=STALL_QUIET, limit=STALL_LIMIT):
         threading.Event().wait(0.01)  # the polling interval of the observation
 
 
+def until(predicate, what, timeout=10.0):
+    """Polls `predicate` (observing a state, not sleeping for it) until it returns a true value,
+    which is returned; fails after `timeout` seconds naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        threading.Event().wait(0.02)  # the polling interval
+
+
 def status_of(call):
     """(code, details, seconds) of a call that must fail: `call` is a no-argument function."""
     start = time.monotonic()

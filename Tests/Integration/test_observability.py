@@ -23,14 +23,7 @@ ECHO = "trestle.demo.v1.Echo"
 
 
 def until(predicate, what, timeout=WAIT):
-    """Polls `predicate` until it returns a true value (returned), or fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    return harness.until(predicate, what, timeout)
 
 
 class DemoUpstream(harness.Process):
@@ -372,3 +365,31 @@ def test_access_log_that_cannot_be_written_drops_lines_not_memory(demo_upstream,
                                                                  timeout=30), daemon=True)
         drainer.start()
         os.close(reader)
+
+
+def test_stream_and_reset_gauges_follow_an_open_and_cancelled_stream(upstream, demo_upstream, gateway, tmp_path):
+    """While a bidi stream is open the gateway shows one upstream stream and an HTTP/2 client
+    connection; cancelling it from the client makes the gateway reset the upstream stream
+    (counted as sent) and the gauges go back to zero."""
+    import queue
+    up = upstream()
+    config = config_for(up.port, demo_upstream.port, tmp_path, workers=1)
+    gw = gateway(config)
+    admin = admin_port(config)
+    with harness.channel(gw.port) as ch:
+        stub = test_pb2_grpc.TestServiceStub(ch)
+        requests = queue.Queue()
+        call = stub.FullDuplexCall(iter(requests.get, None), timeout=WAIT)
+        requests.put(messages_pb2.StreamingOutputCallRequest(payload=messages_pb2.Payload(body=b"x")))
+        assert next(call).payload.body == b"x"
+        m = scrape(admin)
+        assert value(m, "trestle_upstream_streams") == 1
+        assert value(m, "trestle_calls_active") == 1
+        assert value(m, "trestle_downstream_connections_by_protocol", protocol="http2") == 1
+        assert value(m, "trestle_upstream_resets_sent") == 0
+        call.cancel()
+        until(lambda: value(scrape(admin), "trestle_upstream_resets_sent") == 1, "the upstream reset counted")
+        m = until(lambda: (lambda m: m if value(m, "trestle_upstream_streams") == 0 else None)(scrape(admin)),
+                  "no upstream stream left")
+        assert value(m, "trestle_calls_active") == 0
+        assert value(m, "trestle_method_calls", service=TESTING, method="FullDuplexCall", code="CANCELLED") == 1

@@ -38,14 +38,7 @@ def config_json(admin):
 
 
 def until(predicate, what, timeout=WAIT):
-    """Polls `predicate` until it returns a true value (returned), or fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    return harness.until(predicate, what, timeout)
 
 
 def reload(gw, config, admin, generation):
