@@ -5,6 +5,7 @@ paths from h2load that must not add series, one JSON access-log line per call, S
 and the log level from the command line, the routes file and a reload."""
 import json
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -360,11 +361,20 @@ def test_access_log_that_cannot_be_written_drops_lines_not_memory(demo_upstream,
         assert gw.vm_rss_kib() - rss_before < 16 * 1024
         assert value(m, "trestle_method_calls", service=ECHO, method="Echo", protocol="grpc", code="OK") == 20000
     finally:
-        # Drain the pipe in the background so that the writer's last write can finish.
-        drainer = threading.Thread(target=lambda: subprocess.run(["cat", str(fifo)], stdout=subprocess.DEVNULL,
-                                                                 timeout=30), daemon=True)
-        drainer.start()
-        os.close(reader)
+        # Drain the pipe from our own end in the background, so that the writer's last write can
+        # finish; the thread ends at EOF, when the gateway (stopped by the fixture) closes its end.
+        def drain():
+            while True:
+                ready, _, _ = select.select([reader], [], [], 1.0)
+                if not ready:
+                    continue
+                try:
+                    if not os.read(reader, 1 << 16):
+                        break
+                except BlockingIOError:
+                    pass
+            os.close(reader)
+        threading.Thread(target=drain, daemon=True).start()
 
 
 def test_stream_and_reset_gauges_follow_an_open_and_cancelled_stream(upstream, demo_upstream, gateway, tmp_path):
