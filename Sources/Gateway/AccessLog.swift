@@ -57,11 +57,7 @@ final class AccessLogWriter: @unchecked Sendable {
     }
 
     func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            Unmanaged<AccessLogWriter>.fromOpaque(arg!).takeRetainedValue().run()
-            return nil
-        }, box)
+        thread = startThread { self.run() }
     }
 
     /// Writes what is queued, then ends the thread — waiting at most 2 s, so that a log
