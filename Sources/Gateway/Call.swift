@@ -109,7 +109,7 @@ final class Call: UpstreamAttemptOwner {
         // The attempt may outlive the call on its connection: it must not call back here.
         attempt?.cancel()
         if let upstreamHead { worker.headerPool.give(upstreamHead) }
-        stopKeeping()
+        if keepingForRetry { stopKeeping() }
     }
 
     var isFinished: Bool { machine.isFinished }
@@ -216,7 +216,7 @@ final class Call: UpstreamAttemptOwner {
         act(machine.clientReset())
         attempt?.cancel()
         attempt = nil
-        stopKeeping()
+        if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
         worker.deadlines.remove(self)
     }
@@ -333,7 +333,7 @@ final class Call: UpstreamAttemptOwner {
         // The attempt holds this call until its stream closes; the call lets go of it now
         // (response bytes still queued towards the client are given back when that stream closes).
         attempt = nil
-        stopKeeping()
+        if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
         if ending.source != .client {
             frontend.finish(self, ending, fields: fields)
@@ -390,7 +390,6 @@ final class Call: UpstreamAttemptOwner {
     /// The request can no longer be sent again (the upstream answered, it is too large to keep,
     /// or the call is over): the kept bytes go.
     private func stopKeeping() {
-        guard keepingForRetry else { return }
         keepingForRetry = false
         let kept = requestQueue.kept
         guard kept > 0 else { return }
@@ -399,7 +398,7 @@ final class Call: UpstreamAttemptOwner {
     }
 
     func attemptHeaders(_ attempt: UpstreamAttempt, _ fields: Metadata, isTrailer: Bool, endStream: Bool) {
-        stopKeeping()  // answered: the upstream took the stream, it is not sent again
+        if keepingForRetry { stopKeeping() }  // answered: the upstream took the stream, it is not sent again
         // The core reads the status; the frontend decides what of the rest its client sees.
         let profile = frontend.profile
         var drops = false
