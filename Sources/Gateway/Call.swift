@@ -577,6 +577,25 @@ protocol Frontend: AnyObject {
     func responseWritten(_ call: Call, _ count: Int)
 }
 
+/// A frontend whose client sends gRPC frames already (native gRPC, gRPC over HTTP/1.1): request
+/// bytes go to the call's queue untouched, and the client's window opens as the upstream takes
+/// them (1:1 flow control).
+protocol RelaysRequestFrames: Frontend {}
+
+extension RelaysRequestFrames {
+    func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
+        call.sendRequest(bytes)
+    }
+
+    func requestEnd(_ call: Call) {
+        call.endRequest()
+    }
+
+    func requestSent(_ call: Call, _ count: Int) {
+        call.client.requestTaken(count)
+    }
+}
+
 extension Frontend {
     /// Translating frontends leave back-pressure to the call (`Call.responseTaken`).
     func responseWritten(_ call: Call, _ count: Int) {}
