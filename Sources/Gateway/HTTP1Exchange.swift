@@ -306,6 +306,9 @@ extension HTTP1Exchange {
         // The first tick counts no idleness: part of it may be from before the stream opened,
         // which would end a quiet stream up to a tick before stream_idle_timeout.
         idleMs = moved == 0 && movedOut == 0 ? (ticked ? idleMs + tickMs : 0) : 0
+        // Nor is the rate judged at the first tick: the connection's timer did not start with
+        // this request (a keep-alive connection's next request may be milliseconds old).
+        let firstTick = !ticked
         ticked = true
         if idleMs >= limits.streamIdleTimeoutMs {
             conn.worker.counters.limitHit(.streamIdle)
@@ -313,7 +316,7 @@ extension HTTP1Exchange {
             call.fail(.deadlineExceeded, "stream idle for \(idleMs)ms (stream_idle_timeout)", httpStatus: 408)
             return
         }
-        guard !requestEnded, reading, limits.minRateWindowBytes > 0 else { return }
+        guard !firstTick, !requestEnded, reading, limits.minRateWindowBytes > 0 else { return }
         switch head.body {
         case .contentLength(let n) where n > 0: break
         case .chunked where insideChunk || (requestFramed && requestFrames.insideMessage): break
