@@ -102,10 +102,20 @@ class Record:
         self.lock = threading.Lock()
         self.outcomes = Counter()          # (kind, status) -> calls
         self.explained = Counter()         # (kind, status) -> calls explained by a restart
+        self.explained_messages = Counter()  # their status messages, digits as N
         self.failures = Counter()          # (kind, status) -> unexplained calls
         self.examples = []                 # the first unexplained calls, with their messages
         self.restarts = []                 # dicts: upstream, how, killed, ready (monotonic)
         self.load_runs = []
+
+    def _recovered(self, upstream, start, end):
+        """A call that started after `upstream`'s last restart completed and succeeded: note when
+        (the first such call tells how long the gateway took to use the new process)."""
+        for r in reversed(self.restarts):
+            if r["upstream"] == upstream:
+                if r.get("ready") and start >= r["ready"] and "recovered" not in r:
+                    r["recovered"] = end
+                return
 
     def windows(self, upstream):
         """(start, end) of each restart of `upstream`: from the kill to when it is back plus as long
@@ -127,11 +137,14 @@ class Record:
         end = time.monotonic()
         with self.lock:
             self.outcomes[(kind, status)] += 1
+            if status == "OK":
+                self._recovered(upstream, start, end)
         if status == expected:
             return
         if status in EXPLAINED_BY_RESTART and self.overlaps_restart(upstream, start, end):
             with self.lock:
                 self.explained[(kind, status)] += 1
+                self.explained_messages[f"{status}: {re.sub(r'[0-9]+', 'N', str(detail))[:160]}"] += 1
             return
         with self.lock:
             self.failures[(kind, status)] += 1
@@ -394,7 +407,6 @@ def dropping_client(port, seed):
     import h2.events
     from testing_stubs import messages_pb2
     rng = random.Random(seed)
-    counts = Counter()
 
     def grpc_frame(message):
         data = message.SerializeToString()
@@ -446,8 +458,9 @@ def dropping_client(port, seed):
             result = f"ERROR {type(error).__name__}"
         with RECORD.lock:
             RECORD.outcomes[(f"drop.{which}", result)] += 1
+            if result != "dropped":  # the gateway has no reason to close these connections first
+                RECORD.failures[(f"drop.{which}", result)] += 1
         STOP.wait(0.05)  # the client's pace
-    return counts
 
 
 LOAD_SCENARIOS = [
@@ -668,8 +681,13 @@ def main():
         if not kind.startswith("drop."):
             by_status[status] += n
     restarts = [{"upstream": r["upstream"], "how": r["how"], "at_s": round(r["killed"] - T0, 1),
-                 "down_s": round(r["ready"] - r["killed"], 2) if r.get("ready") else None}
+                 "down_s": round(r["ready"] - r["killed"], 2) if r.get("ready") else None,
+                 "first_ok_after_s": round(r["recovered"] - r["ready"], 2) if r.get("recovered") else None}
                 for r in RECORD.restarts]
+    unrecovered = [r for r in restarts if r["first_ok_after_s"] is None]
+    if unrecovered:
+        problems.append(f"no successful call after {len(unrecovered)} restarts: {unrecovered}")
+    recoveries = [r["first_ok_after_s"] for r in restarts if r["first_ok_after_s"] is not None]
     report = {
         "minutes": MINUTES, "workers": WORKERS, "restart_every_s": RESTART_EVERY, "warm_up_s": WARM_S,
         "load_s": round(load_end, 1), "settled_after_s": round(settle_s, 1),
@@ -682,6 +700,7 @@ def main():
         "calls_by_status": dict(by_status.most_common()),
         "calls": {f"{k} {s}": n for (k, s), n in sorted(RECORD.outcomes.items())},
         "explained_by_restarts": {f"{k} {s}": n for (k, s), n in sorted(RECORD.explained.items())},
+        "explained_messages": dict(RECORD.explained_messages.most_common(20)),
         "failures": {f"{k} {s}": n for (k, s), n in sorted(RECORD.failures.items())},
         "failure_examples": RECORD.examples, "restarts": restarts, "load_runs": RECORD.load_runs,
         "problems": problems, "samples": samples,
@@ -694,6 +713,9 @@ def main():
         f"calls: {sum(by_status.values())} by status {dict(by_status.most_common())}; "
         f"connections dropped mid-call: {sum(n for (k, _), n in RECORD.outcomes.items() if k.startswith('drop.'))}",
         f"explained by restarts: {sum(RECORD.explained.values())} {dict(RECORD.explained.most_common())}",
+        f"restarts: outage {min(r['down_s'] for r in restarts):.2f}-{max(r['down_s'] for r in restarts):.2f} s, "
+        f"first successful call {min(recoveries):.2f}-{max(recoveries):.2f} s after the upstream was back"
+        if restarts and recoveries else "restarts: none recovered",
         f"unexplained failures: {failed} {dict(RECORD.failures.most_common())}",
         f"RSS: start {r['start']} MiB, peak {r['peak']} MiB at {r['peak_at_s']:.0f} s, at {WARM_S:.0f} s {r['at_warm_up']} MiB, "
         f"end of load {r['end_of_load']} MiB (growth after warm-up {r['growth_after_warm_up']} MiB, "

@@ -222,7 +222,7 @@ def test_h2_grpc_bidi_pingpong_answered_before_its_requests_end_is_recorded(gate
     config = demo_routes(harness.free_port())  # nothing listens there
     gw = gateway(config)
     run = run_load(tmp_path, gw.port, "--calls", 20, "-m", 2, "--scenario", "bidi-pingpong", "--messages", 5,
-                   "--grace", "1s", *grpc_hello(), method=f"/{SERVICE}/Chat")
+                   "--duration", "5s", "--grace", "1s", *grpc_hello(), method=f"/{SERVICE}/Chat")
     r = run.figures
     assert r["status"] == {"UNAVAILABLE": 20}, (r["status"], r["transport_errors"])
     assert r["transport_errors"]["unfinished"] == 0 and r["transport_errors"]["stream_resets"] == 0
