@@ -159,10 +159,14 @@ def test_h2_grpc_unary_largest_grpc_timeout(relay, tmp_path):
     (2, grpc.StatusCode.INTERNAL),             # INTERNAL_ERROR
 ], ids=["refused", "cancel", "enhance-your-calm", "internal"])
 def test_h2_grpc_unary_upstream_rst_stream_status(gateway, code, status):
-    """An upstream RST_STREAM reaches the client as the status PROTOCOL-HTTP2.md maps its code to."""
+    """An upstream RST_STREAM reaches the client as the status PROTOCOL-HTTP2.md maps its code to,
+    and /metrics counts it as a reset received (not sent)."""
     up = BrokenUpstream(rst_stream(1, code))  # the gateway's first stream on a new connection is 1
     try:
-        gw = gateway(harness.routes([up.port], workers=1))
+        config = harness.routes([up.port], workers=1)
+        admin = harness.free_port()
+        config["admin"] = {"address": f"127.0.0.1:{admin}"}
+        gw = gateway(config)
         with harness.channel(gw.port) as ch:
             got, details, seconds = harness.status_of(
                 lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(simple(1), timeout=WAIT))
@@ -170,6 +174,10 @@ def test_h2_grpc_unary_upstream_rst_stream_status(gateway, code, status):
         assert got == status, details
         assert f"HTTP/2 error code {code}" in details, details
         assert seconds < 3
+        metrics = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{admin}/metrics"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout
+        assert re.search(r"^trestle_upstream_resets_received_total 1$", metrics, re.M), metrics
+        assert re.search(r"^trestle_upstream_resets_sent_total 0$", metrics, re.M), metrics
     finally:
         up.close()
 
