@@ -174,6 +174,19 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2ClientConnectionOwner {
                               kind: HTTP2HeadersKind, endStream: Bool) {
         guard let s = slot(userData), s.streamID == streamID else { return }
         if kind == .response { s.headersDone = true }
+        if endStream { responseEnded(session, s) }
+    }
+
+    /// The server ended its side (trailers, a trailers-only answer, or DATA with END_STREAM): the
+    /// call is over. If the request is not all sent (a ping-pong call answered before its last
+    /// message, or any call refused early), the rest is abandoned with RST_STREAM(NO_ERROR), as RFC
+    /// 9113 §8.1 allows after a complete response: otherwise the stream stays half-closed, waiting
+    /// for request bytes a ping-pong call only sends after another response. NO_ERROR, not
+    /// CANCEL: the call completed, and a server counts CANCELs against rapid reset. The stream's
+    /// close then records the result.
+    private func responseEnded(_ session: HTTP2Session, _ s: CallSlot) {
+        guard !s.requestComplete else { return }
+        session.resetStream(streamID: s.streamID, errorCode: HTTP2ErrorCode.noError.rawValue)
     }
 
     func http2Data(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
@@ -186,7 +199,10 @@ final class HTTP2LoadConnection: LoadConnection, HTTP2ClientConnectionOwner {
         }
     }
 
-    func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {}
+    func http2RemoteEnded(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?) {
+        guard let s = slot(userData), s.streamID == streamID else { return }
+        responseEnded(session, s)
+    }
 
     func http2StreamClosed(_ session: HTTP2Session, streamID: Int32, userData: UnsafeMutableRawPointer?,
                            errorCode: UInt32) {

@@ -2,6 +2,7 @@
 attack runs against a real grpcio upstream on one worker, while the gateway's resident memory is read
 from /proc/PID/status; a legitimate grpcio call on a fresh connection succeeds during the attack, and
 the attacker gets the documented error. Every loop is bounded."""
+import copy
 import re
 import select
 import socket
@@ -776,6 +777,142 @@ def test_h1_json_chunked_body_paused_past_stream_idle_timeout_gets_408(upstream,
     assert b"stream idle for" in body, body
     assert 0.9 < elapsed < 3, f"answered after {elapsed:.1f}s with stream_idle_timeout 1s"
     assert limit_hits(admin, "stream_idle_timeout") == 1
+
+
+# -- the HPACK bomb and the byte-a-second HTTP/1.1 head, as the issue measured them ---------------
+
+HPACK_BOMB_VALUE = 3700  # one field of 3,738 bytes (RFC 9113 §6.5.2): fits the 4 KiB dynamic table
+                         # next to the request's other fields, so every block can reference them all
+HPACK_BOMB_FRAME = 16384  # each block exactly one HEADERS frame of the default SETTINGS_MAX_FRAME_SIZE
+
+
+def send_hpack_bomb(attacker, method="UnaryCall", blocks=3):
+    """Three HEADERS frames of 16 KiB on one connection (the issue's attack): the first adds one
+    3.7 KB field to the dynamic table and references it ~14,000 times, the next ones reference it
+    ~16,000 times each (one byte a reference): ~170 MiB of decoded header fields from 48 KiB on the
+    wire. Returns (stream ids, decoded bytes of all blocks)."""
+    value = "".join(chr(ord("a") + (i * 7) % 26) for i in range(HPACK_BOMB_VALUE))
+    sids, decoded = [], 0
+    for _ in range(blocks):
+        sid = attacker.h2.get_next_available_stream_id()
+        trial = copy.deepcopy(attacker.h2)  # the block's size at 10,000 references, to fill the frame
+        trial.send_headers(sid, attacker.headers_for(method, [("x-bomb", value)] * 10_000), end_stream=True)
+        references = 10_000 + HPACK_BOMB_FRAME - (len(trial.data_to_send()) - 9)
+        attacker.h2.send_headers(sid, attacker.headers_for(method, [("x-bomb", value)] * references),
+                                 end_stream=True)
+        data = attacker.h2.data_to_send()
+        length, kind = int.from_bytes(data[:3], "big"), data[3]
+        assert kind == 1 and length == len(data) - 9 == HPACK_BOMB_FRAME, (kind, length, len(data))
+        attacker.sock.sendall(data)
+        sids.append(sid)
+        decoded += references * (len("x-bomb") + HPACK_BOMB_VALUE + 32)
+    return sids, decoded
+
+
+@pytest.mark.rss
+def test_h2_hpack_bomb_of_three_16k_frames_gets_431_with_flat_rss(upstream, gateway):
+    """The issue's HPACK bomb (three 16 KiB HEADERS frames decoding into ~170 MiB; before the header
+    limits it took the gateway from 25 to 175 MiB): each stream gets 431 with RESOURCE_EXHAUSTED,
+    nothing reaches the upstream, a legitimate call succeeds meanwhile, and the gateway's RSS,
+    sampled while the blocks decode, stays within 8 MiB of where it was."""
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin))
+    watch = RSSWatch(gw)
+    attacker = Attacker(gw.port)
+    try:
+        sids, decoded = send_hpack_bomb(attacker)
+        legit_call(gw.port)
+        deadline = time.monotonic() + WAIT
+        while not all(sid in attacker.trailers or sid in attacker.resets for sid in sids) and not attacker.closed:
+            assert time.monotonic() < deadline, f"answers so far: {attacker.headers} {attacker.resets}"
+            attacker.pump(0.05)
+        peak = watch.stop()
+    finally:
+        attacker.close()
+        watch.stop()
+    print(f"attack HPACK bomb ({decoded / MiB:.0f} MiB decoded): RSS "
+          f"{watch.start_kib / 1024:.1f} -> peak {peak:.1f} MiB, after {gw.vm_rss_kib() / 1024:.1f} MiB")
+    for sid in sids:
+        assert attacker.headers.get(sid, {}).get(":status") == "431", (sid, attacker.headers, attacker.resets)
+        assert attacker.headers[sid].get("grpc-status") == "8", attacker.headers[sid]
+    assert [c for c in up.service.calls if c.method != "UnaryCall" or c.metadata.get("x-bomb")] == []
+    assert len(up.service.calls) == 1, "only the legitimate call reaches the upstream"
+    assert limit_hits(admin, "max_header_list_size") == 3
+    assert peak < watch.start_kib / 1024 + 8, f"gateway RSS peaked at {peak:.1f} MiB"
+
+
+# A GET: its first byte already tells HTTP/1.1 from the HTTP/2 preface, so the head's clock starts
+# there. (A POST's "P" could still be "PRI * HTTP/2.0": its clock starts at the second byte.)
+SLOW_HEAD = b"GET /v1/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 4000
+
+
+def trickle_heads(port, count, interval_s, observe_s, on_second=None, head=SLOW_HEAD):
+    """`count` HTTP/1.1 connections, each sending one more byte of an unfinished request head every
+    `interval_s` (the slowloris client's pace, which is what is under test), for at most
+    `observe_s`. Returns [(answer bytes, seconds from the first byte until the gateway closed,
+    or None)] per connection. `on_second()` is called once, a second in."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=WAIT) for _ in range(count)]
+    answers = {s: b"" for s in socks}
+    closed_after = {}
+    open_ = set(socks)
+    start = time.monotonic()
+    sent, next_send, called = 0, start, on_second is None
+    try:
+        while open_ and time.monotonic() - start < observe_s:
+            now = time.monotonic()
+            if now >= next_send and sent < len(head):
+                for s in list(open_):
+                    try:
+                        s.send(head[sent:sent + 1])
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # closed by the gateway: the read below sees it
+                sent += 1
+                next_send += interval_s
+            if not called and now - start >= 1:
+                called = True
+                on_second()
+            readable, _, _ = select.select(list(open_), [], [], max(0.0, min(next_send - now, 0.1)))
+            for s in readable:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                answers[s] += chunk
+                if not chunk:
+                    closed_after[s] = time.monotonic() - start
+                    open_.discard(s)
+    finally:
+        for s in socks:
+            s.close()
+    return [(answers[s], closed_after.get(s)) for s in socks]
+
+
+@pytest.mark.rss
+def test_h1_200_heads_a_byte_a_second_get_408_at_preface_timeout_with_flat_rss(upstream, gateway):
+    """200 HTTP/1.1 connections each sending one byte of a request head per second (before the
+    fix, reads restarted the head timeout: none was closed after 14 s with preface_timeout 10 s):
+    every one gets 408 and is closed preface_timeout (2 s here) after its first byte, however the
+    bytes keep coming; a legitimate gRPC call succeeds meanwhile; RSS stays within 8 MiB."""
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin, preface_timeout="2s"))
+    watch = RSSWatch(gw)
+    served = []
+    try:
+        results = trickle_heads(gw.port, 200, 1.0, 8, on_second=lambda: served.append(legit_call(gw.port)))
+        peak = watch.stop()
+    finally:
+        watch.stop()
+    closed = [t for _, t in results if t is not None]
+    print(f"attack 200 byte-a-second heads: RSS {watch.start_kib / 1024:.1f} -> peak {peak:.1f} MiB; "
+          f"closed {len(closed)} of {len(results)}, after {min(closed, default=0):.2f}-{max(closed, default=0):.2f} s")
+    assert served == [None], "the legitimate call did not run"
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer, _ in results), \
+        [answer[:80] for answer, _ in results if not answer.startswith(b"HTTP/1.1 408 ")][:3]
+    assert len(closed) == 200, f"{200 - len(closed)} connections still open after 8 s"
+    assert 1.9 < min(closed) and max(closed) < 2 + 1.5, f"closed after {min(closed):.2f}-{max(closed):.2f} s"
+    assert peak < watch.start_kib / 1024 + 8, f"gateway RSS peaked at {peak:.1f} MiB"
 
 
 def unread_h1_grpc_download(port, responses):

@@ -214,6 +214,21 @@ def test_h2_grpc_bidi_pingpong_direct(demo_upstream, tmp_path):
     assert r["round_trip_latency_us"]["count"] == 300
 
 
+def test_h2_grpc_bidi_pingpong_answered_before_its_requests_end_is_recorded(gateway, tmp_path):
+    """A ping-pong call the server ends before the client has sent all its messages (here the
+    gateway's trailers-only UNAVAILABLE, its upstream's port closed) is over at the trailers: the
+    generator records the status and abandons the rest of its request (RST_STREAM NO_ERROR)
+    instead of waiting on a half-closed stream for a response that never comes."""
+    config = demo_routes(harness.free_port())  # nothing listens there
+    gw = gateway(config)
+    run = run_load(tmp_path, gw.port, "--calls", 20, "-m", 2, "--scenario", "bidi-pingpong", "--messages", 5,
+                   "--duration", "5s", "--grace", "1s", *grpc_hello(), method=f"/{SERVICE}/Chat")
+    r = run.figures
+    assert r["status"] == {"UNAVAILABLE": 20}, (r["status"], r["transport_errors"])
+    assert r["transport_errors"]["unfinished"] == 0 and r["transport_errors"]["stream_resets"] == 0
+    assert run.seconds < 5, f"{run.seconds:.1f} s for 20 refused calls"
+
+
 def test_h2_grpc_bidi_bulk_through_gateway(demo_upstream, gateway, tmp_path):
     up = demo_upstream()
     gw = gateway(demo_routes(up.port))
