@@ -7,8 +7,10 @@
 /// (PROTOCOL-HTTP2.md "Binary-Header"): its value is kept as it arrived and forwarded untouched;
 /// `isBinary(name:)` tells which.
 ///
-/// A class, not a value: a block is built by one owner, submitted (the HTTP/2 session copies it),
-/// and dropped or `reset()` for reuse (`MetadataPool`). Loop-thread only.
+/// A class, not a value: a block is built by one owner, submitted, and dropped or `reset()` for
+/// reuse (`MetadataPool`). An HTTP/2 session given the worker's pool does not copy a submitted
+/// block: it holds it (`holds`) until the frame is serialized, and the block must not change
+/// meanwhile; `MetadataPool.give` leaves a held block to the last holder. Loop-thread only.
 public final class Metadata {
     /// One allocation: name and value bytes grow up from the start, field records (name start,
     /// name length, value start, value length as Int32) grow down from the end.
@@ -20,6 +22,12 @@ public final class Metadata {
     @usableFromInline var fieldCount = 0
 
     @usableFromInline static let recordSize = 16
+
+    /// Sessions that hold this block until its frame is serialized (they gave nghttp2 its bytes
+    /// without a copy): while non-zero, nothing may change it.
+    public var holds = 0
+    /// Given back to its pool while held: the last holder gives it back again.
+    public var givenBackWhileHeld = false
 
     public init(reservingBytes: Int = 256, fields: Int = 8) {
         capacity = max(reservingBytes + fields * Metadata.recordSize, 64)
@@ -43,6 +51,7 @@ public final class Metadata {
     /// Keeps the first `count` fields (a head sent again without what was appended for one try).
     public func truncate(to count: Int) {
         precondition(count <= fieldCount)
+        assert(holds == 0, "a header block a session holds changed")
         guard count < fieldCount else { return }
         if count == 0 {
             reset()
@@ -56,6 +65,7 @@ public final class Metadata {
     /// Empties the list, keeping its storage.
     @inlinable
     public func reset() {
+        assert(holds == 0, "a header block a session holds changed")
         used = 0
         fieldCount = 0
     }
@@ -65,6 +75,7 @@ public final class Metadata {
     /// allocates) and one copy per part.
     @inlinable
     public func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        assert(holds == 0, "a header block a session holds changed")
         let nc = name.count, vc = value.count
         let ns = used
         let vs = ns &+ nc

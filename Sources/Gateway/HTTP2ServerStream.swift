@@ -37,6 +37,8 @@ final class HTTP2ServerStream: ClientStream {
     private var headerLimit: HeaderListLimit
     /// The call took the collected head as its upstream head (it gives it back to the pool).
     private var headTaken = false
+    /// The request head is complete (later fields are trailers).
+    private var headComplete = false
     private(set) var call: Call?
     private var requestEnded = false
     /// Client bytes received and not yet given back to the client's window.
@@ -105,15 +107,18 @@ final class HTTP2ServerStream: ClientStream {
         builder.dropFieldsNamed(byConnectionValue: value)
     }
 
+    /// One field of the request head, or of request trailers (counted, never kept: the head
+    /// may be on its way upstream, where a session holds it unchanged until it is sent).
     @inline(__always)
     func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard headerLimit.admit(nameCount: name.count, valueCount: value.count) else { return }
+        guard headerLimit.admit(nameCount: name.count, valueCount: value.count), !headComplete else { return }
         builder.add(name: name, value: value, into: requestBlock)
     }
 
     /// The request HEADERS are complete: start the call with its frontend.
     func headersComplete(endStream: Bool) {
-        guard !isClosed else { return }
+        guard !isClosed, !headComplete else { return }
+        headComplete = true
         requestEnded = endStream
         // `builder.head` is used in place, never copied out (a copy retains and releases its
         // block and strings on every call).

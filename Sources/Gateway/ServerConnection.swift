@@ -207,7 +207,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         guard sniffed.count == Self.preface.count else { return }
         stopPrefaceTimer()
         mode = .http2
-        session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
+        session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings, headerPool: worker.headerPool)
         startIdleTimer()
         startStreamTimer()
         let preface = sniffed

@@ -46,7 +46,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         let settings = pool.cluster.settings
         maxStreams = settings.maxStreamsPerConnection
         var options = HTTP2ClientConnection.Options(address: address, connectTimeoutMs: settings.connectTimeoutMs,
-                                                    http2: settings.http2)
+                                                    http2: settings.http2, headerPool: pool.cluster.headerPool)
         if let tls = settings.tls {
             let name = settings.tlsServerName ?? pool.host
             options.tls = tls.current  // read once per connection: a reload reaches the next one
