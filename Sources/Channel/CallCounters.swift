@@ -23,8 +23,12 @@ public final class CallCounters: Sendable {
     /// Upstream streams reset by the upstream (RST_STREAM received) and by the gateway (sent).
     public let upstreamResetsReceived = Atomic<UInt64>(0)
     public let upstreamResetsSent = Atomic<UInt64>(0)
-    /// Request and response bytes held for this worker's client streams (README "Hardening").
+    /// Request and response bytes held for this worker's client streams and exchanges, HTTP/2
+    /// and HTTP/1.1 (README "Hardening").
     public let bufferedBytes = Atomic<Int64>(0)
+    /// Upstream response window granted to this worker's calls beyond the pools' initial window
+    /// (at most `max_buffered_per_worker`; README "Hardening").
+    public let responseWindowGranted = Atomic<Int64>(0)
     /// Times each limit was hit, by `Limit`.
     public let limitHits: InlineArray<8, Atomic<UInt64>>
 

@@ -67,7 +67,7 @@ final class AdminServer {
     func metrics() -> String {
         var byStatus = [UInt64](repeating: 0, count: 18)
         var started: UInt64 = 0, failures: UInt64 = 0, dnsFailures: UInt64 = 0
-        var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0, buffered: Int64 = 0
+        var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0, buffered: Int64 = 0, granted: Int64 = 0
         var downH1: Int64 = 0, downH2: Int64 = 0, downTLS: Int64 = 0, upStreams: Int64 = 0, upQueued: Int64 = 0
         var resetsReceived: UInt64 = 0, resetsSent: UInt64 = 0
         var limits = [UInt64](repeating: 0, count: CallCounters.Limit.allCases.count)
@@ -77,6 +77,7 @@ final class AdminServer {
         for w in workers {
             let c = w.counters
             buffered &+= c.bufferedBytes.load(ordering: .relaxed)
+            granted &+= c.responseWindowGranted.load(ordering: .relaxed)
             for l in CallCounters.Limit.allCases { limits[l.rawValue] &+= c.limitHits[l.rawValue].load(ordering: .relaxed) }
             for i in 0 ..< 18 { byStatus[i] &+= c.byStatus[i].load(ordering: .relaxed) }
             started &+= c.callsStarted.load(ordering: .relaxed)
@@ -161,9 +162,12 @@ final class AdminServer {
             out += "trestle_tls_handshake_failures_total{reason=\"\(reason)\"} \(tlsFailures[i])\n"
         }
         out += """
-        # HELP trestle_buffered_bytes Request and response bytes held for client streams.
+        # HELP trestle_buffered_bytes Request and response bytes held for client streams and HTTP/1.1 exchanges.
         # TYPE trestle_buffered_bytes gauge
         trestle_buffered_bytes \(buffered)
+        # HELP trestle_response_window_granted_bytes Upstream response window granted beyond the initial 64 KiB per stream (at most max_buffered_per_worker per worker).
+        # TYPE trestle_response_window_granted_bytes gauge
+        trestle_response_window_granted_bytes \(granted)
         # HELP trestle_limit_hits_total Connections, streams or calls stopped by a limit (README "Hardening").
         # TYPE trestle_limit_hits_total counter
 

@@ -126,6 +126,15 @@ final class Call: UpstreamAttemptOwner {
             fail(.invalidArgument, problem)
             return
         }
+        if worker.overBudget {
+            // HTTP/1.1 requests (an HTTP/2 stream is refused when it opens, REFUSED_STREAM,
+            // unless the budget was passed while its head came in): never forwarded, so the
+            // client may retry it.
+            worker.counters.limitHit(.bufferedPerWorker)
+            fail(.unavailable, "the gateway holds more than max_buffered_per_worker (\(worker.limits.maxBufferedPerWorker) bytes) for its clients; retry later",
+                 httpStatus: 503)
+            return
+        }
         clientTimeoutNs = head.timeoutNanoseconds
         armDeadline(routeTimeoutMs: snapshot.routes[route].timeoutMs)
         let action = machine.clientHead(cardinality: cardinality)
@@ -455,11 +464,17 @@ final class Call: UpstreamAttemptOwner {
 
     /// The upstream stream started with the pool's small window: grow it towards
     /// `stream_window` as far as the client's connection budget allows (README "Hardening").
+    /// Nothing granted (the connection's or the worker's budget is spent): asked again after
+    /// the next half window, when other streams may have given theirs back.
     private func growResponseWindow(_ attempt: UpstreamAttempt) {
-        responseBytesBeforeGrowth = 0
         let initial = Int(worker.upstreamInitialWindow)
         let grant = client.grantResponseWindow(snapshot.config.streamWindowBytes - initial)
-        if grant > 0 { attempt.growResponseWindow(to: Int32(clamping: initial + grant)) }
+        guard grant > 0 else {
+            responseBytesBeforeGrowth = initial / 2
+            return
+        }
+        responseBytesBeforeGrowth = 0
+        attempt.growResponseWindow(to: Int32(clamping: initial + grant))
     }
 
     private static func httpStatus(_ value: UnsafeRawBufferPointer) -> Int {
@@ -504,11 +519,6 @@ protocol ClientStream: AnyObject {
     /// Response window beyond the upstream's initial one, up to `wanted` bytes, that this
     /// client's connection may hold (README "Hardening"); kept by the stream until it closes.
     func grantResponseWindow(_ wanted: Int) -> Int
-}
-
-extension ClientStream {
-    /// One exchange at a time on its connection (HTTP/1.1): the whole stream window.
-    func grantResponseWindow(_ wanted: Int) -> Int { wanted }
 }
 
 /// Translation between one client wire format and the channel (client bytes → request messages,

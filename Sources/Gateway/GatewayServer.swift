@@ -120,19 +120,19 @@ public enum GatewayServer {
         }
         let addrs = config.listeners.map(\.description).joined(separator: ",")
         let adminText = config.admin.map { " admin=\($0)" } ?? ""
-        gatewayLog.notice("ready listeners=\(addrs)\(adminText) workers=\(workers.count)")
-        // The workers' loops may not have started yet; systemd is told once they all have.
+        // Ready (the log line, systemd, `onReady`) once every worker's loop runs, as `/readyz`
+        // says: the listeners are bound already, so a client that connects sooner waits in the
+        // backlog, but a probe sees the same state as the log.
         var readyTimer: Timer?
-        if systemd.isEnabled {
-            readyTimer = Timer(loop: main) {
-                guard workers.allSatisfy(\.isRunning) else { return }
-                systemd.send("READY=1\nSTATUS=serving \(addrs), config 1")
-                readyTimer?.close()
-                readyTimer = nil
-            }
-            readyTimer?.start(timeoutMs: 0, repeatMs: 5)
+        readyTimer = Timer(loop: main) {
+            guard workers.allSatisfy(\.isRunning) else { return }
+            readyTimer?.close()
+            readyTimer = nil
+            gatewayLog.notice("ready listeners=\(addrs)\(adminText) workers=\(workers.count)")
+            if systemd.isEnabled { systemd.send("READY=1\nSTATUS=serving \(addrs), config 1") }
+            onReady?()
         }
-        onReady?()
+        readyTimer?.start(timeoutMs: 0, repeatMs: 1)
         main.run()
         for w in workers { w.join() }
         exitWakeup.close()

@@ -16,6 +16,8 @@ import HTTP1
 /// the call, which holds it too until `detach()` ends that cycle. Loop-thread only.
 final class HTTP1Exchange: ClientStream {
     unowned(unsafe) let conn: ServerConnection
+    /// Outlives every connection and call (the exchange may outlive its connection).
+    unowned(unsafe) let worker: Worker
     let head: HTTP1RequestHead
     private(set) var call: Call?
     private(set) var requestEnded = false
@@ -24,8 +26,12 @@ final class HTTP1Exchange: ClientStream {
     private var chunked = false
     /// The connection closes once this response is written.
     var closeAfterResponse: Bool
-    /// Request body bytes handed to the call and not yet taken by it.
-    private var untaken = 0
+    /// Request body bytes handed to the call and not yet taken by it (counted in the worker's
+    /// held bytes with the connection's output, `ServerConnection.h1CountHeld`).
+    private(set) var untaken = 0
+    /// Upstream response window granted beyond the initial one, from the worker's budget;
+    /// given back when the exchange is over (`detach`).
+    private var responseGrant = 0
     /// Body bytes received so far, and at the connection's last `min_rate` tick.
     private var bytesIn = 0
     private var bytesInAtTick = 0
@@ -40,6 +46,7 @@ final class HTTP1Exchange: ClientStream {
 
     init(conn: ServerConnection, head: HTTP1RequestHead) {
         self.conn = conn
+        worker = conn.worker
         self.head = head
         closeAfterResponse = !head.keepAlive
     }
@@ -107,6 +114,13 @@ final class HTTP1Exchange: ClientStream {
     func detach() {
         call = nil
         detached = true
+        worker.returnResponseWindow(responseGrant)
+        responseGrant = 0
+    }
+
+    deinit {
+        // An exchange its connection never detached: the grant goes back.
+        worker.returnResponseWindow(responseGrant)
     }
 
     private var detached = false
@@ -128,9 +142,19 @@ final class HTTP1Exchange: ClientStream {
 
     var responseBacklog: Int { detached ? 0 : conn.outputBacklog }
 
+    /// One exchange at a time on its connection: up to the whole stream window, as far as the
+    /// worker's budget allows.
+    func grantResponseWindow(_ wanted: Int) -> Int {
+        guard !detached, wanted > 0 else { return 0 }
+        let grant = worker.grantResponseWindow(wanted)
+        responseGrant += grant
+        return grant
+    }
+
     func requestTaken(_ count: Int) {
         guard !detached else { return }
         untaken -= count
+        conn.h1CountHeld()
         if untaken < ServerConnection.untakenLowWater && conn.h1Pending.count <= ServerConnection.pendingLimit && !requestEnded {
             conn.h1ResumeReading()
         }

@@ -351,17 +351,19 @@ extension HTTP2ServerStream {
             $0.requestHeld -= unconsumed
             $0.responseGranted -= responseGrant
         }
+        worker.returnResponseWindow(responseGrant)
         unconsumed = 0
         responseGrant = 0
         responseQueue.removeAll()
     }
 
     /// Upstream window beyond the initial one, up to `wanted` bytes, from what the connection
-    /// may still hold (`connection_window`): the grant is this stream's until it closes.
+    /// may still hold (`connection_window`) and the worker may still grant
+    /// (`max_buffered_per_worker`): the grant is this stream's until it closes.
     func grantResponseWindow(_ wanted: Int) -> Int {
         guard !isClosed, wanted > 0 else { return 0 }
         return connRef._withUnsafeGuaranteedRef { c in
-            let grant = min(wanted, max(0, worker.limits.connectionWindowBytes - c.responseGranted))
+            let grant = worker.grantResponseWindow(min(wanted, max(0, worker.limits.connectionWindowBytes - c.responseGranted)))
             c.responseGranted += grant
             responseGrant += grant
             return grant

@@ -249,6 +249,20 @@ extension ServerConnection {
         close()
     }
 
+    /// Brings this connection's share of the worker's held bytes (`max_buffered_per_worker`) up
+    /// to date: response bytes not yet written to the socket, request body bytes its call has
+    /// not taken, pipelined bytes not yet parsed. After every read, flush and take, and at close
+    /// (when it falls to zero).
+    func h1CountHeld() {
+        var held = 0
+        if mode == .http1 || mode == .rejecting {
+            held = outputBacklog + h1Pending.count + (h1Exchange?.untaken ?? 0)
+        }
+        guard held != h1Counted else { return }
+        worker.counters.add(worker.counters.bufferedBytes, Int64(held - h1Counted))
+        h1Counted = held
+    }
+
     func h1PauseReading() {
         guard !h1ReadPaused else { return }
         h1ReadPaused = true

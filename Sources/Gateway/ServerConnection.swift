@@ -51,6 +51,9 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     /// at the last tick (`h1Tick`).
     var h1SentAtTick: UInt64 = 0
     var h1OutputWaitingAtTick = false
+    /// What this connection counts in the worker's held bytes while it speaks HTTP/1.1
+    /// (`h1CountHeld`).
+    var h1Counted = 0
     private var sniffed: [UInt8] = []
     var session: HTTP2Session?
     /// Open streams, as an intrusive list through `HTTP2ServerStream.nextOnConnection`; the
@@ -173,6 +176,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
             feed(bytes)
         case .http1:
             h1Feed(bytes)
+            h1CountHeld()
         case .sniffing:
             sniff(bytes)
         case .rejecting, .closed:
@@ -270,6 +274,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
     var outputBacklog: Int { pump.backlog }
 
     func flush() {
+        defer { if h1Counted != 0 || mode == .http1 || mode == .rejecting { h1CountHeld() } }
         if let retired = h1Retired {
             h1Retired = nil
             retired.detach()
@@ -347,6 +352,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         }
         h1Retired?.detach()
         h1Retired = nil
+        h1CountHeld()
         session = nil
         if let tls { tlsSendCloseNotify(tls) }
         tcp.close()

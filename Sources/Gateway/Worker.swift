@@ -114,6 +114,36 @@ final class Worker {
         }
     }
 
+    // MARK: the worker's memory budget (README "Hardening")
+
+    /// Upstream response window granted to this worker's calls beyond the pools' initial one.
+    private var responseGranted = 0
+
+    /// The bytes held for this worker's clients are over `max_buffered_per_worker`: new streams
+    /// and requests are refused until they fall.
+    var overBudget: Bool {
+        counters.bufferedBytes.load(ordering: .relaxed) > Int64(limits.maxBufferedPerWorker)
+    }
+
+    /// Up to `wanted` bytes of response window beyond the initial one, from what the worker may
+    /// still grant: the grants of all its calls together are at most `max_buffered_per_worker`,
+    /// so the response bytes its upstream connections can send it are bounded whatever the number
+    /// of client connections. The caller gives the grant back (`returnResponseWindow`) when its
+    /// stream closes.
+    func grantResponseWindow(_ wanted: Int) -> Int {
+        let grant = min(wanted, max(0, limits.maxBufferedPerWorker - responseGranted))
+        guard grant > 0 else { return 0 }
+        responseGranted += grant
+        counters.add(counters.responseWindowGranted, Int64(grant))
+        return grant
+    }
+
+    func returnResponseWindow(_ grant: Int) {
+        guard grant != 0 else { return }
+        responseGranted -= grant
+        counters.add(counters.responseWindowGranted, -Int64(grant))
+    }
+
     /// An upstream connection window that every stream's full window fits in (RFC 9113 §6.9),
     /// so streams whose reader is slow cannot starve the other streams of the connection (they
     /// are bounded per client connection instead, by the grants of `connection_window`).

@@ -775,3 +775,112 @@ def test_h1_json_chunked_body_paused_past_stream_idle_timeout_gets_408(upstream,
     assert b"stream idle for" in body, body
     assert 0.9 < elapsed < 3, f"answered after {elapsed:.1f}s with stream_idle_timeout 1s"
     assert limit_hits(admin, "stream_idle_timeout") == 1
+
+
+def unread_h1_grpc_download(port, responses):
+    """A gRPC-over-HTTP/1.1 client (a small receive buffer) that asks for `responses` MiB-sized
+    server-streaming replies and never reads them: its socket, open."""
+    request = messages_pb2.StreamingOutputCallRequest(
+        response_parameters=[messages_pb2.ResponseParameters(size=MiB) for _ in range(responses)]).SerializeToString()
+    body = grpc_frame(request)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(WAIT)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"POST /{SERVICE}/StreamingOutputCall HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\n"
+                 f"TE: trailers\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    return sock
+
+
+def wait_until_given_back(admin):
+    deadline = time.monotonic() + WAIT
+    while (metric(admin, "trestle_buffered_bytes"), metric(admin, "trestle_response_window_granted_bytes")) != (0, 0):
+        assert time.monotonic() < deadline, (
+            f"not given back: {metric(admin, 'trestle_buffered_bytes')} bytes held, "
+            f"{metric(admin, 'trestle_response_window_granted_bytes')} granted")
+        threading.Event().wait(0.01)
+
+
+def test_h1_unread_responses_count_against_the_worker_budget(upstream, gateway):
+    """Six HTTP/1.1 clients whose 16 MiB responses are never read: what waits in their
+    connections' output counts in trestle_buffered_bytes against max_buffered_per_worker (2 MiB
+    here), and the upstream windows the worker grants their calls stay within it. Past it, a new
+    HTTP/1.1 JSON request gets 503 with a JSON status naming the limit (never forwarded) and a
+    new HTTP/2 call is refused (UNAVAILABLE); once the readers go, every byte and grant is given
+    back and calls work again."""
+    import demo_server
+    up, demo = upstream(), demo_server.DemoUpstream()
+    socks = []
+    try:
+        admin = harness.free_port()
+        gw = gateway(demo_config(up, admin, demo, max_buffered_per_worker="2MiB", min_rate=0))
+        socks = [unread_h1_grpc_download(gw.port, 16) for _ in range(6)]
+        deadline = time.monotonic() + 10
+        while metric(admin, "trestle_buffered_bytes") <= 2 * MiB:
+            assert time.monotonic() < deadline, f"held {metric(admin, 'trestle_buffered_bytes')} bytes for unread responses"
+            threading.Event().wait(0.01)
+        granted = metric(admin, "trestle_response_window_granted_bytes")
+        assert 0 < granted <= 2 * MiB, f"{granted} bytes of response window granted with a 2 MiB budget"
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+            body = b'{"message": "hi"}'
+            sock.sendall(f"POST /{demo_server.SERVICE}/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            answer = b""
+            while not json_answered(answer) and (chunk := sock.recv(65536)):
+                answer += chunk
+        head, _, reply = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503"), answer
+        assert b'"code":14' in reply.replace(b" ", b""), reply
+        assert b"max_buffered_per_worker" in reply, reply
+        with harness.channel(gw.port) as ch:
+            with pytest.raises(grpc.RpcError) as error:
+                test_pb2_grpc.TestServiceStub(ch).UnaryCall(messages_pb2.SimpleRequest(), timeout=WAIT)
+        assert error.value.code() == grpc.StatusCode.UNAVAILABLE, error.value
+    finally:
+        for s in socks:
+            s.close()
+        demo.stop()
+    wait_until_given_back(admin)
+    legit_call(gw.port)
+    assert limit_hits(admin, "max_buffered_per_worker") >= 2
+
+
+def test_h2_response_windows_granted_within_the_worker_budget(upstream, gateway):
+    """50 streams of 8 MiB responses on one connection whose client never opens its window, with
+    max_buffered_per_worker 4 MiB: the upstream windows grown past their initial 64 KiB add up to
+    at most the budget (not to the connection's 16 MiB), so the response bytes the gateway holds
+    stay under 4 MiB + 50 x 64 KiB; new streams are refused while it holds more than the budget,
+    and everything is given back when the client goes."""
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin, max_buffered_per_worker="4MiB", min_rate=0))
+    attacker = Attacker(gw.port, read_responses=False)
+    request = messages_pb2.StreamingOutputCallRequest(
+        response_parameters=[messages_pb2.ResponseParameters(size=MiB) for _ in range(8)]).SerializeToString()
+    for _ in range(50):
+        sid = attacker.h2.get_next_available_stream_id()
+        attacker.h2.send_headers(sid, attacker.headers_for("StreamingOutputCall"))
+        attacker.h2.send_data(sid, grpc_frame(request), end_stream=True)
+    attacker.flush()
+    try:
+        # Every stream's window filled: what is held is 50 initial windows plus the grants, less
+        # the one window (64 KiB) the client's connection took before it stopped.
+        deadline = time.monotonic() + 15
+        while True:
+            held = metric(admin, "trestle_buffered_bytes")
+            granted = metric(admin, "trestle_response_window_granted_bytes")
+            if held + 65535 >= 50 * 65535 + granted:
+                break
+            assert time.monotonic() < deadline, f"held {held} bytes, granted {granted}: the windows did not fill"
+            attacker.pump(0.05)
+        print(f"50 unread streams with a 4 MiB budget: {held / MiB:.1f} MiB held, {granted / MiB:.1f} MiB granted")
+        assert granted <= 4 * MiB, f"{granted} bytes of response window granted with a 4 MiB budget"
+        assert held <= 4 * MiB + 50 * 65535, f"the gateway held {held} response bytes"
+        with harness.channel(gw.port) as ch:
+            with pytest.raises(grpc.RpcError) as error:
+                test_pb2_grpc.TestServiceStub(ch).UnaryCall(messages_pb2.SimpleRequest(), timeout=WAIT)
+        assert error.value.code() == grpc.StatusCode.UNAVAILABLE, error.value
+    finally:
+        attacker.close()
+    wait_until_given_back(admin)
+    legit_call(gw.port)
