@@ -83,13 +83,46 @@ public final class Metadata {
         let fields = fieldCount &+ 1
         if need &+ fields &* Metadata.recordSize > capacity { grow(need &+ fields &* Metadata.recordSize) }
         let b = base
-        if nc > 0 { (b + ns).copyMemory(from: name.baseAddress.unsafelyUnwrapped, byteCount: nc) }
-        if vc > 0 { (b + vs).copyMemory(from: value.baseAddress.unsafelyUnwrapped, byteCount: vc) }
+        if nc > 0 { Metadata.copy(b + ns, name.baseAddress.unsafelyUnwrapped, nc) }
+        if vc > 0 { Metadata.copy(b + vs, value.baseAddress.unsafelyUnwrapped, vc) }
         used = need
         let o = (b + (capacity &- fields &* Metadata.recordSize)).assumingMemoryBound(to: Int32.self)
         o[0] = Int32(truncatingIfNeeded: ns); o[1] = Int32(truncatingIfNeeded: nc)
         o[2] = Int32(truncatingIfNeeded: vs); o[3] = Int32(truncatingIfNeeded: vc)
         fieldCount = fields
+    }
+
+    /// Copies `n` (> 0) bytes: most names and values are short, and two overlapping word moves
+    /// cost less than a call into memcpy for them.
+    @inlinable @inline(__always)
+    static func copy(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ n: Int) {
+        if n >= 8 && n <= 16 {
+            let a = from.loadUnaligned(as: UInt64.self)
+            let z = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            to.storeBytes(of: a, as: UInt64.self)
+            to.storeBytes(of: z, toByteOffset: n &- 8, as: UInt64.self)
+        } else if n > 16 && n <= 32 {
+            let a = from.loadUnaligned(as: UInt64.self)
+            let b = from.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let y = from.loadUnaligned(fromByteOffset: n &- 16, as: UInt64.self)
+            let z = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            to.storeBytes(of: a, as: UInt64.self)
+            to.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            to.storeBytes(of: y, toByteOffset: n &- 16, as: UInt64.self)
+            to.storeBytes(of: z, toByteOffset: n &- 8, as: UInt64.self)
+        } else if n >= 4 && n < 8 {
+            let a = from.loadUnaligned(as: UInt32.self)
+            let z = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+            to.storeBytes(of: a, as: UInt32.self)
+            to.storeBytes(of: z, toByteOffset: n &- 4, as: UInt32.self)
+        } else if n < 4 {
+            // 1 to 3 bytes: first, middle and last (overlapping when fewer).
+            to.storeBytes(of: from.load(as: UInt8.self), as: UInt8.self)
+            to.storeBytes(of: from.load(fromByteOffset: n >> 1, as: UInt8.self), toByteOffset: n >> 1, as: UInt8.self)
+            to.storeBytes(of: from.load(fromByteOffset: n &- 1, as: UInt8.self), toByteOffset: n &- 1, as: UInt8.self)
+        } else {
+            to.copyMemory(from: from, byteCount: n)
+        }
     }
 
     /// Slow paths (names and values built at run time). Disfavoured so that two literals pick
