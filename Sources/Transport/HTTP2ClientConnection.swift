@@ -167,7 +167,7 @@ public final class HTTP2ClientConnection: TCPStreamDelegate, Flushable {
 
     @inline(__always)
     public func scheduleFlush() {
-        if !flushing { flushQueue.schedule(self) }
+        if !flushing && !flushScheduled { flushQueue.schedule(self) }
     }
 
     public func flush() {
