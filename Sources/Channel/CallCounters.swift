@@ -23,6 +23,8 @@ public final class CallCounters: Sendable {
     /// Upstream streams reset by the upstream (RST_STREAM received) and by the gateway (sent).
     public let upstreamResetsReceived = Atomic<UInt64>(0)
     public let upstreamResetsSent = Atomic<UInt64>(0)
+    /// Calls sent again after an upstream refused their stream unprocessed (REFUSED_STREAM, GOAWAY).
+    public let retries = Atomic<UInt64>(0)
     /// Request and response bytes held for this worker's client streams and exchanges, HTTP/2
     /// and HTTP/1.1 (README "Hardening").
     public let bufferedBytes = Atomic<Int64>(0)

@@ -31,10 +31,7 @@ final class DemoServer {
 
     /// Runs the loop on a new thread, which keeps the server alive.
     func start() {
-        pthread_create(&thread, nil, { arg in
-            Unmanaged<DemoServer>.fromOpaque(arg!).takeRetainedValue().runHere()
-            return nil
-        }, Unmanaged.passRetained(self).toOpaque())
+        thread = startThread { self.runHere() }
     }
 
     func runHere() { loop.run() }

@@ -57,11 +57,7 @@ final class AccessLogWriter: @unchecked Sendable {
     }
 
     func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            Unmanaged<AccessLogWriter>.fromOpaque(arg!).takeRetainedValue().run()
-            return nil
-        }, box)
+        thread = startThread { self.run() }
     }
 
     /// Writes what is queued, then ends the thread — waiting at most 2 s, so that a log
@@ -388,14 +384,6 @@ final class AccessLog: Flushable {
         s.withUTF8 { putEscaped(UnsafeRawBufferPointer($0), limit: limit) }
     }
 
-    /// Bytes that JSON strings must escape: `"`, `\`, controls and DEL (bytes ≥ 0x80 are copied:
-    /// a path or message that is not UTF-8 was already made valid by String(decoding:)).
-    nonisolated(unsafe) private static let escapes: UnsafePointer<Bool> = {
-        let t = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
-        for b in 0 ..< 256 { t[b] = b < 0x20 || b == 0x7F || b == 0x22 || b == 0x5C }
-        return UnsafePointer(t)
-    }()
-
     private func putEscaped(_ whole: UnsafeRawBufferPointer, limit: Int) {
         var n = min(whole.count, limit)
         // Cut at a character boundary (never inside a UTF-8 sequence).
@@ -403,7 +391,6 @@ final class AccessLog: Flushable {
         let bytes = UnsafeRawBufferPointer(rebasing: whole[0 ..< n])
         base[count] = UInt8(ascii: "\"")
         count += 1
-        let table = Self.escapes
         var start = 0
         guard let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             base[count] = UInt8(ascii: "\"")
@@ -413,23 +400,16 @@ final class AccessLog: Flushable {
         var i = 0
         let end = bytes.count
         while i < end {
-            guard table[Int(p[i])] else {
+            guard JSONString.needsEscape(p[i]) else {
                 i &+= 1
                 continue
             }
-            // The run before it as it is, then the escape.
+            // The run before it as it is, then the escape (bytes >= 0x80 are copied: a path or
+            // message that is not UTF-8 was already made valid by String(decoding:)).
             put(UnsafeRawBufferPointer(rebasing: bytes[start ..< i]))
-            let b = bytes[i]
-            if b == 0x22 || b == 0x5C {
-                base[count] = UInt8(ascii: "\\")
-                base[count + 1] = b
-                count += 2
-            } else {
-                let hex: StaticString = "0123456789abcdef"
-                put("\\u00")
-                base[count] = hex.utf8Start[Int(b >> 4)]
-                base[count + 1] = hex.utf8Start[Int(b & 15)]
-                count += 2
+            JSONString.escape(p[i]) { b in
+                base[count] = b
+                count += 1
             }
             start = i + 1
             i &+= 1

@@ -1,3 +1,4 @@
+import Channel
 import RouteConfig
 
 /// `GET /config`: the config in effect, as JSON (durations in milliseconds, sizes in bytes):
@@ -126,22 +127,8 @@ struct JSONWriter {
         if needsComma { text += "," }
     }
 
-    /// RFC 8259 §7: quote and backslash escaped, control characters as \u00XX.
+    /// RFC 8259 §7 (`JSONString`).
     static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
+        out += JSONString.quoted(s)
     }
 }

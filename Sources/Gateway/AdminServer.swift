@@ -69,7 +69,7 @@ final class AdminServer {
         var started: UInt64 = 0, failures: UInt64 = 0, dnsFailures: UInt64 = 0
         var active: Int64 = 0, down: Int64 = 0, up: Int64 = 0, buffered: Int64 = 0, granted: Int64 = 0
         var downH1: Int64 = 0, downH2: Int64 = 0, downTLS: Int64 = 0, upStreams: Int64 = 0, upQueued: Int64 = 0
-        var resetsReceived: UInt64 = 0, resetsSent: UInt64 = 0
+        var resetsReceived: UInt64 = 0, resetsSent: UInt64 = 0, retries: UInt64 = 0
         var limits = [UInt64](repeating: 0, count: CallCounters.Limit.allCases.count)
         var handshakes: UInt64 = 0, upstreamTLSFailures: UInt64 = 0, upstreamResumed: UInt64 = 0
         let reasons = ServerConnection.tlsFailureReasons
@@ -93,6 +93,7 @@ final class AdminServer {
             upQueued &+= c.upstreamQueued.load(ordering: .relaxed)
             resetsReceived &+= c.upstreamResetsReceived.load(ordering: .relaxed)
             resetsSent &+= c.upstreamResetsSent.load(ordering: .relaxed)
+            retries &+= c.retries.load(ordering: .relaxed)
             handshakes &+= c.tlsHandshakes.load(ordering: .relaxed)
             upstreamTLSFailures &+= c.upstreamTLSHandshakeFailures.load(ordering: .relaxed)
             upstreamResumed &+= c.upstreamTLSResumed.load(ordering: .relaxed)
@@ -139,6 +140,9 @@ final class AdminServer {
         # HELP trestle_upstream_resets_sent_total Upstream streams reset by the gateway (client gone, deadline, limit).
         # TYPE trestle_upstream_resets_sent_total counter
         trestle_upstream_resets_sent_total \(resetsSent)
+        # HELP trestle_upstream_retries_total Calls sent again after an upstream refused their stream unprocessed (REFUSED_STREAM, above a GOAWAY's last stream).
+        # TYPE trestle_upstream_retries_total counter
+        trestle_upstream_retries_total \(retries)
         # HELP trestle_upstream_connect_failures_total Failed or timed-out upstream connects.
         # TYPE trestle_upstream_connect_failures_total counter
         trestle_upstream_connect_failures_total \(failures)

@@ -45,6 +45,15 @@ final class Call: UpstreamAttemptOwner {
 
     // Request: framed gRPC bytes waiting for the upstream.
     private var requestQueue = ByteQueue()
+    /// The bytes sent upstream stay in `requestQueue` (kept, not copied) until the upstream
+    /// answers, up to `retryKeepLimit`: a stream the upstream refused without processing it
+    /// (RST_STREAM REFUSED_STREAM, or above the last stream of its GOAWAY: a graceful restart)
+    /// goes again on another connection (README "Retries"). Counted in the worker's held bytes.
+    private var keepingForRetry = true
+    static let retryKeepLimit = 64 * 1024
+    /// Bytes of the current attempt's request that an earlier attempt sent already: the
+    /// frontend has heard of them (`requestSent`) once.
+    private var resendBytes = 0
     /// Every request byte is queued (the client's request is complete).
     private(set) var requestComplete = false
 
@@ -104,6 +113,7 @@ final class Call: UpstreamAttemptOwner {
         attempt?.cancel()
         if let upstreamHead { worker.headerPool.give(upstreamHead) }
         if let retryHead { worker.headerPool.give(retryHead) }
+        if keepingForRetry { stopKeeping() }
     }
 
     var isFinished: Bool { machine.isFinished }
@@ -210,6 +220,7 @@ final class Call: UpstreamAttemptOwner {
         act(machine.clientReset())
         attempt?.cancel()
         attempt = nil
+        if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
         worker.deadlines.remove(self)
     }
@@ -290,6 +301,12 @@ final class Call: UpstreamAttemptOwner {
         case .retry:
             attempt?.cancel()
             attempt = nil
+            // What went upstream is sent again, first; the frontend heard of it already.
+            let kept = requestQueue.kept
+            resendBytes += kept
+            worker.counters.add(worker.counters.bufferedBytes, -Int64(kept))
+            requestQueue.rewind()
+            worker.counters.add(worker.counters.retries)
             startAttempt()
         case .finish(let ending):
             finish(ending, fields: fields)
@@ -320,6 +337,7 @@ final class Call: UpstreamAttemptOwner {
         // The attempt holds this call until its stream closes; the call lets go of it now
         // (response bytes still queued towards the client are given back when that stream closes).
         attempt = nil
+        if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
         if ending.source != .client {
             frontend.finish(self, ending, fields: fields)
@@ -369,11 +387,34 @@ final class Call: UpstreamAttemptOwner {
     }
 
     func attemptWriteRequest(_ attempt: UpstreamAttempt, into: UnsafeMutableRawBufferPointer) {
-        requestQueue.read(into: into)
-        frontend.requestSent(self, into.count)
+        var fresh = into.count
+        if keepingForRetry {
+            requestQueue.readKeeping(into: into)
+            worker.counters.add(worker.counters.bufferedBytes, Int64(fresh))
+            if requestQueue.kept > Self.retryKeepLimit { stopKeeping() }
+        } else {
+            requestQueue.read(into: into)
+        }
+        if resendBytes > 0 {
+            let again = min(resendBytes, fresh)
+            resendBytes -= again
+            fresh -= again
+        }
+        if fresh > 0 { frontend.requestSent(self, fresh) }
+    }
+
+    /// The request can no longer be sent again (the upstream answered, it is too large to keep,
+    /// or the call is over): the kept bytes go.
+    private func stopKeeping() {
+        keepingForRetry = false
+        let kept = requestQueue.kept
+        guard kept > 0 else { return }
+        requestQueue.forgetKept()
+        worker.counters.add(worker.counters.bufferedBytes, -Int64(kept))
     }
 
     func attemptHeaders(_ attempt: UpstreamAttempt, _ fields: Metadata, isTrailer: Bool, endStream: Bool) {
+        if keepingForRetry { stopKeeping() }  // answered: the upstream took the stream, it is not sent again
         // The core reads the status; the frontend decides what of the rest its client sees.
         let profile = frontend.profile
         var drops = false
@@ -451,7 +492,7 @@ final class Call: UpstreamAttemptOwner {
     }
 
     func attemptReset(_ attempt: UpstreamAttempt, errorCode: UInt32) {
-        act(machine.upstreamReset(errorCode: errorCode))
+        act(machine.upstreamReset(errorCode: errorCode, canRetry: keepingForRetry))
     }
 
     func attemptFailed(_ attempt: UpstreamAttempt, status: GRPCStatusCode, message: String) {
@@ -550,6 +591,25 @@ protocol Frontend: AnyObject {
     func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?)
     /// The client stream wrote `count` response bytes out.
     func responseWritten(_ call: Call, _ count: Int)
+}
+
+/// A frontend whose client sends gRPC frames already (native gRPC, gRPC over HTTP/1.1): request
+/// bytes go to the call's queue untouched, and the client's window opens as the upstream takes
+/// them (1:1 flow control).
+protocol RelaysRequestFrames: Frontend {}
+
+extension RelaysRequestFrames {
+    func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
+        call.sendRequest(bytes)
+    }
+
+    func requestEnd(_ call: Call) {
+        call.endRequest()
+    }
+
+    func requestSent(_ call: Call, _ count: Int) {
+        call.client.requestTaken(count)
+    }
 }
 
 extension Frontend {

@@ -10,7 +10,7 @@ import Channel
 ///
 /// It keeps no state of its own (the call has it all), so one instance serves every native call
 /// of a worker.
-final class GRPCFrontend: Frontend {
+final class GRPCFrontend: RelaysRequestFrames {
     private let pool: MetadataPool
 
     init(pool: MetadataPool) {
@@ -38,19 +38,7 @@ final class GRPCFrontend: Frontend {
         call.start(route: route, head: head, cardinality: .unknown, openNow: true)
     }
 
-    // MARK: request
-
-    func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
-        call.sendRequest(bytes)
-    }
-
-    func requestEnd(_ call: Call) {
-        call.endRequest()
-    }
-
-    func requestSent(_ call: Call, _ count: Int) {
-        call.client.requestTaken(count)
-    }
+    // MARK: request: relayed untouched (RelaysRequestFrames)
 
     // MARK: response
 

@@ -16,7 +16,7 @@ import RouteConfig
 ///
 /// Deadlines, metadata rules (profile `.web`: the gateway writes `content-type` and `te`),
 /// status decisions and cardinality are the call's. Owned by its call. Loop-thread only.
-final class GRPCHTTP1Frontend: Frontend {
+final class GRPCHTTP1Frontend: RelaysRequestFrames {
     private unowned(unsafe) var call: Call!
     private let pool: MetadataPool
     /// The client sent `TE: trailers`: the response streams and ends with chunked trailers.
@@ -63,19 +63,7 @@ final class GRPCHTTP1Frontend: Frontend {
         call.start(route: routeIndex, head: built, cardinality: .unknown, openNow: true)
     }
 
-    // MARK: request
-
-    func requestBody(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
-        call.sendRequest(bytes)
-    }
-
-    func requestEnd(_ call: Call) {
-        call.endRequest()
-    }
-
-    func requestSent(_ call: Call, _ count: Int) {
-        call.client.requestTaken(count)
-    }
+    // MARK: request: relayed untouched (RelaysRequestFrames)
 
     // MARK: response
 

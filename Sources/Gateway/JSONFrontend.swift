@@ -144,7 +144,7 @@ final class JSONFrontend: Frontend {
                 try appendBinding(text: v.value, path: v.path)
             }
             for q in try routes.queryParameters(query, for: match) {
-                try appendBinding(text: q.value, path: q.path)
+                try appendBinding(text: q.value, path: q.path, mapKey: q.mapKey)
             }
         } catch {
             refuse(.invalidArgument, error.message)
@@ -174,15 +174,19 @@ final class JSONFrontend: Frontend {
                    cardinality: method.serverStreaming ? .many : .one, openNow: method.clientStreaming)
     }
 
-    private func appendBinding(text: String, path: [FieldDescriptor]) throws(TranscodeError) {
+    private func appendBinding(text: String, path: [FieldDescriptor], mapKey: String? = nil) throws(TranscodeError) {
         var text = text
+        var key = mapKey ?? ""
         let transcoder = self.transcoder!
         var thrown: TranscodeError?
         text.withUTF8 { utf8 in
-            do throws(TranscodeError) {
-                try transcoder.appendFieldValue(text: UnsafeRawBufferPointer(utf8), path: path, into: &bindings)
-            } catch {
-                thrown = error
+            key.withUTF8 { keyUTF8 in
+                do throws(TranscodeError) {
+                    try transcoder.appendFieldValue(text: UnsafeRawBufferPointer(utf8), path: path,
+                                                    mapKey: mapKey == nil ? nil : UnsafeRawBufferPointer(keyUTF8), into: &bindings)
+                } catch {
+                    thrown = error
+                }
             }
         }
         if let thrown { throw thrown }

@@ -179,11 +179,7 @@ final class Worker {
     // MARK: thread
 
     func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue().run()
-            return nil
-        }, box)
+        thread = startThread { self.run() }
     }
 
     func join() {

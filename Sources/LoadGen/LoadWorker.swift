@@ -83,11 +83,7 @@ final class LoadWorker: Flushable {
     }
 
     func start() {
-        pthread_create(&thread, nil, { arg in
-            let w = Unmanaged<LoadWorker>.fromOpaque(arg!).takeRetainedValue()
-            w.runOnThread()
-            return nil
-        }, Unmanaged.passRetained(self).toOpaque())
+        thread = startThread { self.runOnThread() }
     }
 
     func join() { pthread_join(thread, nil) }

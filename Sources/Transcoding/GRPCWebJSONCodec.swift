@@ -42,22 +42,31 @@ public final class GRPCWebJSONCodec {
     /// Client bytes (gRPC-Web frames of JSON) in; each complete message is handed to `emit` as a
     /// framed protobuf message (a view, valid during the call).
     public func request(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(Failure) {
-        var failure: Failure?
-        do throws(GRPCFrameDecoder.DecodeError) {
-            try requestFrames.feed(bytes) { message in
-                guard failure == nil else { return }
-                do throws(Failure) { try self.requestMessage(message, emit: emit) } catch { failure = error }
-            }
-        } catch {
-            // A message before the bad frame already failed: that is the first problem (as when
-            // the same bytes come in smaller pieces; found by FuzzTranscoding mode G).
-            if let failure { throw failure }
+        try Self.feed(&requestFrames, bytes, each: { (m) throws(Failure) in try self.requestMessage(m, emit: emit) }) { error in
             switch error {
             case .messageTooLarge(let n):
-                throw Failure(code: .resourceExhausted, message: "a request message of \(n) bytes is larger than max_request_body (\(maxRequestMessage) bytes)")
+                Failure(code: .resourceExhausted, message: "a request message of \(n) bytes is larger than max_request_body (\(maxRequestMessage) bytes)")
             case .invalidFlag(let f):
-                throw Failure(code: .invalidArgument, message: "malformed gRPC-Web request frame (flag \(f))")
+                Failure(code: .invalidArgument, message: "malformed gRPC-Web request frame (flag \(f))")
             }
+        }
+    }
+
+    /// Feeds `bytes` to `frames`, each complete message to `each`, until one fails: the first
+    /// failure is the one thrown, a message's or the framing's (`framing`), whatever comes after
+    /// it in the same bytes — as when the bytes come in smaller pieces (found by FuzzTranscoding
+    /// mode G).
+    private static func feed(_ frames: inout GRPCFrameDecoder, _ bytes: UnsafeRawBufferPointer,
+                             each: (GRPCFrameDecoder.Message) throws(Failure) -> Void,
+                             framing: (GRPCFrameDecoder.DecodeError) -> Failure) throws(Failure) {
+        var failure: Failure?
+        do throws(GRPCFrameDecoder.DecodeError) {
+            try frames.feed(bytes) { message in
+                guard failure == nil else { return }
+                do throws(Failure) { try each(message) } catch { failure = error }
+            }
+        } catch {
+            throw failure ?? framing(error)
         }
         if let failure { throw failure }
     }
@@ -90,24 +99,14 @@ public final class GRPCWebJSONCodec {
     /// Upstream bytes (gRPC frames of protobuf) in; each complete message is handed to `emit` as
     /// a gRPC-Web frame of JSON.
     public func response(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(Failure) {
-        var failure: Failure?
-        do throws(GRPCFrameDecoder.DecodeError) {
-            try responseFrames.feed(bytes) { message in
-                guard failure == nil else { return }
-                do throws(Failure) { try self.responseMessage(message, emit: emit) } catch { failure = error }
-            }
-        } catch {
-            // A message before the bad frame already failed: that is the first problem (as when
-            // the same bytes come in smaller pieces; found by FuzzTranscoding mode G).
-            if let failure { throw failure }
+        try Self.feed(&responseFrames, bytes, each: { (m) throws(Failure) in try self.responseMessage(m, emit: emit) }) { error in
             switch error {
             case .messageTooLarge(let n):
-                throw Failure(code: .resourceExhausted, message: "upstream response message of \(n) bytes is larger than the gateway's limit")
+                Failure(code: .resourceExhausted, message: "upstream response message of \(n) bytes is larger than the gateway's limit")
             case .invalidFlag(let f):
-                throw Failure(code: .internalError, message: "upstream sent a malformed gRPC message prefix (flag \(f))")
+                Failure(code: .internalError, message: "upstream sent a malformed gRPC message prefix (flag \(f))")
             }
         }
-        if let failure { throw failure }
     }
 
     private func responseMessage(_ message: GRPCFrameDecoder.Message, emit: (UnsafeRawBufferPointer) -> Void) throws(Failure) {

@@ -1,3 +1,5 @@
+import Channel
+
 /// The JSON text the protobuf → JSON direction writes, in a buffer of its own: it starts in space
 /// the caller lends (a stack allocation, for the usual small message) and moves to the heap when
 /// it outgrows it. Appending a byte is a bounds check and a store — no uniqueness check, no
@@ -162,7 +164,7 @@ struct JSONOutput: TextOutputStream {
                 let k = UTF8Validation.sequenceLength(p + i, available: n - i)
                 if k == 0 { return i }
                 i += k
-            } else if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 {
+            } else if JSONString.needsEscape(b) {
                 if run < i { append(UnsafeRawBufferPointer(start: p + run, count: i - run)) }
                 appendEscape(b)
                 i += 1
@@ -176,20 +178,7 @@ struct JSONOutput: TextOutputStream {
     }
 
     private mutating func appendEscape(_ b: UInt8) {
-        append(UInt8(ascii: "\\"))
-        switch b {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): append(b)
-        case 0x08: append(UInt8(ascii: "b"))
-        case 0x0C: append(UInt8(ascii: "f"))
-        case 0x0A: append(UInt8(ascii: "n"))
-        case 0x0D: append(UInt8(ascii: "r"))
-        case 0x09: append(UInt8(ascii: "t"))
-        default:
-            let hex: StaticString = "0123456789abcdef"
-            append("u00")
-            append(hex.utf8Start[Int(b >> 4)])
-            append(hex.utf8Start[Int(b & 15)])
-        }
+        JSONString.escape(b) { append($0) }
     }
 
     /// `raw` in standard base64 with padding, in quotes (protobuf's JSON form of `bytes`).

@@ -7,8 +7,11 @@
 /// floats as numbers or `NaN`, `Infinity`, `-Infinity`; enums by name or number; bytes in base64
 /// (either alphabet); strings as they are; wrappers as their value; Timestamp, Duration and
 /// FieldMask in their JSON text forms (without quotes).
+///
+/// A map field takes one entry per parameter (`labels[key]=value`, as grpc-gateway writes it):
+/// `mapKey` is the key's text, in the key type's text form, and `text` the value's.
 enum FieldText {
-    static func append(text: UnsafeRawBufferPointer, path: [FieldDescriptor], index: Int,
+    static func append(text: UnsafeRawBufferPointer, path: [FieldDescriptor], index: Int, mapKey: UnsafeRawBufferPointer? = nil,
                        registry: DescriptorRegistry, into out: inout ProtoWriter) throws(CodecFailure) {
         guard index < path.count else { throw failure(path, .unsupported("an empty field path")) }
         let field = path[index]
@@ -18,11 +21,30 @@ enum FieldText {
             }
             out.appendTag(field.number, .lengthDelimited)
             let start = out.beginLengthDelimited()
-            try append(text: text, path: path, index: index + 1, registry: registry, into: &out)
+            try append(text: text, path: path, index: index + 1, mapKey: mapKey, registry: registry, into: &out)
             out.endLengthDelimited(start)
             return
         }
-        if field.isMap { throw failure(path, .unsupported("a URL parameter cannot set a map field")) }
+        if field.isMap {
+            guard let mapKey, let entry = field.messageType, let keyField = entry.field(number: 1),
+                  let valueField = entry.field(number: 2) else {
+                throw failure(path, .unsupported("a URL parameter sets a map field one entry at a time: \"name[key]=value\""))
+            }
+            // One MapEntry message { 1: key, 2: value }; protobuf keeps the last entry of a key.
+            out.appendTag(field.number, .lengthDelimited)
+            let start = out.beginLengthDelimited()
+            try appendScalar(mapKey, keyField, path, &out)
+            try appendLeaf(text, valueField, path, &out)
+            out.endLengthDelimited(start)
+            return
+        }
+        if mapKey != nil { throw failure(path, .unsupported("\"name[key]=value\" sets an entry of a map field")) }
+        try appendLeaf(text, field, path, &out)
+    }
+
+    /// The value of one field that a text sets: a scalar, an enum, or a well-known type's text form.
+    private static func appendLeaf(_ text: UnsafeRawBufferPointer, _ field: FieldDescriptor, _ path: [FieldDescriptor],
+                                   _ out: inout ProtoWriter) throws(CodecFailure) {
         if field.kind == .group { throw failure(path, .unsupported("group fields are not supported")) }
         if field.kind != .message {
             return try appendScalar(text, field, path, &out)

@@ -77,12 +77,13 @@ public struct JSONTranscoder: Sendable {
     /// not JSON — as the value of the field at the end of `path` (`book.author.id` is `[book,
     /// author, id]`), wrapped in the enclosing message fields. Protobuf merges repeated
     /// occurrences of a message field, so a gateway appends one of these per parameter after the
-    /// body's bytes. A repeated leaf gets one element per call.
-    public func appendFieldValue(text: UnsafeRawBufferPointer, path: [FieldDescriptor],
+    /// body's bytes. A repeated leaf gets one element per call; a map leaf one entry, whose key's
+    /// text is `mapKey`.
+    public func appendFieldValue(text: UnsafeRawBufferPointer, path: [FieldDescriptor], mapKey: UnsafeRawBufferPointer? = nil,
                                  into out: inout ProtoWriter) throws(TranscodeError) {
         let mark = out.bytes.count
         do {
-            try FieldText.append(text: text, path: path, index: 0, registry: registry, into: &out)
+            try FieldText.append(text: text, path: path, index: 0, mapKey: mapKey, registry: registry, into: &out)
         } catch {
             out.bytes.removeSubrange(mark...)
             throw error.transcodeError

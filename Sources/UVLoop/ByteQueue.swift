@@ -15,6 +15,10 @@ public struct ByteQueue: ~Copyable {
     private var capacity = 0
     private var head = 0
     public private(set) var count = 0
+    /// Bytes read out with `readKeeping` and still kept, just before `head` (a call keeps what it
+    /// sent upstream until the upstream answers, so that a refused stream can go again:
+    /// `rewind`). Not in `count`.
+    public private(set) var kept = 0
 
     public init() {}
 
@@ -39,7 +43,7 @@ public struct ByteQueue: ~Copyable {
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count
         guard n > 0, let src = bytes.baseAddress else { return }
-        if count + n > capacity { grow(to: count + n) }
+        if kept + count + n > capacity { grow(to: kept + count + n) }
         let b = base!
         let tail = (head + count) % capacity
         let first = min(n, capacity - tail)
@@ -58,11 +62,40 @@ public struct ByteQueue: ~Copyable {
         if first < n { (d + first).copyMemory(from: b, byteCount: n - first) }
         head = (head + n) % capacity
         count -= n
+        if count == 0 && kept == 0 { drained() }
+    }
+
+    /// As `read(into:)`, but the bytes stay in the queue, kept (`kept`) until `rewind` puts them
+    /// back in front or `forgetKept` lets them go.
+    public mutating func readKeeping(into dst: UnsafeMutableRawBufferPointer) {
+        let n = dst.count
+        precondition(n <= count)
+        guard n > 0, let b = base, let d = dst.baseAddress else { return }
+        let first = min(n, capacity - head)
+        d.copyMemory(from: b + head, byteCount: first)
+        if first < n { (d + first).copyMemory(from: b, byteCount: n - first) }
+        head = (head + n) % capacity
+        count -= n
+        kept += n
+    }
+
+    /// The kept bytes are queued again, in front of the rest, to be read once more.
+    public mutating func rewind() {
+        guard kept > 0 else { return }
+        head = (head - kept + capacity) % capacity
+        count += kept
+        kept = 0
+    }
+
+    /// The kept bytes are not needed any more.
+    public mutating func forgetKept() {
+        kept = 0
         if count == 0 { drained() }
     }
 
     public mutating func removeAll() {
         count = 0
+        kept = 0
         drained()
     }
 
@@ -88,14 +121,16 @@ public struct ByteQueue: ~Copyable {
         var newCap = max(capacity * 2, 512)
         while newCap < needed { newCap *= 2 }
         let nb = ByteQueue.allocate(newCap)
+        let held = kept + count
         if let b = base {
-            let first = min(count, capacity - head)
-            nb.copyMemory(from: b + head, byteCount: first)
-            if first < count { (nb + first).copyMemory(from: b, byteCount: count - first) }
+            let start = (head - kept + capacity) % capacity
+            let first = min(held, capacity - start)
+            nb.copyMemory(from: b + start, byteCount: first)
+            if first < held { (nb + first).copyMemory(from: b, byteCount: held - first) }
             ByteQueue.release(b, capacity)
         }
         base = nb
         capacity = newCap
-        head = 0
+        head = kept
     }
 }

@@ -26,8 +26,9 @@ WAIT = 5
 SERVICE = "grpc.testing.TestService"
 
 # The worst case of one client connection with the defaults (README "Hardening"): 16 MiB of request
-# bytes (connection_window), 16 MiB of upstream response grants, 100 streams x 64 KiB of initial
-# upstream windows and 100 x 64 KiB of header lists: about 45 MiB. The gateway itself idles at about
+# bytes (connection_window), 100 x 64 KiB of request bytes kept for retries, 16 MiB of upstream
+# response grants, 100 streams x 64 KiB of initial upstream windows and 100 x 64 KiB of header
+# lists: about 51 MiB. The gateway itself idles at about
 # 25 MiB; so while one attacker connection is at its worst, the gateway stays under this.
 ATTACK_RSS_CAP_MIB = 80
 

@@ -153,6 +153,24 @@ def test_h1_json_query_parameters_of_every_form(json_gateway):
     }
 
 
+def test_h1_json_query_parameters_set_map_entries(json_gateway):
+    """`name[key]=value` sets one map entry (grpc-gateway's syntax), keys and values in their text
+    forms, brackets percent-encoded or not; a map named without a key is a 400 saying how."""
+    status, _, body = json_gateway.curl("/v1/shelves/s1/books?labels[env]=prod&labels%5Btier%5D=web%20front"
+                                        "&colorByRank[1]=RED&color_by_rank[-2]=2", "-g")
+    assert status == 200, body
+    echoed = json.loads(body)["echoed"]
+    assert echoed["labels"] == {"env": "prod", "tier": "web front"}
+    assert echoed["colorByRank"] == {"1": "RED", "-2": "GREEN"}
+    status, _, body = json_gateway.curl("/v1/shelves/s1/books?labels=prod")
+    assert status == 400, body
+    error = json.loads(body)
+    assert error["code"] == 3 and 'labels[key]=value' in error["message"], error
+    status, _, body = json_gateway.curl("/v1/shelves/s1/books?colorByRank[x]=RED", "-g")
+    assert status == 400, body
+    assert 'invalid value "x" for int32 field' in json.loads(body)["message"], body
+
+
 def test_h1_json_unknown_query_parameter_is_400(json_gateway):
     status, _, body = json_gateway.curl("/v1/shelves/s1/books?nope=1")
     assert status == 400, body

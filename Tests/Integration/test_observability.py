@@ -403,3 +403,28 @@ def test_stream_and_reset_gauges_follow_an_open_and_cancelled_stream(upstream, d
                   "no upstream stream left")
         assert value(m, "trestle_calls_active") == 0
         assert value(m, "trestle_method_calls", service=TESTING, method="FullDuplexCall", code="CANCELLED") == 1
+
+
+def test_pending_calls_gauge_counts_a_call_waiting_for_room(upstream, demo_upstream, gateway, tmp_path):
+    """One upstream connection with room for one stream: while a bidi stream holds it, a second
+    call waits in the endpoint's queue and trestle_upstream_pending_calls shows it; once the
+    stream ends, the waiting call is served and the gauge is back to zero."""
+    import queue
+    up = upstream()
+    config = config_for(up.port, demo_upstream.port, tmp_path, workers=1)
+    config["clusters"][0].update(max_connections=1, max_streams_per_connection=1)
+    gw = gateway(config)
+    admin = admin_port(config)
+    with harness.channel(gw.port) as ch:
+        stub = test_pb2_grpc.TestServiceStub(ch)
+        requests = queue.Queue()
+        held = stub.FullDuplexCall(iter(requests.get, None), timeout=WAIT)
+        requests.put(messages_pb2.StreamingOutputCallRequest(payload=messages_pb2.Payload(body=b"x")))
+        assert next(held).payload.body == b"x"
+        waiting = stub.UnaryCall.future(messages_pb2.SimpleRequest(response_size=3), timeout=WAIT)
+        until(lambda: value(scrape(admin), "trestle_upstream_pending_calls") == 1, "the second call queued")
+        assert not waiting.done()
+        requests.put(None)  # the bidi stream ends: its stream is free for the waiting call
+        assert [r for r in held] == []
+        assert len(waiting.result(timeout=WAIT).payload.body) == 3
+        until(lambda: value(scrape(admin), "trestle_upstream_pending_calls") == 0, "the queue empty")

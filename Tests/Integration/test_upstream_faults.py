@@ -153,16 +153,20 @@ def test_h2_grpc_unary_largest_grpc_timeout(relay, tmp_path):
 
 
 @pytest.mark.parametrize("code, status", [
-    (7, grpc.StatusCode.UNAVAILABLE),          # REFUSED_STREAM
     (8, grpc.StatusCode.CANCELLED),            # CANCEL
     (11, grpc.StatusCode.RESOURCE_EXHAUSTED),  # ENHANCE_YOUR_CALM
     (2, grpc.StatusCode.INTERNAL),             # INTERNAL_ERROR
-], ids=["refused", "cancel", "enhance-your-calm", "internal"])
+], ids=["cancel", "enhance-your-calm", "internal"])
 def test_h2_grpc_unary_upstream_rst_stream_status(gateway, code, status):
-    """An upstream RST_STREAM reaches the client as the status PROTOCOL-HTTP2.md maps its code to."""
+    """An upstream RST_STREAM reaches the client as the status PROTOCOL-HTTP2.md maps its code to,
+    and /metrics counts it as a reset received (not sent). (REFUSED_STREAM is sent again once:
+    `test_h2_grpc_unary_refused_unprocessed_is_sent_again`, `..._refused_every_time_...`.)"""
     up = BrokenUpstream(rst_stream(1, code))  # the gateway's first stream on a new connection is 1
     try:
-        gw = gateway(harness.routes([up.port], workers=1))
+        config = harness.routes([up.port], workers=1)
+        admin = harness.free_port()
+        config["admin"] = {"address": f"127.0.0.1:{admin}"}
+        gw = gateway(config)
         with harness.channel(gw.port) as ch:
             got, details, seconds = harness.status_of(
                 lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(simple(1), timeout=WAIT))
@@ -170,6 +174,10 @@ def test_h2_grpc_unary_upstream_rst_stream_status(gateway, code, status):
         assert got == status, details
         assert f"HTTP/2 error code {code}" in details, details
         assert seconds < 3
+        metrics = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{admin}/metrics"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout
+        assert re.search(r"^trestle_upstream_resets_received_total 1$", metrics, re.M), metrics
+        assert re.search(r"^trestle_upstream_resets_sent_total 0$", metrics, re.M), metrics
     finally:
         up.close()
 
@@ -193,3 +201,169 @@ def test_h2_grpc_unary_refused_endpoint_backs_off(gateway):
                              capture_output=True, text=True, timeout=10, check=True).stdout
     failures = re.search(r"^trestle_upstream_connect_failures_total (\d+)$", metrics, re.M)
     assert failures and int(failures.group(1)) == 1, metrics
+
+
+class RefusingUpstream:
+    """A gRPC upstream in Python `h2` that refuses the first request it receives without
+    processing it — by `how`: "goaway" (GOAWAY naming no stream processed, as a server that is
+    shutting down gracefully does; nghttp2 then closes the stream REFUSED_STREAM), "rst"
+    (RST_STREAM REFUSED_STREAM), "rst-always" (every request so), or "rst-after-headers" (the
+    response HEADERS first, then
+    RST_STREAM REFUSED_STREAM: the stream was taken, it must not be sent again) — and answers
+    every later UnaryCall with the request's payload. `bodies` holds every request body received,
+    in order."""
+
+    def __init__(self, how):
+        import h2.config, h2.connection
+        self.how = how
+        self.bodies = []
+        self.refused = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self._h2 = (h2.config, h2.connection)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, sock):
+        import h2.events
+        config, connection = self._h2
+        h2c = connection.H2Connection(config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        h2c.initiate_connection()
+        sock.sendall(h2c.data_to_send())
+        bodies = {}
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            for event in h2c.receive_data(data):
+                if isinstance(event, h2.events.DataReceived):
+                    bodies[event.stream_id] = bodies.get(event.stream_id, b"") + event.data
+                    h2c.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    self._answer(h2c, event.stream_id, bodies.pop(event.stream_id, b""))
+            sock.sendall(h2c.data_to_send())
+
+    def _answer(self, h2c, stream_id, body):
+        self.bodies.append(body)
+        if not self.refused.is_set() or self.how == "rst-always":
+            self.refused.set()
+            if self.how == "goaway":
+                h2c.close_connection(error_code=0, last_stream_id=0)
+                return
+            if self.how == "rst-after-headers":
+                h2c.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
+            h2c.reset_stream(stream_id, error_code=7)
+            return
+        request = messages_pb2.SimpleRequest.FromString(body[5:])
+        reply = messages_pb2.SimpleResponse(payload=request.payload).SerializeToString()
+        h2c.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc")])
+        h2c.send_data(stream_id, b"\0" + len(reply).to_bytes(4, "big") + reply)
+        h2c.send_headers(stream_id, [("grpc-status", "0")], end_stream=True)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def metric_value(admin, name):
+    metrics = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{admin}/metrics"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+    match = re.search(rf"^{name} (\d+)$", metrics, re.M)
+    assert match, f"{name} not in /metrics"
+    return int(match.group(1))
+
+
+def refusing_gateway(gateway, up):
+    config = harness.routes([up.port], workers=1)
+    admin = harness.free_port()
+    config["admin"] = {"address": f"127.0.0.1:{admin}"}
+    return gateway(config), admin
+
+
+@pytest.mark.parametrize("how", ["goaway", "rst"])
+def test_h2_grpc_unary_refused_unprocessed_is_sent_again(gateway, how):
+    """An upstream that refuses a stream without processing it — GOAWAY during a graceful
+    shutdown, or RST_STREAM REFUSED_STREAM — gets the same request again (the gateway kept the
+    bytes it sent), and the client sees one successful call, counted once as a retry."""
+    up = RefusingUpstream(how)
+    try:
+        gw, admin = refusing_gateway(gateway, up)
+        payload = bytes(range(256)) * 40  # 10 KiB: more than one DATA frame's worth is fine
+        with harness.channel(gw.port) as ch:
+            reply = test_pb2_grpc.TestServiceStub(ch).UnaryCall(
+                messages_pb2.SimpleRequest(payload=messages_pb2.Payload(body=payload)), timeout=WAIT)
+        assert reply.payload.body == payload
+        assert len(up.bodies) == 2 and up.bodies[0] == up.bodies[1], [len(b) for b in up.bodies]
+        assert metric_value(admin, "trestle_upstream_retries_total") == 1
+        assert metric_value(admin, "trestle_buffered_bytes") == 0
+    finally:
+        up.close()
+
+
+def test_h2_grpc_unary_refused_every_time_is_unavailable_after_one_retry(gateway):
+    """An upstream that refuses every stream: the request goes again once, then the call ends
+    UNAVAILABLE naming the reset (PROTOCOL-HTTP2.md's mapping of REFUSED_STREAM)."""
+    up = RefusingUpstream("rst-always")
+    try:
+        gw, admin = refusing_gateway(gateway, up)
+        with harness.channel(gw.port) as ch:
+            got, details, seconds = harness.status_of(
+                lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(simple(1), timeout=WAIT))
+        assert got == grpc.StatusCode.UNAVAILABLE, details
+        assert "HTTP/2 error code 7" in details, details
+        assert seconds < 3
+        assert len(up.bodies) == 2
+        assert metric_value(admin, "trestle_upstream_retries_total") == 1
+    finally:
+        up.close()
+
+
+def test_h2_grpc_refused_after_its_response_began_is_not_sent_again(gateway):
+    """REFUSED_STREAM after the response HEADERS: the upstream took the stream, so the call ends
+    UNAVAILABLE and the request was received once."""
+    up = RefusingUpstream("rst-after-headers")
+    try:
+        gw, admin = refusing_gateway(gateway, up)
+        with harness.channel(gw.port) as ch:
+            got, details, _ = harness.status_of(
+                lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(simple(1), timeout=WAIT))
+        assert got == grpc.StatusCode.UNAVAILABLE, details
+        assert "error code 7" in details, details
+        assert len(up.bodies) == 1
+        assert metric_value(admin, "trestle_upstream_retries_total") == 0
+    finally:
+        up.close()
+
+
+def test_h2_grpc_request_larger_than_what_is_kept_is_not_sent_again(gateway):
+    """A request of 100 KiB is more than the gateway keeps for a retry (64 KiB): refused, the
+    call ends UNAVAILABLE naming the reset, and nothing is left held."""
+    up = RefusingUpstream("goaway")
+    try:
+        gw, admin = refusing_gateway(gateway, up)
+        payload = bytes(100 * 1024)
+        with harness.channel(gw.port) as ch:
+            got, details, _ = harness.status_of(lambda: test_pb2_grpc.TestServiceStub(ch).UnaryCall(
+                messages_pb2.SimpleRequest(payload=messages_pb2.Payload(body=payload)), timeout=WAIT))
+        assert got == grpc.StatusCode.UNAVAILABLE, details
+        assert "error code 7" in details, details
+        assert len(up.bodies) == 1
+        assert metric_value(admin, "trestle_upstream_retries_total") == 0
+        assert metric_value(admin, "trestle_buffered_bytes") == 0
+    finally:
+        up.close()

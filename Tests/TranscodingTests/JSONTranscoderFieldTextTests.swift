@@ -83,7 +83,7 @@ import Transcoding
         ("Book", "count", "1.5", #"ERROR value "1.5" is not an integer for int32 field "count""#),
         ("Book", "color", "PURPLE", #"ERROR unknown value "PURPLE" for enum trestle.test.v1.Color of field "color""#),
         ("Book", "user.id", "\u{1}", "0a"),
-        ("Book", "labels", "k", #"ERROR a URL parameter cannot set a map field in field "labels""#),
+        ("Book", "labels", "k", #"ERROR a URL parameter sets a map field one entry at a time: "name[key]=value" in field "labels""#),
         ("Book", "user", "u", #"ERROR a URL parameter cannot set a message field in field "user""#),
         ("Scalars", "bool_value", "yes", #"ERROR invalid value "yes" for bool field "bool_value""#),
         ("Scalars", "bool_value", "1", #"ERROR invalid value "1" for bool field "bool_value""#),
@@ -138,5 +138,59 @@ import Transcoding
         }
         #expect(Codec.decode(writer.bytes, as: Codec.type("Book"))
             == #"{"title":"T","user":{"id":"param","displayName":"D"},"tags":["x","y"]}"#)
+    }
+
+    /// `name[key]=value` entries of maps (grpc-gateway's query syntax), as the JSON the message
+    /// they make decodes to: keys of every kind in their text forms, values as any leaf's.
+    static let mapEntries: [(field: String, key: String, value: String, json: String)] = [
+        ("string_keys", "env", "prod", #"{"stringKeys":{"env":"prod"}}"#),
+        ("string_keys", "", "empty key", #"{"stringKeys":{"":"empty key"}}"#),
+        ("int32_keys", "-7", "x", #"{"int32Keys":{"-7":"x"}}"#),
+        ("uint64_keys", "18446744073709551615", "x", #"{"uint64Keys":{"18446744073709551615":"x"}}"#),
+        ("sint64_keys", "-3", "x", #"{"sint64Keys":{"-3":"x"}}"#),
+        ("bool_keys", "true", "x", #"{"boolKeys":{"true":"x"}}"#),
+        ("double_values", "pi", "3.25", #"{"doubleValues":{"pi":3.25}}"#),
+        ("color_values", "c", "GREEN", #"{"colorValues":{"c":"GREEN"}}"#),
+        ("bytes_values", "b", "AAE=", #"{"bytesValues":{"b":"AAE="}}"#),
+        ("timestamp_values", "1", "2024-01-02T03:04:05Z", #"{"timestampValues":{"1":"2024-01-02T03:04:05Z"}}"#),
+        ("wrapper_values", "w", "5", #"{"wrapperValues":{"w":5}}"#),
+        ("int32_keys", "x", "v", #"ERROR invalid value "x" for int32 field "int32_keys""#),
+        ("bool_keys", "1", "v", #"ERROR invalid value "1" for bool field "bool_keys""#),
+        ("uint32_values", "k", "-1", #"ERROR value "-1" is out of range for uint32 field "uint32_values""#),
+        ("user_values", "k", "v", #"ERROR a URL parameter cannot set a message field in field "user_values""#),
+    ]
+
+    @Test(arguments: mapEntries)
+    func mapEntry(field: String, key: String, value: String, json: String) {
+        var writer = ProtoWriter()
+        let result: String
+        do throws(TranscodeError) {
+            try withBytes(value) { (raw) throws(TranscodeError) in
+                try withBytes(key) { (k) throws(TranscodeError) in
+                    try JSONTranscoder(registry: Codec.registry).appendFieldValue(
+                        text: raw, path: Self.path("Maps", field), mapKey: k, into: &writer)
+                }
+            }
+            result = Codec.decode(writer.bytes, as: Codec.type("Maps"))
+        } catch {
+            result = "ERROR " + error.message
+            #expect(writer.bytes.isEmpty)
+        }
+        #expect(result == json)
+    }
+
+    @Test func twoEntriesMakeOneMapAndAMapNeedsAKey() throws {
+        var writer = ProtoWriter()
+        let codec = JSONTranscoder(registry: Codec.registry)
+        for (key, value) in [("a", "1"), ("b", "2")] {
+            try withBytes(value) { (raw) throws(TranscodeError) in
+                try withBytes(key) { (k) throws(TranscodeError) in
+                    try codec.appendFieldValue(text: raw, path: Self.path("Maps", "string_keys"), mapKey: k, into: &writer)
+                }
+            }
+        }
+        #expect(Codec.decode(writer.bytes, as: Codec.type("Maps")) == #"{"stringKeys":{"a":"1","b":"2"}}"#)
+        #expect(Self.append("Maps", "string_keys", "x")
+            == #"ERROR a URL parameter sets a map field one entry at a time: "name[key]=value" in field "string_keys""#)
     }
 }

@@ -25,7 +25,7 @@ private typealias M = HTTPRuleFixtures.Method
     func parameters(_ method: String, _ path: String, _ query: String) throws -> [String] {
         let match = try #require(table.match(method: method, path: path[...]).bindingMatch)
         return try table.queryParameters(query[...], for: match).map { parameter in
-            parameter.path.map(\.name).joined(separator: ".") + "=" + parameter.value
+            parameter.path.map(\.name).joined(separator: ".") + (parameter.mapKey.map { "[\($0)]" } ?? "") + "=" + parameter.value
         }
     }
 
@@ -51,6 +51,8 @@ private typealias M = HTTPRuleFixtures.Method
         ("filter.author=caf%C3%A9", ["filter.author=café"]),
         ("parent=shelves/other", []),  // the path binds parent: the path wins
         ("parent=x&page_size=2", ["page_size=2"]),
+        ("labels[env]=prod&labels[tier]=web", ["labels[env]=prod", "labels[tier]=web"]),  // map entries
+        ("labels%5Bk%5D=v&labels[]=empty", ["labels[k]=v", "labels[]=empty"]),  // decoded first; an empty key is a key
     ]
 
     @Test(arguments: list)
@@ -69,8 +71,12 @@ private typealias M = HTTPRuleFixtures.Method
         ("filter.pages=x", #"query parameter "filter.pages" names a message (trestle.test.v1.Range), not a value; set its fields as "filter.pages.<field>""#),
         ("books=x", #"query parameter "books" names a message (trestle.test.v1.Book), not a value; set its fields as "books.<field>""#),
         ("extra=x", #"query parameter "extra" names a message (google.protobuf.Struct), not a value; set its fields as "extra.<field>""#),
-        ("labels=x", #"query parameter "labels": trestle.test.v1.ListBooksRequest.labels is a map, which query parameters cannot set"#),
-        ("labels.key=x", #"query parameter "labels.key": trestle.test.v1.ListBooksRequest.labels is a map, which query parameters cannot set"#),
+        ("labels=x", #"query parameter "labels": trestle.test.v1.ListBooksRequest.labels is a map; set one entry per parameter as "labels[key]=value""#),
+        ("labels.key=x", #"query parameter "labels.key": trestle.test.v1.ListBooksRequest.labels is a map; set one entry per parameter as "labels[key]=value""#),
+        ("labels[a]=1&labels[a]=2", #"query parameter "labels[a]" is given more than once (one value per map key)"#),
+        ("page_size[a]=1", #"query parameter "page_size[a]": trestle.test.v1.ListBooksRequest.page_size is not a map ("name[key]=value" sets a map entry)"#),
+        ("nope[a]=1", #"unknown query parameter "nope[a]" for trestle.test.v1.ListBooksRequest"#),
+        ("labels[a[b]]=x", #"unknown query parameter "labels[a[b]]" for trestle.test.v1.ListBooksRequest"#),  // the last `[` opens the key
         ("books.title=x", #"query parameter "books.title": trestle.test.v1.ListBooksRequest.books is repeated, and query parameters cannot set fields inside a repeated message"#),
         ("filter.examples.title=x", #"query parameter "filter.examples.title": trestle.test.v1.Filter.examples is repeated, and query parameters cannot set fields inside a repeated message"#),
         ("page_size.x=1", #"query parameter "page_size.x": trestle.test.v1.ListBooksRequest.page_size is not a message"#),
