@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: hotPath),
         // Where the transport modules meet: TLS as a WritePump's record layer, and the one HTTP/2
         // client connection life (connect, TLS, SETTINGS, ready, draining) every HTTP/2 client uses.
-        .target(name: "Transport", dependencies: ["UVLoop", "TLS", "HTTP2"], swiftSettings: hotPath),
+        .target(name: "Transport", dependencies: ["Channel", "UVLoop", "TLS", "HTTP2"], swiftSettings: hotPath),
 
         // Channel (pure) and upstream pools
         .target(name: "Channel", swiftSettings: hotPath),

@@ -7,8 +7,10 @@
 /// (PROTOCOL-HTTP2.md "Binary-Header"): its value is kept as it arrived and forwarded untouched;
 /// `isBinary(name:)` tells which.
 ///
-/// A class, not a value: a block is built by one owner, submitted (the HTTP/2 session copies it),
-/// and dropped or `reset()` for reuse (`MetadataPool`). Loop-thread only.
+/// A class, not a value: a block is built by one owner, submitted, and dropped or `reset()` for
+/// reuse (`MetadataPool`). An HTTP/2 session given the worker's pool does not copy a submitted
+/// block: it holds it (`holds`) until the frame is serialized, and the block must not change
+/// meanwhile; `MetadataPool.give` leaves a held block to the last holder. Loop-thread only.
 public final class Metadata {
     /// One allocation: name and value bytes grow up from the start, field records (name start,
     /// name length, value start, value length as Int32) grow down from the end.
@@ -20,6 +22,12 @@ public final class Metadata {
     @usableFromInline var fieldCount = 0
 
     @usableFromInline static let recordSize = 16
+
+    /// Sessions that hold this block until its frame is serialized (they gave nghttp2 its bytes
+    /// without a copy): while non-zero, nothing may change it.
+    public var holds = 0
+    /// Given back to its pool while held: the last holder gives it back again.
+    public var givenBackWhileHeld = false
 
     public init(reservingBytes: Int = 256, fields: Int = 8) {
         capacity = max(reservingBytes + fields * Metadata.recordSize, 64)
@@ -43,6 +51,7 @@ public final class Metadata {
     /// Keeps the first `count` fields (a head sent again without what was appended for one try).
     public func truncate(to count: Int) {
         precondition(count <= fieldCount)
+        assert(holds == 0, "a header block a session holds changed")
         guard count < fieldCount else { return }
         if count == 0 {
             reset()
@@ -56,6 +65,7 @@ public final class Metadata {
     /// Empties the list, keeping its storage.
     @inlinable
     public func reset() {
+        assert(holds == 0, "a header block a session holds changed")
         used = 0
         fieldCount = 0
     }
@@ -65,6 +75,7 @@ public final class Metadata {
     /// allocates) and one copy per part.
     @inlinable
     public func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        assert(holds == 0, "a header block a session holds changed")
         let nc = name.count, vc = value.count
         let ns = used
         let vs = ns &+ nc
@@ -72,13 +83,46 @@ public final class Metadata {
         let fields = fieldCount &+ 1
         if need &+ fields &* Metadata.recordSize > capacity { grow(need &+ fields &* Metadata.recordSize) }
         let b = base
-        if nc > 0 { (b + ns).copyMemory(from: name.baseAddress.unsafelyUnwrapped, byteCount: nc) }
-        if vc > 0 { (b + vs).copyMemory(from: value.baseAddress.unsafelyUnwrapped, byteCount: vc) }
+        if nc > 0 { Metadata.copy(b + ns, name.baseAddress.unsafelyUnwrapped, nc) }
+        if vc > 0 { Metadata.copy(b + vs, value.baseAddress.unsafelyUnwrapped, vc) }
         used = need
         let o = (b + (capacity &- fields &* Metadata.recordSize)).assumingMemoryBound(to: Int32.self)
         o[0] = Int32(truncatingIfNeeded: ns); o[1] = Int32(truncatingIfNeeded: nc)
         o[2] = Int32(truncatingIfNeeded: vs); o[3] = Int32(truncatingIfNeeded: vc)
         fieldCount = fields
+    }
+
+    /// Copies `n` (> 0) bytes: most names and values are short, and two overlapping word moves
+    /// cost less than a call into memcpy for them.
+    @inlinable @inline(__always)
+    static func copy(_ to: UnsafeMutableRawPointer, _ from: UnsafeRawPointer, _ n: Int) {
+        if n >= 8 && n <= 16 {
+            let a = from.loadUnaligned(as: UInt64.self)
+            let z = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            to.storeBytes(of: a, as: UInt64.self)
+            to.storeBytes(of: z, toByteOffset: n &- 8, as: UInt64.self)
+        } else if n > 16 && n <= 32 {
+            let a = from.loadUnaligned(as: UInt64.self)
+            let b = from.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let y = from.loadUnaligned(fromByteOffset: n &- 16, as: UInt64.self)
+            let z = from.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            to.storeBytes(of: a, as: UInt64.self)
+            to.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            to.storeBytes(of: y, toByteOffset: n &- 16, as: UInt64.self)
+            to.storeBytes(of: z, toByteOffset: n &- 8, as: UInt64.self)
+        } else if n >= 4 && n < 8 {
+            let a = from.loadUnaligned(as: UInt32.self)
+            let z = from.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+            to.storeBytes(of: a, as: UInt32.self)
+            to.storeBytes(of: z, toByteOffset: n &- 4, as: UInt32.self)
+        } else if n < 4 {
+            // 1 to 3 bytes: first, middle and last (overlapping when fewer).
+            to.storeBytes(of: from.load(as: UInt8.self), as: UInt8.self)
+            to.storeBytes(of: from.load(fromByteOffset: n >> 1, as: UInt8.self), toByteOffset: n >> 1, as: UInt8.self)
+            to.storeBytes(of: from.load(fromByteOffset: n &- 1, as: UInt8.self), toByteOffset: n &- 1, as: UInt8.self)
+        } else {
+            to.copyMemory(from: from, byteCount: n)
+        }
     }
 
     /// Slow paths (names and values built at run time). Disfavoured so that two literals pick

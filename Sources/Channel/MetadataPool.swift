@@ -19,6 +19,11 @@ public final class MetadataPool {
 
     @inlinable @inline(__always)
     public func give(_ h: Metadata) {
+        // A session still holds it (its frame is not serialized yet): it gives it back then.
+        if h.holds > 0 {
+            h.givenBackWhileHeld = true
+            return
+        }
         guard free.count < limit, h.storageSize <= MetadataPool.maxKeptSize else { return }
         h.reset()
         free.append(h)

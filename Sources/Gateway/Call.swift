@@ -38,6 +38,9 @@ final class Call: UpstreamAttemptOwner {
     private(set) var upstreamHead: Metadata?
     /// How many fields of `upstreamHead` are the call's own (-1 until the first attempt).
     private var upstreamHeadFields = -1
+    /// The head of a retry: a copy of the call's own fields (the last attempt's session may still
+    /// hold `upstreamHead` unsent, and a held block never changes).
+    private var retryHead: Metadata?
     private var clientTimeoutNs: UInt64?
 
     // Request: framed gRPC bytes waiting for the upstream.
@@ -109,6 +112,7 @@ final class Call: UpstreamAttemptOwner {
         // The attempt may outlive the call on its connection: it must not call back here.
         attempt?.cancel()
         if let upstreamHead { worker.headerPool.give(upstreamHead) }
+        if let retryHead { worker.headerPool.give(retryHead) }
         if keepingForRetry { stopKeeping() }
     }
 
@@ -347,9 +351,21 @@ final class Call: UpstreamAttemptOwner {
     // MARK: UpstreamAttemptOwner
 
     func attemptRequestHead(_ attempt: UpstreamAttempt) -> Metadata {
-        let h = upstreamHead!
+        var h = upstreamHead!
         // Each attempt's head is the client's fields plus its own time remaining.
-        if upstreamHeadFields < 0 { upstreamHeadFields = h.count } else { h.truncate(to: upstreamHeadFields) }
+        if upstreamHeadFields < 0 {
+            upstreamHeadFields = h.count
+        } else {
+            let pool = worker.headerPool
+            let copy = pool.take()
+            for i in 0 ..< upstreamHeadFields {
+                let (name, value) = h.field(i)
+                copy.append(name: name, value: value)
+            }
+            if let retryHead { pool.give(retryHead) }  // its session gives it back once sent
+            retryHead = copy
+            h = copy
+        }
         // The time remaining, when there is a deadline (PROTOCOL-HTTP2.md "Timeouts").
         if deadlineMs > 0 {
             let now = worker.loop.now

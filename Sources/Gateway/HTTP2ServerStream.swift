@@ -26,8 +26,10 @@ final class HTTP2ServerStream: ClientStream {
     private let sessionRef: Unmanaged<HTTP2Session>
     private var isClosed = false
     unowned(unsafe) let worker: Worker
-    /// The worker's header pool, held here: a load through the unowned worker would retain it.
+    /// The worker's header pool and counters, held here: a load through the unowned worker
+    /// would retain them (the counters change on every DATA chunk).
     private let pool: MetadataPool
+    private let counters: CallCounters
     let streamID: Int32
     private var builder: CallHeadBuilder
     /// The block the builder fills (also `builder.head.metadata`), held here as a `let` so that
@@ -37,6 +39,8 @@ final class HTTP2ServerStream: ClientStream {
     private var headerLimit: HeaderListLimit
     /// The call took the collected head as its upstream head (it gives it back to the pool).
     private var headTaken = false
+    /// The request head is complete (later fields are trailers).
+    private var headComplete = false
     private(set) var call: Call?
     private var requestEnded = false
     /// Client bytes received and not yet given back to the client's window.
@@ -85,6 +89,7 @@ final class HTTP2ServerStream: ClientStream {
         sessionRef = Unmanaged.passUnretained(conn.session!)
         self.worker = conn.worker
         pool = conn.worker.headerPool
+        counters = conn.worker.counters
         self.streamID = streamID
         requestBlock = pool.take()
         headerLimit = conn.worker.headerLimit
@@ -105,15 +110,18 @@ final class HTTP2ServerStream: ClientStream {
         builder.dropFieldsNamed(byConnectionValue: value)
     }
 
+    /// One field of the request head, or of request trailers (counted, never kept: the head
+    /// may be on its way upstream, where a session holds it unchanged until it is sent).
     @inline(__always)
     func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard headerLimit.admit(nameCount: name.count, valueCount: value.count) else { return }
+        guard headerLimit.admit(nameCount: name.count, valueCount: value.count), !headComplete else { return }
         builder.add(name: name, value: value, into: requestBlock)
     }
 
     /// The request HEADERS are complete: start the call with its frontend.
     func headersComplete(endStream: Bool) {
-        guard !isClosed else { return }
+        guard !isClosed, !headComplete else { return }
+        headComplete = true
         requestEnded = endStream
         // `builder.head` is used in place, never copied out (a copy retains and releases its
         // block and strings on every call).
@@ -200,7 +208,7 @@ final class HTTP2ServerStream: ClientStream {
         unconsumed += bytes.count
         bytesIn &+= bytes.count
         connRef._withUnsafeGuaranteedRef { $0.requestHeld += bytes.count }
-        worker.counters.add(worker.counters.bufferedBytes, Int64(bytes.count))
+        counters.add(counters.bufferedBytes, Int64(bytes.count))
         if let call {
             call.clientData(bytes)
         } else {
@@ -221,7 +229,8 @@ final class HTTP2ServerStream: ClientStream {
             self.call = nil  // the call holds this stream: letting go ends the cycle
         }
         // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
-        if let session = conn?.session, !windowless { session.consumeConnection(unconsumed) }
+        // (`sessionRef` is valid while `conn` is set: the connection closes its streams first.)
+        if conn != nil, !windowless { sessionRef._withUnsafeGuaranteedRef { $0.consumeConnection(unconsumed) } }
         release()
         conn = nil
         isClosed = true
@@ -275,7 +284,7 @@ final class HTTP2ServerStream: ClientStream {
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !responseEnded else { return }
         responseQueue.append(bytes)
-        worker.counters.add(worker.counters.bufferedBytes, Int64(bytes.count))
+        counters.add(counters.bufferedBytes, Int64(bytes.count))
         sessionRef._withUnsafeGuaranteedRef { $0.resumeData(streamID: streamID) }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
@@ -293,7 +302,7 @@ final class HTTP2ServerStream: ClientStream {
 
     func requestTaken(_ count: Int) {
         unconsumed -= count
-        worker.counters.add(worker.counters.bufferedBytes, -Int64(count))
+        counters.add(counters.bufferedBytes, -Int64(count))
         connRef._withUnsafeGuaranteedRef { $0.requestHeld -= count }
         guard !isClosed, !windowless else { return }
         sessionRef._withUnsafeGuaranteedRef { $0.consume(streamID: streamID, count) }
@@ -330,7 +339,7 @@ final class HTTP2ServerStream: ClientStream {
     func writeData(into: UnsafeMutableRawBufferPointer) {
         responseQueue.read(into: into)
         bytesOut &+= into.count
-        worker.counters.add(worker.counters.bufferedBytes, -Int64(into.count))
+        counters.add(counters.bufferedBytes, -Int64(into.count))
         call?.responseWritten(into.count)
     }
 }
@@ -341,7 +350,7 @@ extension HTTP2ServerStream {
     /// Gives up what the stream holds in the worker's and the connection's accounts (on close).
     private func release() {
         let held = unconsumed + responseQueue.count
-        if held != 0 { worker.counters.add(worker.counters.bufferedBytes, -Int64(held)) }
+        if held != 0 { counters.add(counters.bufferedBytes, -Int64(held)) }
         connRef._withUnsafeGuaranteedRef {
             $0.requestHeld -= unconsumed
             $0.responseGranted -= responseGrant
@@ -421,7 +430,7 @@ extension HTTP2ServerStream {
         call?.fail(.deadlineExceeded, message)
         let queued = responseQueue.count
         if queued > 0 {
-            worker.counters.add(worker.counters.bufferedBytes, -Int64(queued))
+            counters.add(counters.bufferedBytes, -Int64(queued))
             // The upstream's window for these bytes is given back as if they had been written.
             responseQueue.removeAll()
         }

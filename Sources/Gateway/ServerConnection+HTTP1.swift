@@ -127,7 +127,8 @@ extension ServerConnection {
             h1ReadPaused = false
             tcp.startReading()
         }
-        let session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
+        let session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings,
+                                   headerPool: worker.headerPool)
         self.session = session
         startIdleTimer()
         streamTimer?.close()

@@ -157,7 +157,10 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     var loopNow: UInt64 { worker.loop.now }
 
-    func scheduleFlush() { worker.flushQueue.schedule(self) }
+    /// Several times per call: one already scheduled costs only this check (no call into the
+    /// queue through the protocol, no reference counting).
+    @inline(__always)
+    func scheduleFlush() { if !flushScheduled { worker.flushQueue.schedule(self) } }
 
     // MARK: TCP
 
@@ -211,7 +214,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
         guard sniffed.count == Self.preface.count else { return }
         stopPrefaceTimer()
         mode = .http2
-        session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings)
+        session = HTTP2Session(role: .server, delegate: self, settings: worker.serverSettings, headerPool: worker.headerPool)
         startIdleTimer()
         startStreamTimer()
         let preface = sniffed

@@ -120,7 +120,7 @@ extension Worker {
         settings.tls = tls
         settings.tlsServerName = c.tls?.serverName
         return ClusterPool(settings: settings, loop: loop, flushQueue: flushQueue, counters: counters,
-                           plaintextBuffer: tlsPlaintext)
+                           plaintextBuffer: tlsPlaintext, headerPool: headerPool)
     }
 
     /// The HTTP/2 settings offered to client connections.

@@ -101,10 +101,25 @@ public final class HTTP2Session {
     /// next round (nghttp2 serialises every NO_COPY frame of one `mem_send` in a row otherwise).
     private var producingLimit = 0
     private var dispatching = false
+    /// The pool submitted header blocks come from (the worker's), or nil: nghttp2 copies every
+    /// block then. With it, a block is given to nghttp2 without a copy (NO_COPY_NAME and
+    /// NO_COPY_VALUE) and held here, unchanged, until nghttp2 has serialized or dropped its frame
+    /// (`releaseHeldBlocks`); a block its owner gave back meanwhile goes back to this pool then.
+    private let headerPool: MetadataPool?
+    /// Blocks nghttp2 has without a copy, each retained once by hand (no reference counting
+    /// when the list grows or is walked).
+    private var held: ContiguousArray<Unmanaged<Metadata>> = []
+    /// Past this many held blocks (frames that cannot go out: a peer that does not read), blocks
+    /// are copied again, as without a pool.
+    static let maxHeldBlocks = 1024
 
-    public init(role: Role, delegate: HTTP2SessionDelegate, settings: HTTP2LocalSettings) {
+    /// `headerPool`: where the blocks submitted on this session come from (see `held`); every
+    /// name in them must be lower case (RFC 9113 §8.2.1: nghttp2 lower-cases only what it copies).
+    public init(role: Role, delegate: HTTP2SessionDelegate, settings: HTTP2LocalSettings, headerPool: MetadataPool? = nil) {
         self.role = role
         self.delegate = delegate
+        self.headerPool = headerPool
+        held.reserveCapacity(headerPool == nil ? 0 : 64)
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         nghttp2_option_set_no_auto_window_update(option, 1)
@@ -155,6 +170,7 @@ public final class HTTP2Session {
     deinit {
         // Does not call on_stream_close: the owner must have released its streams (docs/ARCHITECTURE.md §9).
         nghttp2_session_del(raw)
+        releaseHeldBlocks()
     }
 
     // MARK: input and output
@@ -183,7 +199,36 @@ public final class HTTP2Session {
             if n == 0 { break }
             out.append(UnsafeRawBufferPointer(start: p, count: n))
         }
+        // Frames leave nghttp2's queues in an order of its own: once they are all empty, every
+        // HEADERS frame submitted has been serialized (or dropped, its stream gone) and no held
+        // block is read again.
+        if !held.isEmpty && nghttp2_session_get_outbound_queue_size(raw) == 0 { releaseHeldBlocks() }
         return nil
+    }
+
+    /// Lets go of every held block; one its owner gave back while held goes back to the pool.
+    private func releaseHeldBlocks() {
+        guard let pool = headerPool else { return }
+        for u in held {
+            u._withUnsafeGuaranteedRef { h in
+                h.holds -= 1
+                if h.holds == 0 && h.givenBackWhileHeld {
+                    h.givenBackWhileHeld = false
+                    pool.give(h)
+                }
+            }
+            u.release()
+        }
+        held.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether `headers` goes to nghttp2 without a copy: it is then held until its frame is serialized.
+    @inline(__always)
+    private func hold(_ headers: Metadata) -> Bool {
+        guard headerPool != nil, held.count < HTTP2Session.maxHeldBlocks else { return false }
+        headers.holds += 1
+        held.append(Unmanaged.passRetained(headers))
+        return true
     }
 
     /// A server accepting HTTP/1.1 `Upgrade: h2c` (RFC 7540 §3.2): applies the client's
@@ -225,7 +270,7 @@ public final class HTTP2Session {
     /// Client: opens a stream. Returns the stream ID, or a negative nghttp2 error
     /// (NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE when the connection has used all its IDs).
     public func submitRequest(_ headers: Metadata, source: UnsafeMutableRawPointer, endStream: Bool = false) -> Int32 {
-        headers.withNV { nv, n in
+        headers.withNV(copy: !hold(headers)) { nv, n in
             if endStream {
                 return nghttp2_submit_request(raw, nil, nv, n, nil, source)
             }
@@ -240,7 +285,7 @@ public final class HTTP2Session {
     @discardableResult
     public func submitResponse(streamID: Int32, _ headers: Metadata, hasBody: Bool,
                                source: UnsafeMutableRawPointer?) -> Int32 {
-        headers.withNV { nv, n in
+        headers.withNV(copy: !hold(headers)) { nv, n in
             if !hasBody {
                 return nghttp2_submit_response(raw, streamID, nv, n, nil)
             }
@@ -253,7 +298,7 @@ public final class HTTP2Session {
     /// Trailers. Call from `http2DataReady` when returning `.bytes(_, end: .trailers)`.
     @discardableResult
     public func submitTrailer(streamID: Int32, _ headers: Metadata) -> Int32 {
-        headers.withNV { nv, n in nghttp2_submit_trailer(raw, streamID, nv, n) }
+        headers.withNV(copy: !hold(headers)) { nv, n in nghttp2_submit_trailer(raw, streamID, nv, n) }
     }
 
     /// A deferred data source has something again.
@@ -446,16 +491,19 @@ public final class HTTP2Session {
 }
 
 extension Metadata {
-    /// Builds the nghttp2_nv array on the stack; nghttp2 copies names and values on submit.
-    func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
+    /// Builds the nghttp2_nv array on the stack. `copy`: nghttp2 copies names and values on
+    /// submit (and lower-cases the names); else it keeps pointers into this block.
+    func withNV<R>(copy: Bool, _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
         let n = count
+        let flags = copy ? UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+            : UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
         return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(n, 1)) { nv in
             for f in 0 ..< n {
                 let (name, value) = field(f)
                 nv[f] = nghttp2_nv(name: UnsafeMutablePointer(mutating: name.baseAddress?.assumingMemoryBound(to: UInt8.self)),
                                    value: UnsafeMutablePointer(mutating: value.baseAddress?.assumingMemoryBound(to: UInt8.self)),
                                    namelen: name.count, valuelen: value.count,
-                                   flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                                   flags: flags)
             }
             return body(UnsafePointer(nv.baseAddress), n)
         }

@@ -1,3 +1,4 @@
+import Channel
 import HTTP2
 import TLS
 import UVLoop
@@ -57,9 +58,14 @@ public final class HTTP2ClientConnection: TCPStreamDelegate, Flushable {
         public var serverName: String?
         /// Where the TLS session is cached for resumption on the next connection to this peer.
         public var sessionKey: String?
+        /// Where the header blocks submitted on the session come from (it takes them without a
+        /// copy and gives them back there once sent; see `HTTP2Session`), or nil: copied.
+        public var headerPool: MetadataPool?
 
         public init(address: ResolvedAddress, connectTimeoutMs: UInt64, http2: HTTP2LocalSettings,
-                    tls: TLSClientContext? = nil, serverName: String? = nil, sessionKey: String? = nil) {
+                    tls: TLSClientContext? = nil, serverName: String? = nil, sessionKey: String? = nil,
+                    headerPool: MetadataPool? = nil) {
+            self.headerPool = headerPool
             self.address = address
             self.connectTimeoutMs = connectTimeoutMs
             self.http2 = http2
@@ -99,7 +105,7 @@ public final class HTTP2ClientConnection: TCPStreamDelegate, Flushable {
         self.flushQueue = flushQueue
         address = options.address
         connectTimeoutMs = options.connectTimeoutMs
-        session = HTTP2Session(role: .client, delegate: owner, settings: options.http2)
+        session = HTTP2Session(role: .client, delegate: owner, settings: options.http2, headerPool: options.headerPool)
         if let context = options.tls {
             let t = TLSConnection(client: context, serverName: options.serverName, sessionKey: options.sessionKey,
                                   plaintextBuffer: plaintextBuffer ?? TLSPlaintextBuffer())
@@ -161,7 +167,7 @@ public final class HTTP2ClientConnection: TCPStreamDelegate, Flushable {
 
     @inline(__always)
     public func scheduleFlush() {
-        if !flushing { flushQueue.schedule(self) }
+        if !flushing && !flushScheduled { flushQueue.schedule(self) }
     }
 
     public func flush() {

@@ -14,6 +14,9 @@ public final class ClusterPool {
     let counters: CallCounters
     /// The worker's buffer for decrypted bytes (TLS clusters), shared by its connections.
     let plaintextBuffer: TLSPlaintextBuffer?
+    /// The worker's header blocks: the connections' sessions give request heads back there
+    /// once sent (they take them without a copy).
+    let headerPool: MetadataPool?
     /// The endpoints calls are balanced over: the IP literals of the settings, then the
     /// current addresses of each host name.
     var endpoints: [EndpointPool] = []
@@ -36,9 +39,10 @@ public final class ClusterPool {
     public private(set) var isRetired = false
 
     public init(settings: UpstreamClusterSettings, loop: Loop, flushQueue: FlushQueue, counters: CallCounters,
-                plaintextBuffer: TLSPlaintextBuffer? = nil) {
+                plaintextBuffer: TLSPlaintextBuffer? = nil, headerPool: MetadataPool? = nil) {
         self.settings = settings
         self.plaintextBuffer = plaintextBuffer
+        self.headerPool = headerPool
         self.counters = counters
         self.loop = loop
         self.flushQueue = flushQueue

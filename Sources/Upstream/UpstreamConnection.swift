@@ -17,7 +17,9 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     typealias State = HTTP2ClientConnection.State
 
     unowned(unsafe) let pool: EndpointPool
-    var counters: CallCounters { pool.cluster.counters }
+    /// The worker's counters (a `let`: reached through the pool, every stream's count would
+    /// retain and release them).
+    let counters: CallCounters
     /// The connection's life (TCP, TLS, SETTINGS); set once in `init`.
     private var link: HTTP2ClientConnection!
     /// `link` and its session, unmanaged (valid while `link` holds them; `sessionRef` is cleared
@@ -43,10 +45,11 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     init(pool: EndpointPool, address: ResolvedAddress) {
         self.pool = pool
         self.address = address
+        counters = pool.cluster.counters
         let settings = pool.cluster.settings
         maxStreams = settings.maxStreamsPerConnection
         var options = HTTP2ClientConnection.Options(address: address, connectTimeoutMs: settings.connectTimeoutMs,
-                                                    http2: settings.http2)
+                                                    http2: settings.http2, headerPool: pool.cluster.headerPool)
         if let tls = settings.tls {
             let name = settings.tlsServerName ?? pool.host
             options.tls = tls.current  // read once per connection: a reload reaches the next one

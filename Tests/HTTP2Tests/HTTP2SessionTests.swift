@@ -21,12 +21,13 @@ import UVLoop
         let clientSession: HTTP2Session
         let serverSession: HTTP2Session
 
+        /// `pool`: both sessions take submitted blocks without a copy (as the gateway's do).
         init(client clientSettings: HTTP2LocalSettings = HTTP2LocalSettings(),
-             server serverSettings: HTTP2LocalSettings = HTTP2LocalSettings()) {
+             server serverSettings: HTTP2LocalSettings = HTTP2LocalSettings(), pool: MetadataPool? = nil) {
             client = Peer()
             server = Peer()
-            clientSession = HTTP2Session(role: .client, delegate: client, settings: clientSettings)
-            serverSession = HTTP2Session(role: .server, delegate: server, settings: serverSettings)
+            clientSession = HTTP2Session(role: .client, delegate: client, settings: clientSettings, headerPool: pool)
+            serverSession = HTTP2Session(role: .server, delegate: server, settings: serverSettings, headerPool: pool)
         }
 
         /// Moves bytes both ways until both sessions are idle; returns the bytes moved.
@@ -103,6 +104,46 @@ import UVLoop
         #expect(answer.closedWith == 0)
         #expect(pair.server.stream(id).closedWith == 0)
         #expect(pair.client.opened == [], "a client session never reports peer-opened streams")
+    }
+
+    /// With the worker's pool, nghttp2 gets a submitted block's bytes without a copy: given back
+    /// before its frame is produced, the block is not handed out again (its bytes would become
+    /// another head's), the peer still gets every field byte for byte, and once the frame is out
+    /// the block is back in the pool.
+    @Test func heldBlockGoesBackToThePoolOnlyOnceItsFrameIsSent() {
+        let pool = MetadataPool()
+        let pair = Pair(pool: pool)
+        pair.server.autoConsume = true
+        let block = pool.take()
+        for (name, value) in Self.requestHeaders { block.append(name, value) }
+        let body = Body([], finished: true)
+        pair.client.bodies.append(body)
+        let id = pair.clientSession.submitRequest(block, source: body.pointer, endStream: true)
+        #expect(id > 0)
+        #expect(block.holds == 1)
+        pool.give(block)
+        let other = pool.take()
+        #expect(other !== block, "a block nghttp2 still points into is not handed out again")
+        other.append("x-other", "written while the request waits")
+        pair.pump()
+        #expect(pair.server.stream(id).headers.map(\.0) == Self.requestHeaders.map(\.0))
+        #expect(pair.server.stream(id).headers.map(\.1) == Self.requestHeaders.map(\.1))
+        #expect(block.holds == 0)
+        #expect(pool.take() === block, "given back to the pool once its HEADERS frame was serialized")
+
+        // The response head and trailers the server submits are held and given back the same way.
+        let head = pool.take()
+        for (name, value) in Self.responseHeaders { head.append(name, value) }
+        let trailers = pool.take()
+        for (name, value) in Self.trailers { trailers.append(name, value) }
+        pair.serverSession.submitResponse(streamID: id, head, hasBody: false, source: nil)
+        #expect(head.holds == 1)
+        pool.give(head)
+        pair.pump()
+        #expect(pair.client.stream(id).headers.map(\.1) == Self.responseHeaders.map(\.1))
+        #expect(head.holds == 0 && pool.take() === head)
+        pool.give(trailers)
+        #expect(pool.take() === trailers, "a block never submitted goes back at once")
     }
 
     /// A deferred data source sends nothing, however often the session is pumped, until `resumeData`.
