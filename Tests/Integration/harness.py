@@ -26,10 +26,20 @@ CHANNEL_OPTIONS = interop_server.OPTIONS + [
 ]
 
 
+_given_ports = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, and that this process has not handed out before: the
+    kernel may give a just-closed ephemeral port twice in a row (a listener and the admin
+    address of one config then collided)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def routes(endpoints, *, workers=2, route_timeout="30s", shutdown_grace="5s", **cluster):
