@@ -384,7 +384,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func http2StreamOpened(_ session: HTTP2Session, streamID: Int32) {
         // The worker's memory budget: beyond it a new stream is refused (the client may retry it).
-        if worker.counters.bufferedBytes.load(ordering: .relaxed) > Int64(worker.limits.maxBufferedPerWorker) {
+        if worker.overBudget {
             worker.counters.limitHit(.bufferedPerWorker)
             session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.refusedStream.rawValue)
             return

@@ -54,29 +54,29 @@ public struct ByteQueue: ~Copyable {
 
     /// Moves exactly `into.count` bytes (≤ count) out of the queue.
     public mutating func read(into dst: UnsafeMutableRawBufferPointer) {
+        guard take(into: dst) else { return }
+        if count == 0 && kept == 0 { drained() }
+    }
+
+    /// Copies `into.count` bytes (≤ count) from the front and moves the front past them; false
+    /// when there was nothing to copy.
+    @inline(__always)
+    private mutating func take(into dst: UnsafeMutableRawBufferPointer) -> Bool {
         let n = dst.count
         precondition(n <= count)
-        guard n > 0, let b = base, let d = dst.baseAddress else { return }
+        guard n > 0, let b = base, let d = dst.baseAddress else { return false }
         let first = min(n, capacity - head)
         d.copyMemory(from: b + head, byteCount: first)
         if first < n { (d + first).copyMemory(from: b, byteCount: n - first) }
         head = (head + n) % capacity
         count -= n
-        if count == 0 && kept == 0 { drained() }
+        return true
     }
 
     /// As `read(into:)`, but the bytes stay in the queue, kept (`kept`) until `rewind` puts them
     /// back in front or `forgetKept` lets them go.
     public mutating func readKeeping(into dst: UnsafeMutableRawBufferPointer) {
-        let n = dst.count
-        precondition(n <= count)
-        guard n > 0, let b = base, let d = dst.baseAddress else { return }
-        let first = min(n, capacity - head)
-        d.copyMemory(from: b + head, byteCount: first)
-        if first < n { (d + first).copyMemory(from: b, byteCount: n - first) }
-        head = (head + n) % capacity
-        count -= n
-        kept += n
+        if take(into: dst) { kept += dst.count }
     }
 
     /// The kept bytes are queued again, in front of the rest, to be read once more.
