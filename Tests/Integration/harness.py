@@ -165,6 +165,51 @@ class Gateway(Process):
         raise AssertionError(f"no {field} in /proc/PID/status")
 
 
+def metric(admin, name, label=None):
+    """The value of one sample on the admin port's /metrics (`label`: its `{...}` as printed)."""
+    import re
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10) as response:
+        body = response.read().decode()
+    match = re.search(rf"^{re.escape(name)}{re.escape(label) if label else ''} (-?\d+)$", body, re.M)
+    assert match, f"{name}{label or ''} not in /metrics:\n{body}"
+    return int(match.group(1))
+
+
+class RawServer:
+    """A listening socket on 127.0.0.1 (`.port`) whose connections are each served by the
+    subclass's `_serve(conn)` on a thread of its own: the tests' raw HTTP/2 upstreams. A subclass
+    sets its own state before calling `super().__init__()` (a connection may arrive at once)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self._conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        raise NotImplementedError
+
+    def stop(self):
+        self.sock.close()
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class InProcessUpstream:
     def __init__(self, options=()):
         self.server, self.port, self.service = interop_server.serve(options=options)

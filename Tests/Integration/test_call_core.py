@@ -83,7 +83,7 @@ class GrpcUpstream:
 GRPC_PREFIX_TEN_BYTES = b"\x00\x00\x00\x00\x0a"  # uncompressed, 10 bytes announced
 
 
-class TruncatingUpstream:
+class TruncatingUpstream(harness.RawServer):
     """A raw HTTP/2 server (the `h2` library) that answers every request, once its END_STREAM has
     arrived, with response headers, one DATA frame holding a gRPC prefix that announces 10 bytes but
     only 3 of them, then trailers `grpc-status: 0` — a message cut short, then "OK"."""
@@ -91,22 +91,8 @@ class TruncatingUpstream:
     def __init__(self, trailers=(("grpc-status", "0"),), truncate=True):
         self.trailers = list(trailers)
         self.truncate = truncate
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.paths = []  # :path of every request answered
-        self._conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, conn):
         h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
@@ -131,14 +117,6 @@ class TruncatingUpstream:
             pass
         finally:
             conn.close()
-
-    def stop(self):
-        self.sock.close()
-        for conn in self._conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 @pytest.fixture

@@ -563,7 +563,7 @@ def test_tls_certificate_rotation_under_load(pki, upstream, gateway, tmp_path):
 
 # -- what the upstream is told: :scheme and x-forwarded-client-cert ---------------------------------
 
-class RecordingUpstream:
+class RecordingUpstream(harness.RawServer):
     """A raw HTTP/2 server (the `h2` library) that records each request's header list and answers
     it with one empty gRPC message and `grpc-status: 0`."""
 
@@ -571,25 +571,9 @@ class RecordingUpstream:
         import h2.config
         import h2.connection
         import h2.events
-        import threading
         self.h2 = h2
         self.requests = []  # [(name, value), ...] per request, in arrival order
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self._conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        import threading
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, conn):
         h2 = self.h2
@@ -612,14 +596,6 @@ class RecordingUpstream:
             pass
         finally:
             conn.close()
-
-    def stop(self):
-        self.sock.close()
-        for conn in self._conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def test_tls_upstream_sees_https_scheme_and_the_verified_client_certificate(pki, gateway, descriptor_set):

@@ -174,10 +174,8 @@ def test_h2_grpc_unary_upstream_rst_stream_status(gateway, code, status):
         assert got == status, details
         assert f"HTTP/2 error code {code}" in details, details
         assert seconds < 3
-        metrics = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{admin}/metrics"],
-                                 capture_output=True, text=True, timeout=10, check=True).stdout
-        assert re.search(r"^trestle_upstream_resets_received_total 1$", metrics, re.M), metrics
-        assert re.search(r"^trestle_upstream_resets_sent_total 0$", metrics, re.M), metrics
+        assert harness.metric(admin, "trestle_upstream_resets_received_total") == 1
+        assert harness.metric(admin, "trestle_upstream_resets_sent_total") == 0
     finally:
         up.close()
 
@@ -203,7 +201,7 @@ def test_h2_grpc_unary_refused_endpoint_backs_off(gateway):
     assert failures and int(failures.group(1)) == 1, metrics
 
 
-class RefusingUpstream:
+class RefusingUpstream(harness.RawServer):
     """A gRPC upstream in Python `h2` that refuses the first request it receives without
     processing it — by `how`: "goaway" (GOAWAY naming no stream processed, as a server that is
     shutting down gracefully does; nghttp2 then closes the stream REFUSED_STREAM), "rst"
@@ -218,22 +216,8 @@ class RefusingUpstream:
         self.how = how
         self.bodies = []
         self.refused = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
         self._h2 = (h2.config, h2.connection)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, sock):
         import h2.events
@@ -274,18 +258,7 @@ class RefusingUpstream:
         h2c.send_data(stream_id, b"\0" + len(reply).to_bytes(4, "big") + reply)
         h2c.send_headers(stream_id, [("grpc-status", "0")], end_stream=True)
 
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
-def metric_value(admin, name):
-    metrics = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{admin}/metrics"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
-    match = re.search(rf"^{name} (\d+)$", metrics, re.M)
-    assert match, f"{name} not in /metrics"
-    return int(match.group(1))
+    close = harness.RawServer.stop
 
 
 def refusing_gateway(gateway, up):
@@ -309,8 +282,8 @@ def test_h2_grpc_unary_refused_unprocessed_is_sent_again(gateway, how):
                 messages_pb2.SimpleRequest(payload=messages_pb2.Payload(body=payload)), timeout=WAIT)
         assert reply.payload.body == payload
         assert len(up.bodies) == 2 and up.bodies[0] == up.bodies[1], [len(b) for b in up.bodies]
-        assert metric_value(admin, "trestle_upstream_retries_total") == 1
-        assert metric_value(admin, "trestle_buffered_bytes") == 0
+        assert harness.metric(admin, "trestle_upstream_retries_total") == 1
+        assert harness.metric(admin, "trestle_buffered_bytes") == 0
     finally:
         up.close()
 
@@ -328,7 +301,7 @@ def test_h2_grpc_unary_refused_every_time_is_unavailable_after_one_retry(gateway
         assert "HTTP/2 error code 7" in details, details
         assert seconds < 3
         assert len(up.bodies) == 2
-        assert metric_value(admin, "trestle_upstream_retries_total") == 1
+        assert harness.metric(admin, "trestle_upstream_retries_total") == 1
     finally:
         up.close()
 
@@ -345,7 +318,7 @@ def test_h2_grpc_refused_after_its_response_began_is_not_sent_again(gateway):
         assert got == grpc.StatusCode.UNAVAILABLE, details
         assert "error code 7" in details, details
         assert len(up.bodies) == 1
-        assert metric_value(admin, "trestle_upstream_retries_total") == 0
+        assert harness.metric(admin, "trestle_upstream_retries_total") == 0
     finally:
         up.close()
 
@@ -363,7 +336,7 @@ def test_h2_grpc_request_larger_than_what_is_kept_is_not_sent_again(gateway):
         assert got == grpc.StatusCode.UNAVAILABLE, details
         assert "error code 7" in details, details
         assert len(up.bodies) == 1
-        assert metric_value(admin, "trestle_upstream_retries_total") == 0
-        assert metric_value(admin, "trestle_buffered_bytes") == 0
+        assert harness.metric(admin, "trestle_upstream_retries_total") == 0
+        assert harness.metric(admin, "trestle_buffered_bytes") == 0
     finally:
         up.close()
