@@ -3,13 +3,12 @@ attack runs against a real grpcio upstream on one worker, while the gateway's re
 from /proc/PID/status; a legitimate grpcio call on a fresh connection succeeds during the attack, and
 the attacker gets the documented error. Every loop is bounded."""
 import copy
-import re
+import json
 import select
 import socket
 import struct
 import threading
 import time
-import urllib.request
 
 import grpc
 import h2.config
@@ -94,17 +93,7 @@ def sink():
     s.stop()
 
 
-def metrics(admin):
-    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=WAIT) as response:
-        return response.read().decode()
-
-
-def metric(admin, name, label=None):
-    body = metrics(admin)
-    pattern = rf"^{re.escape(name)}{re.escape(label) if label else ''} (-?\d+)$"
-    match = re.search(pattern, body, re.M)
-    assert match, f"{name}{label or ''} not in /metrics:\n{body}"
-    return int(match.group(1))
+metric = harness.metric
 
 
 def limit_hits(admin, limit):
@@ -652,6 +641,55 @@ def test_h1_json_slow_chunk_gets_408_from_min_rate(upstream, gateway):
     assert b"request body slower than min_rate" in body, body
     assert elapsed < 4, f"answered after {elapsed:.1f}s with min_rate_window 1s"
     assert limit_hits(admin, "min_rate_request") == 1
+
+
+def test_h1_keep_alive_request_is_not_judged_by_a_window_that_began_before_it(upstream, gateway):
+    """min_rate on a keep-alive connection: the connection's timer ticks from its first request, so
+    a second request that starts just before a tick (here 0.85 s into a 1 s window) has moved almost
+    nothing by then. It is judged from its first whole window, and a body sent at 2 KiB/s (above
+    min_rate 1 KiB/s) completes 200. (Found by the mixed soak: such a request got 408 "0 bytes in
+    10000ms" 2 ms after it began.)"""
+    import demo_server
+    up, demo = upstream(), demo_server.DemoUpstream()
+    try:
+        admin = harness.free_port()
+        gw = gateway(demo_config(up, admin, demo, min_rate="1KiB", min_rate_window="1s"))
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+            first = b'{"message": "hi"}'
+            start = time.monotonic()  # the connection's timer starts with this head
+            sock.sendall(f"POST /{demo_server.SERVICE}/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(first)}\r\n\r\n".encode() + first)
+            answer = b""
+            while not json_answered(answer):
+                answer += sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), answer
+            # The client's schedule, not a synchronisation: its next request starts late in the window.
+            select.select([], [], [], max(0.0, start + 0.85 - time.monotonic()))
+            body = b'{"message": "' + b"x" * 4984 + b'"}'
+            sock.sendall(f"POST /{demo_server.SERVICE}/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode())
+            sent = 0
+            answer, elapsed = b"", 0.0
+            began = time.monotonic()
+            while sent < len(body):
+                sock.sendall(body[sent:sent + 200])  # 200 bytes per 100 ms: 2 KiB/s
+                sent += 200
+                ready, _, _ = select.select([sock], [], [], 0.1)
+                if ready:
+                    answer += sock.recv(65536)
+                    break
+            while not json_answered(answer):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            elapsed = time.monotonic() - began
+    finally:
+        demo.stop()
+    head, _, reply = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), (elapsed, answer[:300])
+    assert json.loads(reply)["message"] == "x" * 4984
+    assert limit_hits(admin, "min_rate_request") == 0
 
 
 def test_h1_json_chunked_body_may_pause_between_chunks(upstream, gateway):
