@@ -474,10 +474,11 @@ def report(res):
         lines.append(f"{t:9}{r['req_per_s']:10.0f}{fmt(r['p50_ms'], '9.2f')}{fmt(r['p99_ms'], '9.2f')}"
                      f"{fmt(r['proxy_cpu_us_per_req'], '14.1f')}{fmt(r['upstream_cpu_us_per_req'], '17.1f')}"
                      f"{fmt(r['peak_rss_mib'], '20.1f')}")
-    lines += ["", f"Bidi Chat: {res['bidi_mib']} x 1 MiB messages full duplex, one stream (grpcio client)",
-              f"{'target':9}{'seconds':>10}{'MB/s':>9}{'proxy peak RSS MiB':>20}  (MB/s each way)"]
-    for t, r in b.items():
-        lines.append(f"{t:9}{fmt(r['seconds'], '10.2f')}{fmt(r['mb_per_s'], '9.1f')}{fmt(r['peak_rss_mib'], '20.1f')}")
+    if b:
+        lines += ["", f"Bidi Chat: {res['bidi_mib']} x 1 MiB messages full duplex, one stream (grpcio client)",
+                  f"{'target':9}{'seconds':>10}{'MB/s':>9}{'proxy peak RSS MiB':>20}  (MB/s each way)"]
+        for t, r in b.items():
+            lines.append(f"{t:9}{fmt(r['seconds'], '10.2f')}{fmt(r['mb_per_s'], '9.1f')}{fmt(r['peak_rss_mib'], '20.1f')}")
     if res.get("tls"):
         lines += ["", "Unary Echo over TLS on the client side (h2load -c16 -m16 -t1, ALPN h2, TLS 1.3), medians;",
                   "new connections: h2load -n500 -c500 -m1 (a full handshake and one call each)",
@@ -534,7 +535,9 @@ def goals(u, b, j=None, codec=None, lg=None, tls=None, web=None, gz=None):
          "trestle/nghttpx req/s": goal(ratio(u["trestle"]["req_per_s"], u["nghttpx"]["req_per_s"]), ">=", 0.9),
          "trestle/direct req/s": {"value": ratio(u["trestle"]["req_per_s"], u["direct"]["req_per_s"]),
                                   "goal": None, "met": None},
-         "trestle bidi peak RSS MiB": goal(b["trestle"]["peak_rss_mib"], "<=", 64)}
+         }
+    if b:
+        g["trestle bidi peak RSS MiB"] = goal(b["trestle"]["peak_rss_mib"], "<=", 64)
     if j:
         native = j["grpc-h2 small"]["proxy_cpu_us_per_req"]
         g["JSON h2 small / gRPC CPU per call"] = goal(ratio(j["json-h2 small"]["proxy_cpu_us_per_req"], native), "<=", 2)
@@ -593,6 +596,8 @@ def main():
     ap.add_argument("--upstream-tls", help="PORT:PID of the demo upstream over TLS")
     ap.add_argument("--trestle-tls2", help="PORT:PID of a Trestle with a TLS listener and a tls cluster")
     ap.add_argument("--nghttpx-tls2", help="PORT:PID of an nghttpx with a TLS frontend and a ;tls backend")
+    ap.add_argument("--tls-only", action="store_true",
+                    help="only the cleartext unary rows and the TLS rows (no JSON, gRPC-Web, gzip, codec, generator, bidi)")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     a = ap.parse_args(argv[:split])
@@ -604,7 +609,7 @@ def main():
     print("unary:", file=sys.stderr)
     u, h2load_cmd = unary(targets, up_pid, a, errors)
     j = codec = lg = web = gz = None
-    if a.descriptors:
+    if a.descriptors and not a.tls_only:
         print("json:", file=sys.stderr)
         j = json_unary(targets["trestle"][0], targets["trestle"][1], a, errors)
         print("gRPC-Web, gRPC over HTTP/1.1:", file=sys.stderr)
@@ -623,8 +628,10 @@ def main():
     if a.upstream_tls and a.trestle_tls2 and a.nghttpx_tls2:
         print("tls both sides:", file=sys.stderr)
         tls2 = tls_both_sides(a, errors)
-    print("bidi:", file=sys.stderr)
-    b = bidi(targets, a, errors)
+    b = None
+    if not a.tls_only:
+        print("bidi:", file=sys.stderr)
+        b = bidi(targets, a, errors)
     res = {"requests": a.requests, "runs": a.runs, "bidi_mib": a.bidi_mib, "cpus": os.cpu_count(),
            "commands": {"h2load": h2load_cmd, "nghttpx": shlex.join(a.nghttpx_cmd)}, "unary": u, "bidi": b,
            "json": j, "web": web, "gzip": gz, "codec": codec, "loadgen": lg, "tls": tls, "tls_both_sides": tls2,
