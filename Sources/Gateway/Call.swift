@@ -180,7 +180,7 @@ final class Call: UpstreamAttemptOwner {
     private func startAttempt() {
         let a = UpstreamAttempt(owner: self, pool: worker.headerPool, headerLimit: worker.headerLimit)
         attempt = a
-        snapshot.pools[snapshot.routes[routeIndex].clusterIndex].start(a)
+        snapshot.poolRefs[snapshot.routes[routeIndex].clusterIndex]._withUnsafeGuaranteedRef { $0.start(a) }
     }
 
     private func armDeadline(routeTimeoutMs: UInt64?) {

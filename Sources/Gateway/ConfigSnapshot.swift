@@ -21,6 +21,8 @@ final class ConfigSnapshot {
     let transcoders: [JSONTranscoder]
     /// One per cluster, indexed like `config.clusters`.
     let pools: [ClusterPool]
+    /// `pools` unmanaged (the snapshot holds them), for starting a call's attempt.
+    let poolRefs: ContiguousArray<Unmanaged<ClusterPool>>
     /// Some CORS policy exists (top level or on a route): only then do frontends read `Origin`.
     let hasCORS: Bool
 
@@ -36,6 +38,7 @@ final class ConfigSnapshot {
                 emitDefaults: r.jsonEmitDefaults, enumsAsNumbers: r.jsonEnumsAsNumbers, useProtoNames: r.jsonOriginalNames))
         }
         self.pools = pools
+        poolRefs = ContiguousArray(pools.lazy.map { Unmanaged.passUnretained($0) })
         hasCORS = config.cors != nil || config.routes.contains { $0.cors != nil }
     }
 }

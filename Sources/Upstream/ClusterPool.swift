@@ -19,7 +19,12 @@ public final class ClusterPool {
     let headerPool: MetadataPool?
     /// The endpoints calls are balanced over: the IP literals of the settings, then the
     /// current addresses of each host name.
-    var endpoints: [EndpointPool] = []
+    var endpoints: [EndpointPool] = [] {
+        didSet { endpointRefs = ContiguousArray(endpoints.lazy.map { Unmanaged.passUnretained($0) }) }
+    }
+    /// `endpoints` unmanaged (valid while that array holds them): picking one per call costs no
+    /// reference counting.
+    private var endpointRefs: ContiguousArray<Unmanaged<EndpointPool>> = []
     private var next = 0
     /// The IP-literal endpoints (fixed).
     var literalEndpoints: [EndpointPool] = []
@@ -54,6 +59,7 @@ public final class ClusterPool {
             }
         }
         endpoints = literalEndpoints
+        endpointRefs = ContiguousArray(endpoints.lazy.map { Unmanaged.passUnretained($0) })  // (no didSet in init)
         startResolving()
     }
 
@@ -68,21 +74,26 @@ public final class ClusterPool {
             awaitAnswer(call)
             return
         }
-        guard let e = pick(excluding: nil) else {
+        guard let e = pickRef(skip: nil) else {
             fail(call, reason: nil)
             return
         }
-        e.start(call)
+        e._withUnsafeGuaranteedRef { $0.start(call) }
     }
 
     func pick(excluding skip: EndpointPool?) -> EndpointPool? {
         let skipIndex = skip.flatMap { s in endpoints.firstIndex { $0 === s } }
-        let picked = endpoints.withUnsafeBufferPointer { eps in
-            PoolPlan.pick(count: eps.count, next: next, skip: skipIndex, available: { eps[$0].isAvailable })
-        }
-        guard let p = picked else { return nil }
+        return pickRef(skip: skipIndex)?.takeUnretainedValue()
+    }
+
+    /// The next endpoint in turn, unmanaged (valid while `endpoints` holds it).
+    @inline(__always)
+    private func pickRef(skip: Int?) -> Unmanaged<EndpointPool>? {
+        let refs = endpointRefs
+        guard let p = PoolPlan.pick(count: refs.count, next: next, skip: skip,
+                                    available: { refs[$0]._withUnsafeGuaranteedRef { $0.isAvailable } }) else { return nil }
         next = p.next
-        return endpoints[p.index]
+        return refs[p.index]
     }
 
     /// A call whose endpoint could not be reached tries another endpoint once, else fails.

@@ -11,7 +11,12 @@ final class EndpointPool {
     /// of the addresses of).
     let host: String
     let address: ResolvedAddress
-    private(set) var connections: [UpstreamConnection] = []
+    private(set) var connections: [UpstreamConnection] = [] {
+        didSet { connectionRefs = ContiguousArray(connections.lazy.map { Unmanaged.passUnretained($0) }) }
+    }
+    /// `connections` unmanaged (valid while that array holds them), for the per-call path:
+    /// finding a connection with room costs no reference counting.
+    private var connectionRefs: ContiguousArray<Unmanaged<UpstreamConnection>> = []
     /// FIFO of waiting calls; `head` is the first live index.
     private var waiting: [UpstreamAttempt?] = []
     private var head = 0
@@ -36,17 +41,20 @@ final class EndpointPool {
         ResolvedAddress(ip: host, port: address.port) != nil ? address.description : "\(host):\(address.port) (\(address.host))"
     }
 
-    var isBackingOff: Bool { retryAt > cluster.loop.now }
+    /// (`retryAt` is 0 after a connect succeeded: the clock is read only after a failure.)
+    var isBackingOff: Bool { retryAt != 0 && retryAt > cluster.loop.now }
 
     /// Whether a new call may be sent here: not backing off, or a connection is up (a failed
     /// extra connect must not turn calls away from a healthy connection).
     var isAvailable: Bool { !isBackingOff || connections.contains { $0.state == .ready } }
 
     func start(_ call: UpstreamAttempt) {
-        // By index: a for-in over the array would retain every connection it passes.
-        for i in connections.indices where connections[i].state == .ready && connections[i].room > 0 {
-            connections[i].open(call)
-            return
+        for i in 0 ..< connectionRefs.count {
+            let c = connectionRefs[i]
+            if c._withUnsafeGuaranteedRef({ $0.state == .ready && $0.room > 0 }) {
+                c._withUnsafeGuaranteedRef { $0.open(call) }
+                return
+            }
         }
         if waitingCount >= cluster.settings.maxPendingCalls {
             call.fail(.resourceExhausted, "upstream cluster \(cluster.settings.name): \(waitingCount) calls already waiting for \(name)")
