@@ -120,7 +120,7 @@ public final class MethodTable: @unchecked Sendable {
     /// Routed calls past the bound on undeclared methods.
     public let overflow = MethodSeries(service: "_other", method: "_other")
     // Loop thread only.
-    private var keys = ByteKeyTable(capacity: MethodTable.capacity)
+    private let keys = ByteKeyTable(capacity: MethodTable.capacity)
     private var local: [Unmanaged<MethodSeries>] = []
     private var undeclared = 0
     /// Every series made, for scrapes (owns them).

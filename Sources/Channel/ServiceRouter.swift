@@ -18,8 +18,8 @@ public struct ServiceRouter<Target: Sendable>: Sendable {
     /// duplicates before this).
     public init(_ entries: [(pattern: ServicePattern, target: Target)]) {
         var targets: [Target] = []
-        var exact = ByteKeyTable(capacity: entries.count)
-        var prefixes = ByteKeyTable(capacity: entries.count)
+        let exact = ByteKeyTable(capacity: entries.count)
+        let prefixes = ByteKeyTable(capacity: entries.count)
         var fallback: Target?
         for entry in entries {
             switch entry.pattern {

@@ -94,11 +94,12 @@ final class Call: UpstreamAttemptOwner {
     /// About 100 years: far enough to mean "no deadline", small enough never to overflow.
     static let maxDeadlineMs: UInt64 = 100 * 365 * 24 * 3_600_000
 
-    init(worker: Worker, client: any ClientStream, frontend: any Frontend) {
-        self.worker = worker
+    /// Borrowed: the caller need not make +1 copies just to hand them over.
+    init(worker: borrowing Worker, client: borrowing any ClientStream, frontend: borrowing any Frontend) {
+        self.worker = copy worker
         snapshot = worker.snapshot
-        self.client = client
-        self.frontend = frontend
+        self.client = copy client
+        self.frontend = copy frontend
         series = Unmanaged.passUnretained(worker.methods.unrouted)
         startNs = monotonicNanoseconds()
         let counters = worker.counters
@@ -108,11 +109,13 @@ final class Call: UpstreamAttemptOwner {
 
     deinit {
         // The deadline heap holds calls unretained.
-        if deadlineIndex >= 0 { worker.deadlines.remove(self) }
+        if deadlineIndex >= 0 { worker.deadlinesRef._withUnsafeGuaranteedRef { $0.remove(self) } }
         // The attempt may outlive the call on its connection: it must not call back here.
         attempt?.cancel()
-        if let upstreamHead { worker.headerPool.give(upstreamHead) }
-        if let retryHead { worker.headerPool.give(retryHead) }
+        worker.headerPoolRef._withUnsafeGuaranteedRef { pool in
+            if let upstreamHead = upstreamHead.take() { pool.give(upstreamHead) }
+            if let retryHead = retryHead.take() { pool.give(retryHead) }
+        }
         if keepingForRetry { stopKeeping() }
     }
 
@@ -189,8 +192,8 @@ final class Call: UpstreamAttemptOwner {
         // grpc-timeout allows up to 99999999 hours, which overflows nanoseconds: clamp (past
         // ~100 years is as good as none).
         let ms = min(timeoutNs / 1_000_000 + (timeoutNs % 1_000_000 == 0 ? 0 : 1), Self.maxDeadlineMs)
-        deadlineMs = worker.loop.now &+ ms
-        worker.deadlines.insert(self)
+        deadlineMs = worker.loopRef._withUnsafeGuaranteedRef { $0.now } &+ ms
+        worker.deadlinesRef._withUnsafeGuaranteedRef { $0.insert(self) }
     }
 
     /// The deadline passed: DEADLINE_EXCEEDED, and the upstream stream is reset.
@@ -222,7 +225,7 @@ final class Call: UpstreamAttemptOwner {
         attempt = nil
         if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
-        worker.deadlines.remove(self)
+        worker.deadlinesRef._withUnsafeGuaranteedRef { $0.remove(self) }
     }
 
     /// The client stream wrote `count` response bytes out: window withheld by `responseTaken`
@@ -316,12 +319,12 @@ final class Call: UpstreamAttemptOwner {
             worker.log("call state error: \(why)", level: .error)
             act(machine.fail(.internalError, "gateway error: \(why)"))
         }
-        if let fields { worker.headerPool.give(fields) }
+        if let fields { worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(fields) } }
     }
 
     private func finish(_ ending: CallStateMachine.Ending, fields: Metadata?) {
-        worker.deadlines.remove(self)
-        worker.counters.finished(status: ending.code.rawValue)
+        worker.deadlinesRef._withUnsafeGuaranteedRef { $0.remove(self) }
+        worker.countersRef._withUnsafeGuaranteedRef { $0.finished(status: ending.code.rawValue) }
         let durationNs = monotonicNanoseconds() &- startNs
         series._withUnsafeGuaranteedRef {
             $0.record(protocol: frontend.callProtocol, status: ending.code.rawValue, durationNs: durationNs,
@@ -342,7 +345,7 @@ final class Call: UpstreamAttemptOwner {
         if ending.source != .client {
             frontend.finish(self, ending, fields: fields)
         } else if let fields {
-            worker.headerPool.give(fields)
+            worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(fields) }
         }
         // After the frontend wrote the end: the line has the HTTP status the client got.
         log?.append(self, ending, durationNs: durationNs)
@@ -350,27 +353,29 @@ final class Call: UpstreamAttemptOwner {
 
     // MARK: UpstreamAttemptOwner
 
-    func attemptRequestHead(_ attempt: UpstreamAttempt) -> Metadata {
-        var h = upstreamHead!
+    func attemptRequestHead(_ attempt: UpstreamAttempt) -> Unmanaged<Metadata> {
+        var h = Unmanaged.passUnretained(upstreamHead!)
         // Each attempt's head is the client's fields plus its own time remaining.
         if upstreamHeadFields < 0 {
-            upstreamHeadFields = h.count
+            upstreamHeadFields = h._withUnsafeGuaranteedRef { $0.count }
         } else {
             let pool = worker.headerPool
             let copy = pool.take()
-            for i in 0 ..< upstreamHeadFields {
-                let (name, value) = h.field(i)
-                copy.append(name: name, value: value)
+            h._withUnsafeGuaranteedRef { h in
+                for i in 0 ..< upstreamHeadFields {
+                    let (name, value) = h.field(i)
+                    copy.append(name: name, value: value)
+                }
             }
             if let retryHead { pool.give(retryHead) }  // its session gives it back once sent
             retryHead = copy
-            h = copy
+            h = Unmanaged.passUnretained(copy)
         }
         // The time remaining, when there is a deadline (PROTOCOL-HTTP2.md "Timeouts").
         if deadlineMs > 0 {
-            let now = worker.loop.now
+            let now = worker.loopRef._withUnsafeGuaranteedRef { $0.now }
             let remainingMs = deadlineMs > now ? deadlineMs - now : 1
-            GRPCTimeout.withEncoded(milliseconds: remainingMs) { h.append("grpc-timeout", value: $0) }
+            GRPCTimeout.withEncoded(milliseconds: remainingMs) { v in h._withUnsafeGuaranteedRef { $0.append("grpc-timeout", value: v) } }
         }
         return h
     }

@@ -42,23 +42,27 @@ final class GRPCFrontend: RelaysRequestFrames {
 
     // MARK: response
 
-    /// The block as it may go to the client: itself, or (rare: an upstream that sends
-    /// hop-by-hop fields) a copy without what the table drops.
-    private func relayable(_ fields: Metadata, filtered: Bool) -> Metadata {
-        guard !filtered else { return fields }
+    /// `body` with the block as it may go to the client: itself, or (rare: an upstream that
+    /// sends hop-by-hop fields) a copy without what the table drops, which `body` takes; the
+    /// block itself is then given back. (No block is returned: a returned reference is retained
+    /// and released on every call.)
+    @inline(__always)
+    private func withRelayable(_ fields: Metadata, filtered: Bool, _ body: (Metadata) -> Void) {
+        guard !filtered else { return body(fields) }
         let block = pool.take()
         for i in 0 ..< fields.count {
             let (name, value) = fields.field(i)
             if MetadataFilter.response(name, profile: .native) != .drop { block.append(name: name, value: value) }
         }
         pool.give(fields)
-        return block
+        body(block)
     }
 
     func responseHead(_ call: Call, _ fields: Metadata, filtered: Bool) {
-        let block = relayable(fields, filtered: filtered)
-        call.client.sendHead(status: 200, fields: block, contentLength: nil, endStream: false)
-        pool.give(block)
+        withRelayable(fields, filtered: filtered) { block in
+            call.client.sendHead(status: 200, fields: block, contentLength: nil, endStream: false)
+            pool.give(block)
+        }
     }
 
     func responseData(_ call: Call, _ bytes: UnsafeRawBufferPointer) {
@@ -74,12 +78,13 @@ final class GRPCFrontend: RelaysRequestFrames {
         let headSent = call.machine.responseStarted
         if ending.source == .upstream, let fields {
             // Relayed exactly: a trailers-only response stays one HEADERS frame.
-            let block = relayable(fields, filtered: call.filteredFields)
-            if headSent {
-                client.sendEnd(trailers: block)  // the stream owns it now
-            } else {
-                client.sendHead(status: 200, fields: block, contentLength: nil, endStream: true)
-                pool.give(block)
+            withRelayable(fields, filtered: call.filteredFields) { block in
+                if headSent {
+                    client.sendEnd(trailers: block)  // the stream owns it now
+                } else {
+                    client.sendHead(status: 200, fields: block, contentLength: nil, endStream: true)
+                    pool.give(block)
+                }
             }
             return
         }

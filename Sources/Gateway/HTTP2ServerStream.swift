@@ -25,7 +25,8 @@ final class HTTP2ServerStream: ClientStream {
     private let connRef: Unmanaged<ServerConnection>
     private let sessionRef: Unmanaged<HTTP2Session>
     private var isClosed = false
-    unowned(unsafe) let worker: Worker
+    /// Strong, as the connection's (`ServerConnection.worker`).
+    let worker: Worker
     /// The worker's header pool and counters, held here: a load through the unowned worker
     /// would retain them (the counters change on every DATA chunk).
     private let pool: MetadataPool
@@ -41,7 +42,11 @@ final class HTTP2ServerStream: ClientStream {
     private var headTaken = false
     /// The request head is complete (later fields are trailers).
     private var headComplete = false
-    private(set) var call: Call?
+    private(set) var call: Call? {
+        didSet { callRef = call.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `call`, unmanaged (valid while `call` holds it), for the per-event paths.
+    private var callRef: Unmanaged<Call>?
     private var requestEnded = false
     /// Client bytes received and not yet given back to the client's window.
     private var unconsumed = 0
@@ -209,8 +214,8 @@ final class HTTP2ServerStream: ClientStream {
         bytesIn &+= bytes.count
         connRef._withUnsafeGuaranteedRef { $0.requestHeld += bytes.count }
         counters.add(counters.bufferedBytes, Int64(bytes.count))
-        if let call {
-            call.clientData(bytes)
+        if let call = callRef {
+            call._withUnsafeGuaranteedRef { $0.clientData(bytes) }
         } else {
             requestTaken(bytes.count)
         }
@@ -219,7 +224,7 @@ final class HTTP2ServerStream: ClientStream {
     func remoteEnded() {
         guard !requestEnded else { return }
         requestEnded = true
-        call?.clientEnd()
+        callRef?._withUnsafeGuaranteedRef { $0.clientEnd() }
     }
 
     /// nghttp2 closed the stream (normally, reset by the client, or the connection is gone).
@@ -249,12 +254,11 @@ final class HTTP2ServerStream: ClientStream {
     func sendHead(status: Int, fields: Metadata, contentLength: Int?, endStream: Bool) {
         guard !isClosed, !headSent else { return }
         headSent = true
-        var block = fields
-        var own: Metadata?
         if !fields.isEmpty, case let (name, value) = fields.field(0), name.equals(":status") {
             // A relayed block: its own status (three digits).
             responseStatus = value.count == 3
                 ? Int(value[0] &- 48) &* 100 &+ Int(value[1] &- 48) &* 10 &+ Int(value[2] &- 48) : 0
+            submitHead(fields, endStream: endStream)
         } else {
             responseStatus = status
             // A translated response: the gateway's own fields, after the :status pseudo-header.
@@ -265,9 +269,14 @@ final class HTTP2ServerStream: ClientStream {
                 h.append(name: name, value: value)
             }
             if let contentLength { h.append("content-length", String(contentLength)) }
-            block = h
-            own = h
+            submitHead(h, endStream: endStream)
+            pool.give(h)
         }
+        connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
+    }
+
+    @inline(__always)
+    private func submitHead(_ block: Metadata, endStream: Bool) {
         sessionRef._withUnsafeGuaranteedRef { session in
             if endStream {
                 responseEnded = true
@@ -277,8 +286,6 @@ final class HTTP2ServerStream: ClientStream {
                                        source: Unmanaged.passUnretained(self).toOpaque())
             }
         }
-        if let own { pool.give(own) }
-        connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
@@ -329,9 +336,8 @@ final class HTTP2ServerStream: ClientStream {
     }
 
     private func submitTrailers() -> HTTP2DataEnd {
-        guard let t = trailers, !isClosed else { return .endStream }
+        guard !isClosed, let t = trailers.take() else { return .endStream }
         _ = sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
-        trailers = nil
         pool.give(t)
         return .trailers
     }
@@ -340,7 +346,7 @@ final class HTTP2ServerStream: ClientStream {
         responseQueue.read(into: into)
         bytesOut &+= into.count
         counters.add(counters.bufferedBytes, -Int64(into.count))
-        call?.responseWritten(into.count)
+        callRef?._withUnsafeGuaranteedRef { $0.responseWritten(into.count) }
     }
 }
 

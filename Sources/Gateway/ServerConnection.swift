@@ -17,7 +17,10 @@ import UVLoop
 final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable {
     enum Mode { case sniffing, http2, http1, rejecting, closed }
 
-    unowned(unsafe) let worker: Worker
+    /// Strong (a `let`): reaching the worker on a per-call path then costs no reference counting,
+    /// where an unowned reference is retained and released at every use. No cycle outlives the
+    /// connection: the worker lets go of it when it closes.
+    let worker: Worker
     let tcp: TCPStream
     var mode = Mode.sniffing {
         didSet { if mode != oldValue { countMode(from: oldValue) } }

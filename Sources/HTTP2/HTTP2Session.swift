@@ -95,8 +95,9 @@ public final class HTTP2Session {
     /// The connection that owns this session. Held strongly (a `let`, so calls through it need
     /// no retain); the owner breaks the cycle by dropping the session when it closes.
     let delegate: HTTP2SessionDelegate
-    /// Set only during `produce`: where DATA frames written without copy go.
-    private var producing: OutputBuffer?
+    /// Set only during `produce` (unmanaged: `produce`'s caller holds it): where DATA frames
+    /// written without copy go.
+    private var producing: Unmanaged<OutputBuffer>?
     /// The bound `produce` was given: a DATA frame written without copy past it waits for the
     /// next round (nghttp2 serialises every NO_COPY frame of one `mem_send` in a row otherwise).
     private var producingLimit = 0
@@ -106,6 +107,8 @@ public final class HTTP2Session {
     /// NO_COPY_VALUE) and held here, unchanged, until nghttp2 has serialized or dropped its frame
     /// (`releaseHeldBlocks`); a block its owner gave back meanwhile goes back to this pool then.
     private let headerPool: MetadataPool?
+    /// `headerPool != nil` (tested per submitted block without loading the reference).
+    private let holdsBlocks: Bool
     /// Blocks nghttp2 has without a copy, each retained once by hand (no reference counting
     /// when the list grows or is walked).
     private var held: ContiguousArray<Unmanaged<Metadata>> = []
@@ -119,6 +122,7 @@ public final class HTTP2Session {
         self.role = role
         self.delegate = delegate
         self.headerPool = headerPool
+        holdsBlocks = headerPool != nil
         held.reserveCapacity(headerPool == nil ? 0 : 64)
         var option: OpaquePointer?
         nghttp2_option_new(&option)
@@ -189,7 +193,7 @@ public final class HTTP2Session {
     public func produce(into out: OutputBuffer, limit: Int) -> HTTP2Error? {
         precondition(!dispatching, "re-entrant produce")
         dispatching = true
-        producing = out
+        producing = Unmanaged.passUnretained(out)
         producingLimit = limit
         defer { producing = nil; dispatching = false }
         while out.count < limit {
@@ -225,7 +229,7 @@ public final class HTTP2Session {
     /// Whether `headers` goes to nghttp2 without a copy: it is then held until its frame is serialized.
     @inline(__always)
     private func hold(_ headers: Metadata) -> Bool {
-        guard headerPool != nil, held.count < HTTP2Session.maxHeldBlocks else { return false }
+        guard holdsBlocks, held.count < HTTP2Session.maxHeldBlocks else { return false }
         headers.holds += 1
         held.append(Unmanaged.passRetained(headers))
         return true
@@ -270,7 +274,8 @@ public final class HTTP2Session {
     /// Client: opens a stream. Returns the stream ID, or a negative nghttp2 error
     /// (NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE when the connection has used all its IDs).
     public func submitRequest(_ headers: Metadata, source: UnsafeMutableRawPointer, endStream: Bool = false) -> Int32 {
-        headers.withNV(copy: !hold(headers)) { nv, n in
+        let raw = self.raw
+        return headers.withNV(copy: !hold(headers)) { nv, n in
             if endStream {
                 return nghttp2_submit_request(raw, nil, nv, n, nil, source)
             }
@@ -285,7 +290,8 @@ public final class HTTP2Session {
     @discardableResult
     public func submitResponse(streamID: Int32, _ headers: Metadata, hasBody: Bool,
                                source: UnsafeMutableRawPointer?) -> Int32 {
-        headers.withNV(copy: !hold(headers)) { nv, n in
+        let raw = self.raw
+        return headers.withNV(copy: !hold(headers)) { nv, n in
             if !hasBody {
                 return nghttp2_submit_response(raw, streamID, nv, n, nil)
             }
@@ -298,7 +304,8 @@ public final class HTTP2Session {
     /// Trailers. Call from `http2DataReady` when returning `.bytes(_, end: .trailers)`.
     @discardableResult
     public func submitTrailer(streamID: Int32, _ headers: Metadata) -> Int32 {
-        headers.withNV(copy: !hold(headers)) { nv, n in nghttp2_submit_trailer(raw, streamID, nv, n) }
+        let raw = self.raw
+        return headers.withNV(copy: !hold(headers)) { nv, n in nghttp2_submit_trailer(raw, streamID, nv, n) }
     }
 
     /// A deferred data source has something again.
@@ -473,33 +480,38 @@ public final class HTTP2Session {
 
     private func sendData(_ frame: UnsafeMutablePointer<nghttp2_frame>, header: UnsafePointer<UInt8>,
                           length: Int, source: UnsafeMutableRawPointer?) -> Int32 {
-        guard let out = producing, out.count < producingLimit else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
-        out.append(UnsafeRawBufferPointer(start: header, count: 9))
-        let padlen = frame.pointee.data.padlen
-        if padlen > 0 {
-            out.claim(1).storeBytes(of: UInt8(padlen - 1), as: UInt8.self)
+        guard let producing else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
+        return producing._withUnsafeGuaranteedRef { out in
+            guard out.count < producingLimit else { return Int32(NGHTTP2_ERR_WOULDBLOCK.rawValue) }
+            out.append(UnsafeRawBufferPointer(start: header, count: 9))
+            let padlen = frame.pointee.data.padlen
+            if padlen > 0 {
+                out.claim(1).storeBytes(of: UInt8(padlen - 1), as: UInt8.self)
+            }
+            if length > 0 {
+                delegate.http2WriteData(self, streamID: frame.pointee.hd.stream_id, source: source, into: out.claim(length))
+            }
+            if padlen > 1 {
+                let pad = out.claim(padlen - 1)
+                pad.initializeMemory(as: UInt8.self, repeating: 0)
+            }
+            return 0
         }
-        if length > 0 {
-            delegate.http2WriteData(self, streamID: frame.pointee.hd.stream_id, source: source, into: out.claim(length))
-        }
-        if padlen > 1 {
-            let pad = out.claim(padlen - 1)
-            pad.initializeMemory(as: UInt8.self, repeating: 0)
-        }
-        return 0
     }
 }
 
 extension Metadata {
     /// Builds the nghttp2_nv array on the stack. `copy`: nghttp2 copies names and values on
     /// submit (and lower-cases the names); else it keeps pointers into this block.
+    @inline(__always)
     func withNV<R>(copy: Bool, _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
         let n = count
         let flags = copy ? UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
             : UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
+        let block = Unmanaged.passUnretained(self)  // the caller holds it: no retain for the closure
         return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(n, 1)) { nv in
             for f in 0 ..< n {
-                let (name, value) = field(f)
+                let (name, value) = block._withUnsafeGuaranteedRef { $0.field(f) }
                 nv[f] = nghttp2_nv(name: UnsafeMutablePointer(mutating: name.baseAddress?.assumingMemoryBound(to: UInt8.self)),
                                    value: UnsafeMutablePointer(mutating: value.baseAddress?.assumingMemoryBound(to: UInt8.self)),
                                    namelen: name.count, valuelen: value.count,

@@ -5,8 +5,9 @@ import HTTP2
 /// Implemented by the gateway's `Call`. Every method runs on the worker's loop thread, inside the
 /// upstream connection's HTTP/2 callbacks (or the pool's decisions): submit, never re-enter.
 public protocol UpstreamAttemptOwner: AnyObject {
-    /// The request head to send; asked once, when the stream is being opened.
-    func attemptRequestHead(_ attempt: UpstreamAttempt) -> Metadata
+    /// The request head to send; asked once, when the stream is being opened. Unmanaged: the
+    /// owner holds the block (and gives it back to the pool once the session has sent it).
+    func attemptRequestHead(_ attempt: UpstreamAttempt) -> Unmanaged<Metadata>
     /// Whether the request has a body (false: HEADERS ends the stream).
     func attemptRequestHasBody(_ attempt: UpstreamAttempt) -> Bool
     /// How many request bytes are ready (at most `maxLength`) and whether they end the request;
@@ -48,13 +49,22 @@ public final class UpstreamAttempt {
     private var receivingLimit: HeaderListLimit
     /// The HTTP/2 stream on the upstream connection; 0 until attached.
     public internal(set) var streamID: Int32 = 0
-    /// Unowned: a connection clears this on every stream it carries before it goes away.
-    unowned(unsafe) var connection: UpstreamConnection? {
-        didSet { attached = connection.map { (Unmanaged.passUnretained($0), Unmanaged.passUnretained($0.session)) } }
-    }
-    /// The connection and its session, unmanaged (valid while `connection` is set: a connection
-    /// clears it before it drops its session), for the per-call paths without reference counting.
+    /// The connection carrying the stream, nil before `attach` and after `detach` (a connection
+    /// detaches every stream it carries before it goes away).
+    var connection: UpstreamConnection? { attached?.connection.takeUnretainedValue() }
+    /// The connection and its session, unmanaged (valid while attached: a connection detaches
+    /// its streams before it drops its session), for the per-call paths without reference counting.
     private var attached: (connection: Unmanaged<UpstreamConnection>, session: Unmanaged<HTTP2Session>)?
+
+    /// The stream is on connection `c` (whose session is `session`).
+    @inline(__always)
+    func attach(_ c: Unmanaged<UpstreamConnection>, session: Unmanaged<HTTP2Session>) {
+        attached = (c, session)
+    }
+
+    func detach() {
+        attached = nil
+    }
     /// Links in the carrying connection's list of open streams (intrusive and unmanaged: the
     /// list owns one reference to each attempt on it, taken in `link` and given back by whoever
     /// unlinks it, so that linking costs no reference counting).

@@ -84,15 +84,15 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         let source = Unmanaged.passUnretained(call).toOpaque()
         let headers = owner.attemptRequestHead(call)
         let endStream = !owner.attemptRequestHasBody(call)
-        let id = sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef {
-            $0.submitRequest(headers, source: source, endStream: endStream)
+        let id = sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { session in
+            headers._withUnsafeGuaranteedRef { session.submitRequest($0, source: source, endStream: endStream) }
         }
         if id <= 0 {
             call.fail(.unavailable, "upstream \(address): cannot open a stream (nghttp2 error \(id))")
             return
         }
         call.streamID = id
-        call.connection = self
+        call.attach(Unmanaged.passUnretained(self), session: sessionRef.unsafelyUnwrapped)
         link(call)
         if !sessionRef.unsafelyUnwrapped._withUnsafeGuaranteedRef({ $0.nextStreamIDAvailable }) {
             // Stream IDs are used up (2^30 streams): retire the connection; the pool opens another.
@@ -150,7 +150,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         while let first = firstStream {
             let call = first.takeUnretainedValue()
             unlink(call)
-            call.connection = nil
+            call.detach()
             call.fail(.unavailable, why)
             first.release()  // the list's reference
         }
@@ -227,7 +227,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
             // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
             session.consumeConnection(c.unconsumedResponse)
             c.unconsumedResponse = 0
-            c.connection = nil
+            c.detach()
             if !c.isDone {
                 // A reset (not a plain close after the response): keep where it was, for the access log.
                 if errorCode != 0 { c.closedEndpoint = addressText }
