@@ -120,6 +120,12 @@ final class Call: UpstreamAttemptOwner {
     }
 
     var isFinished: Bool { machine.isFinished }
+    /// Whether `block` is the head this call sends upstream (compared here: loading the
+    /// reference from outside retains it).
+    func hasUpstreamHead(_ block: Metadata) -> Bool { upstreamHead === block }
+    /// The client has been sent a response head (read here, not through `machine`: reading a
+    /// property of another object's struct copies the whole struct, its strings retained).
+    var responseStarted: Bool { machine.responseStarted }
     /// The series the call counts in (for the access log's service and method).
     var metricsSeries: MethodSeries { series.takeUnretainedValue() }
     /// The request bytes queued for the upstream end inside a gRPC message.
@@ -134,7 +140,7 @@ final class Call: UpstreamAttemptOwner {
     func start(route: Int, head: CallHead, cardinality: CallStateMachine.ResponseCardinality, openNow: Bool) {
         routeIndex = route
         upstreamHead = head.metadata
-        series = Self.series(of: head, in: worker.methods, registry: snapshot.registry)
+        series = worker.methodsRef._withUnsafeGuaranteedRef { Self.series(of: head, in: $0, registry: snapshot.registry) }
         if let problem = head.problem {
             fail(.invalidArgument, problem)
             return
@@ -149,7 +155,7 @@ final class Call: UpstreamAttemptOwner {
             return
         }
         clientTimeoutNs = head.timeoutNanoseconds
-        armDeadline(routeTimeoutMs: snapshot.routes[route].timeoutMs)
+        armDeadline(routeTimeoutMs: snapshot.timeoutMs(route: route))
         let action = machine.clientHead(cardinality: cardinality)
         if openNow { act(action) }
     }
@@ -181,9 +187,11 @@ final class Call: UpstreamAttemptOwner {
     }
 
     private func startAttempt() {
-        let a = UpstreamAttempt(owner: self, pool: worker.headerPool, headerLimit: worker.headerLimit)
+        let a = worker.headerPoolRef._withUnsafeGuaranteedRef {
+            UpstreamAttempt(owner: self, pool: $0, headerLimit: worker.headerLimit)
+        }
         attempt = a
-        snapshot.poolRefs[snapshot.routes[routeIndex].clusterIndex]._withUnsafeGuaranteedRef { $0.start(a) }
+        snapshot.pool(route: routeIndex)._withUnsafeGuaranteedRef { $0.start(a) }
     }
 
     private func armDeadline(routeTimeoutMs: UInt64?) {

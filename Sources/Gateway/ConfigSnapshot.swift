@@ -41,4 +41,19 @@ final class ConfigSnapshot {
         poolRefs = ContiguousArray(pools.lazy.map { Unmanaged.passUnretained($0) })
         hasCORS = config.cors != nil || config.routes.contains { $0.cors != nil }
     }
+
+    // For the per-call path: methods on the snapshot reach its tables one `let` deep, where
+    // `call.snapshot.router` from outside is retained and released at every use.
+
+    /// The route for a gRPC service name (`ServiceRouter`), or nil.
+    @inline(__always)
+    func route(service: UnsafeRawBufferPointer) -> Int? { router.route(service: service) }
+
+    /// The `timeout` of route `route`, in milliseconds.
+    @inline(__always)
+    func timeoutMs(route: Int) -> UInt64? { routes[route].timeoutMs }
+
+    /// The pool of the cluster route `route` goes to, unmanaged (the snapshot holds it).
+    @inline(__always)
+    func pool(route: Int) -> Unmanaged<ClusterPool> { poolRefs[routes[route].clusterIndex] }
 }

@@ -31,7 +31,7 @@ final class GRPCFrontend: RelaysRequestFrames {
             call.fail(.unimplemented, "malformed :path: expected /package.Service/Method")
             return
         }
-        guard let route = call.snapshot.router.route(service: service) else {
+        guard let route = call.snapshot.route(service: service) else {
             call.fail(.unimplemented, "unknown service \(head.service ?? "")")
             return
         }
@@ -74,15 +74,14 @@ final class GRPCFrontend: RelaysRequestFrames {
     }
 
     func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?) {
-        let client = call.client
-        let headSent = call.machine.responseStarted
+        let headSent = call.responseStarted
         if ending.source == .upstream, let fields {
             // Relayed exactly: a trailers-only response stays one HEADERS frame.
             withRelayable(fields, filtered: call.filteredFields) { block in
                 if headSent {
-                    client.sendEnd(trailers: block)  // the stream owns it now
+                    call.client.sendEnd(trailers: block)  // the stream owns it now
                 } else {
-                    client.sendHead(status: 200, fields: block, contentLength: nil, endStream: true)
+                    call.client.sendHead(status: 200, fields: block, contentLength: nil, endStream: true)
                     pool.give(block)
                 }
             }
@@ -97,9 +96,9 @@ final class GRPCFrontend: RelaysRequestFrames {
         h.append("grpc-status", ending.code.decimalText)
         h.append("grpc-message", GRPCStatusMessage.encode(ending.message))
         if headSent {
-            client.sendEnd(trailers: h)  // the stream owns it now
+            call.client.sendEnd(trailers: h)  // the stream owns it now
         } else {
-            client.sendHead(status: 200, fields: h, contentLength: nil, endStream: true)
+            call.client.sendHead(status: 200, fields: h, contentLength: nil, endStream: true)
             pool.give(h)
         }
     }

@@ -27,10 +27,13 @@ final class HTTP2ServerStream: ClientStream {
     private var isClosed = false
     /// Strong, as the connection's (`ServerConnection.worker`).
     let worker: Worker
-    /// The worker's header pool and counters, held here: a load through the unowned worker
-    /// would retain them (the counters change on every DATA chunk).
-    private let pool: MetadataPool
-    private let counters: CallCounters
+    /// The worker's header pool and counters (`Worker.headerPoolRef`, `countersRef`: the worker
+    /// holds them), reached without reference counting (the counters change on every DATA chunk).
+    private var pool: MetadataPool { worker.headerPoolRef.takeUnretainedValue() }
+    @inline(__always)
+    private func countBuffered(_ delta: Int) {
+        worker.countersRef._withUnsafeGuaranteedRef { $0.add($0.bufferedBytes, Int64(delta)) }
+    }
     let streamID: Int32
     private var builder: CallHeadBuilder
     /// The block the builder fills (also `builder.head.metadata`), held here as a `let` so that
@@ -88,15 +91,16 @@ final class HTTP2ServerStream: ClientStream {
     var prevOnConnection: Unmanaged<HTTP2ServerStream>?
     var onConnectionList = false
 
-    init(conn: ServerConnection, streamID: Int32) {
+    /// `connection`: unmanaged, the connection that opens the stream (no reference counting to
+    /// hand it over).
+    init(connection: Unmanaged<ServerConnection>, streamID: Int32) {
+        connRef = connection
+        let conn = connection.takeUnretainedValue()
         self.conn = conn
-        connRef = Unmanaged.passUnretained(conn)
         sessionRef = Unmanaged.passUnretained(conn.session!)
         self.worker = conn.worker
-        pool = conn.worker.headerPool
-        counters = conn.worker.counters
         self.streamID = streamID
-        requestBlock = pool.take()
+        requestBlock = conn.worker.headerPoolRef._withUnsafeGuaranteedRef { $0.take() }
         headerLimit = conn.worker.headerLimit
         builder = CallHeadBuilder(into: requestBlock, profile: .native)
         builder.secure = conn.isSecure
@@ -104,8 +108,10 @@ final class HTTP2ServerStream: ClientStream {
 
     deinit {
         // The collected head goes back unless the call took it as its upstream head.
-        if !headTaken { pool.give(requestBlock) }
-        if let trailers { pool.give(trailers) }
+        worker.headerPoolRef._withUnsafeGuaranteedRef { pool in
+            if !headTaken { pool.give(requestBlock) }
+            if let trailers = trailers.take() { pool.give(trailers) }
+        }
     }
 
     // MARK: request, from the connection
@@ -130,7 +136,6 @@ final class HTTP2ServerStream: ClientStream {
         requestEnded = endStream
         // `builder.head` is used in place, never copied out (a copy retains and releases its
         // block and strings on every call).
-        let call: Call
         if headerLimit.isExceeded {
             worker.counters.limitHit(.headerList)
             // Never forwarded: 431 with the gRPC status a gRPC client reads, and a JSON body for others.
@@ -144,7 +149,7 @@ final class HTTP2ServerStream: ClientStream {
             } else {
                 f = JSONFrontend(pool: pool)
             }
-            call = Call(worker: worker, client: self, frontend: f)
+            let call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             (f as? JSONFrontend)?.bind(call)
             (f as? GRPCWebFrontend)?.bind(call)
@@ -158,10 +163,12 @@ final class HTTP2ServerStream: ClientStream {
             if let certificate = connRef._withUnsafeGuaranteedRef({ $0.forwardedClientCertificate }) {
                 requestBlock.append("x-forwarded-client-cert", certificate)
             }
-            let f = worker.grpcFrontend
-            call = Call(worker: worker, client: self, frontend: f)
-            self.call = call
-            f.start(call, &builder.head)
+            // The call's first reference goes straight to `self.call`; the rest use `callRef`
+            // (a local copy would be one more retain and release per call).
+            worker.grpcFrontendRef._withUnsafeGuaranteedRef { f in
+                self.call = Call(worker: worker, client: self, frontend: f)
+                callRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { f.start($0, &builder.head) }
+            }
         } else if let web = webHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }) {
             if !builder.head.contentType.isGRPCWeb {
                 // A CORS preflight: answered now, without a call (never counted as one).
@@ -169,17 +176,19 @@ final class HTTP2ServerStream: ClientStream {
                 return
             }
             let f = GRPCWebFrontend(pool: pool, format: builder.head.contentType)
-            call = Call(worker: worker, client: self, frontend: f)
+            let call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             f.start(call, web)
         } else {
             let f = JSONFrontend(pool: pool)
-            call = Call(worker: worker, client: self, frontend: f)
+            let call = Call(worker: worker, client: self, frontend: f)
             self.call = call
             f.start(call, jsonHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }))
         }
-        headTaken = call.upstreamHead === requestBlock
-        if endStream { call.clientEnd() }
+        callRef?._withUnsafeGuaranteedRef { call in
+            headTaken = call.hasUpstreamHead(requestBlock)
+            if endStream { call.clientEnd() }
+        }
     }
 
     /// The head for the gRPC-Web frontend (a gRPC-Web content type) or `CORSPreflight`.
@@ -213,7 +222,7 @@ final class HTTP2ServerStream: ClientStream {
         unconsumed += bytes.count
         bytesIn &+= bytes.count
         connRef._withUnsafeGuaranteedRef { $0.requestHeld += bytes.count }
-        counters.add(counters.bufferedBytes, Int64(bytes.count))
+        countBuffered(bytes.count)
         if let call = callRef {
             call._withUnsafeGuaranteedRef { $0.clientData(bytes) }
         } else {
@@ -229,9 +238,9 @@ final class HTTP2ServerStream: ClientStream {
 
     /// nghttp2 closed the stream (normally, reset by the client, or the connection is gone).
     func closed(errorCode: UInt32) {
-        if let call {
-            call.clientGone()
-            self.call = nil  // the call holds this stream: letting go ends the cycle
+        if let c = callRef {
+            c._withUnsafeGuaranteedRef { $0.clientGone() }
+            call = nil  // the call holds this stream: letting go ends the cycle
         }
         // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
         // (`sessionRef` is valid while `conn` is set: the connection closes its streams first.)
@@ -262,7 +271,8 @@ final class HTTP2ServerStream: ClientStream {
         } else {
             responseStatus = status
             // A translated response: the gateway's own fields, after the :status pseudo-header.
-            let h = pool.take()
+            let pool = worker.headerPoolRef
+            let h = pool._withUnsafeGuaranteedRef { $0.take() }
             h.append(":status", String(status))
             for i in 0 ..< fields.count {
                 let (name, value) = fields.field(i)
@@ -270,7 +280,7 @@ final class HTTP2ServerStream: ClientStream {
             }
             if let contentLength { h.append("content-length", String(contentLength)) }
             submitHead(h, endStream: endStream)
-            pool.give(h)
+            pool._withUnsafeGuaranteedRef { $0.give(h) }
         }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
@@ -291,14 +301,14 @@ final class HTTP2ServerStream: ClientStream {
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !responseEnded else { return }
         responseQueue.append(bytes)
-        counters.add(counters.bufferedBytes, Int64(bytes.count))
+        countBuffered(bytes.count)
         sessionRef._withUnsafeGuaranteedRef { $0.resumeData(streamID: streamID) }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     func sendEnd(trailers: Metadata?) {
         guard !isClosed, !responseEnded else {
-            if let trailers { pool.give(trailers) }
+            if let trailers { worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(trailers) } }
             return
         }
         responseEnded = true
@@ -309,7 +319,7 @@ final class HTTP2ServerStream: ClientStream {
 
     func requestTaken(_ count: Int) {
         unconsumed -= count
-        counters.add(counters.bufferedBytes, -Int64(count))
+        countBuffered(-count)
         connRef._withUnsafeGuaranteedRef { $0.requestHeld -= count }
         guard !isClosed, !windowless else { return }
         sessionRef._withUnsafeGuaranteedRef { $0.consume(streamID: streamID, count) }
@@ -338,14 +348,14 @@ final class HTTP2ServerStream: ClientStream {
     private func submitTrailers() -> HTTP2DataEnd {
         guard !isClosed, let t = trailers.take() else { return .endStream }
         _ = sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
-        pool.give(t)
+        worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(t) }
         return .trailers
     }
 
     func writeData(into: UnsafeMutableRawBufferPointer) {
         responseQueue.read(into: into)
         bytesOut &+= into.count
-        counters.add(counters.bufferedBytes, -Int64(into.count))
+        countBuffered(-into.count)
         callRef?._withUnsafeGuaranteedRef { $0.responseWritten(into.count) }
     }
 }
@@ -356,7 +366,7 @@ extension HTTP2ServerStream {
     /// Gives up what the stream holds in the worker's and the connection's accounts (on close).
     private func release() {
         let held = unconsumed + responseQueue.count
-        if held != 0 { counters.add(counters.bufferedBytes, -Int64(held)) }
+        if held != 0 { countBuffered(-held) }
         connRef._withUnsafeGuaranteedRef {
             $0.requestHeld -= unconsumed
             $0.responseGranted -= responseGrant
@@ -436,7 +446,7 @@ extension HTTP2ServerStream {
         call?.fail(.deadlineExceeded, message)
         let queued = responseQueue.count
         if queued > 0 {
-            counters.add(counters.bufferedBytes, -Int64(queued))
+            countBuffered(-queued)
             // The upstream's window for these bytes is given back as if they had been written.
             responseQueue.removeAll()
         }

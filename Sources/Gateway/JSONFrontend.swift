@@ -513,7 +513,7 @@ final class JSONFrontend: Frontend {
     }
 
     func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?) {
-        if let fields { take(fields, isTrailer: call.machine.responseStarted) }
+        if let fields { take(fields, isTrailer: call.responseStarted) }
         let code = ending.code
         let client = call.client
         if code == .ok && method?.serverStreaming == true {

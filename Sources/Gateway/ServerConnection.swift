@@ -451,7 +451,7 @@ final class ServerConnection: TCPStreamDelegate, HTTP2SessionDelegate, Flushable
 
     func openStream(streamID: Int32) -> HTTP2ServerStream {
         idleSince = nil
-        let s = HTTP2ServerStream(conn: self, streamID: streamID)
+        let s = HTTP2ServerStream(connection: Unmanaged.passUnretained(self), streamID: streamID)
         let listed = Unmanaged.passRetained(s)  // the list's reference, released by whoever unlinks it
         s.nextOnConnection = firstStream
         firstStream?._withUnsafeGuaranteedRef { $0.prevOnConnection = listed }

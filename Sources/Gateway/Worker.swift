@@ -35,13 +35,15 @@ final class Worker {
     let grpcFrontend: GRPCFrontend
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
-    /// `loop`, `deadlines`, `headerPool` and `counters` unmanaged (the worker holds them), for
+    /// `loop`, `deadlines`, `headerPool`, `counters`, `methods` and `grpcFrontend` unmanaged (the worker holds them), for
     /// the per-call paths: a call reaching `worker.deadlines` retains and releases it (two
     /// `let`s deep is past what the optimizer proves alive), through these it does not.
     let loopRef: Unmanaged<Loop>
     let deadlinesRef: Unmanaged<DeadlineQueue>
     let headerPoolRef: Unmanaged<MetadataPool>
     let countersRef: Unmanaged<CallCounters>
+    let methodsRef: Unmanaged<MethodTable>
+    let grpcFrontendRef: Unmanaged<GRPCFrontend>
     /// Calls by service and method (written by this worker only; read by the admin endpoint).
     let methods = MethodTable()
     /// This worker's access-log lines (nil: no access log).
@@ -100,6 +102,8 @@ final class Worker {
         deadlinesRef = Unmanaged.passUnretained(deadlines)
         headerPoolRef = Unmanaged.passUnretained(headerPool)
         countersRef = Unmanaged.passUnretained(counters)
+        methodsRef = Unmanaged.passUnretained(methods)
+        grpcFrontendRef = Unmanaged.passUnretained(grpcFrontend)
         snapshot = ConfigSnapshot(config: config, generation: 1, router: router,
                                   pools: config.clusters.enumerated().map { makePool($1, config: config, tls: tls.initialClusters[$0]) })
         for (i, l) in config.listeners.enumerated() {

@@ -40,8 +40,9 @@ public protocol UpstreamAttemptOwner: AnyObject {
 /// connection drops it when the stream closes, which ends the cycle. Loop-thread only.
 public final class UpstreamAttempt {
     public let owner: any UpstreamAttemptOwner
-    /// Where response header blocks come from (the worker's pool).
-    let pool: MetadataPool
+    /// Where response header blocks come from: the worker's pool, unmanaged (the worker holds
+    /// it, and outlives its upstream connections and their attempts).
+    let poolRef: Unmanaged<MetadataPool>
     /// The header block being received (response head, then trailers); held +1 by hand so
     /// that appending to it, once per field, costs no reference counting.
     private var receiving: Unmanaged<Metadata>?
@@ -84,14 +85,15 @@ public final class UpstreamAttempt {
     /// Where the stream was, once it closed (kept only when the owner hears of the close).
     var closedEndpoint: String?
 
-    public init(owner: any UpstreamAttemptOwner, pool: MetadataPool, headerLimit: HeaderListLimit = HeaderListLimit()) {
-        self.owner = owner
-        self.pool = pool
+    public init(owner: borrowing any UpstreamAttemptOwner, pool: borrowing MetadataPool,
+                headerLimit: HeaderListLimit = HeaderListLimit()) {
+        self.owner = copy owner
+        poolRef = Unmanaged.passUnretained(pool)
         receivingLimit = headerLimit
     }
 
     deinit {
-        if let receiving { pool.give(receiving.takeRetainedValue()) }
+        if let receiving { poolRef._withUnsafeGuaranteedRef { $0.give(receiving.takeRetainedValue()) } }
     }
 
     /// Ends the attempt from the pool's or connection's side, reporting a failure to the owner.
@@ -105,7 +107,7 @@ public final class UpstreamAttempt {
     @inline(__always)
     func receiveField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         guard receivingLimit.admit(nameCount: name.count, valueCount: value.count) else { return }
-        if receiving == nil { receiving = Unmanaged.passRetained(pool.take()) }
+        if receiving == nil { receiving = Unmanaged.passRetained(poolRef._withUnsafeGuaranteedRef { $0.take() }) }
         receiving.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.append(name: name, value: value) }
     }
 
@@ -113,7 +115,7 @@ public final class UpstreamAttempt {
     func receiveHeadersComplete(endStream: Bool) {
         if receivingLimit.isExceeded {
             let what = receivingLimit.description
-            if let r = receiving { pool.give(r.takeRetainedValue()) }
+            if let r = receiving { poolRef._withUnsafeGuaranteedRef { $0.give(r.takeRetainedValue()) } }
             receiving = nil
             fail(.internalError, "upstream response headers too large: \(what)")
             if let c = connection, streamID > 0 {
@@ -125,7 +127,7 @@ public final class UpstreamAttempt {
         receivingLimit.reset()
         let isTrailer = responseHeadReceived
         responseHeadReceived = true
-        let fields = receiving?.takeRetainedValue() ?? pool.take()
+        let fields = receiving?.takeRetainedValue() ?? poolRef._withUnsafeGuaranteedRef { $0.take() }
         receiving = nil
         owner.attemptHeaders(self, fields, isTrailer: isTrailer, endStream: endStream)
     }
