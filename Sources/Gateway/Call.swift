@@ -26,12 +26,18 @@ final class Call: UpstreamAttemptOwner {
     let client: any ClientStream
     let frontend: any Frontend
     private(set) var machine = CallStateMachine()
-    private(set) var attempt: UpstreamAttempt? {
-        didSet { attemptRef = attempt.map { Unmanaged.passUnretained($0) } }
-    }
+    /// Changed only by `setAttempt` (which keeps `attemptRef` in step).
+    private(set) var attempt: UpstreamAttempt?
     /// `attempt`, unmanaged, for the per-message paths (no reference counting; valid while
     /// `attempt` holds it).
     private var attemptRef: Unmanaged<UpstreamAttempt>?
+
+    /// (Not a `didSet`: reading the new value there to mirror it was a retain and a release.)
+    @inline(__always)
+    private func setAttempt(_ a: UpstreamAttempt?) {
+        attemptRef = a.map { Unmanaged.passUnretained($0) }
+        attempt = a
+    }
     /// The route the call took (index into the snapshot's routes), -1 before routing.
     private(set) var routeIndex = -1
     /// The head sent upstream (the frontend fills it).
@@ -140,7 +146,7 @@ final class Call: UpstreamAttemptOwner {
     func start(route: Int, head: CallHead, cardinality: CallStateMachine.ResponseCardinality, openNow: Bool) {
         routeIndex = route
         upstreamHead = head.metadata
-        series = worker.methodsRef._withUnsafeGuaranteedRef { Self.series(of: head, in: $0, registry: snapshot.registry) }
+        series = worker.methodsRef._withUnsafeGuaranteedRef { Self.series(of: head, in: $0, snapshot: snapshot) }
         if let problem = head.problem {
             fail(.invalidArgument, problem)
             return
@@ -163,7 +169,7 @@ final class Call: UpstreamAttemptOwner {
     /// The call's series, by the gRPC path its upstream head carries (native: found by the head
     /// builder; translated: the frontend's own `:path`, among the first fields).
     @inline(__always)
-    private static func series(of head: CallHead, in table: MethodTable, registry: DescriptorRegistry) -> Unmanaged<MethodSeries> {
+    private static func series(of head: CallHead, in table: MethodTable, snapshot: ConfigSnapshot) -> Unmanaged<MethodSeries> {
         let m = head.metadata
         var index = head.pathField
         if index < 0 {
@@ -177,7 +183,7 @@ final class Call: UpstreamAttemptOwner {
         let parts: (service: Range<Int>, method: Range<Int>)?
         if index == head.pathField, let s = head.serviceRange, let mr = head.methodRange { parts = (s, mr) } else { parts = GRPCPath.split(path) }
         guard let parts else { return Unmanaged.passUnretained(table.unrouted) }
-        return table.series(path: path, service: parts.service, method: parts.method) { registry.method(path: $0) != nil }
+        return table.series(path: path, service: parts.service, method: parts.method) { snapshot.registry.method(path: $0) != nil }
     }
 
     /// Opens the upstream side of a call started with `openNow: false`.
@@ -190,7 +196,7 @@ final class Call: UpstreamAttemptOwner {
         let a = worker.headerPoolRef._withUnsafeGuaranteedRef {
             UpstreamAttempt(owner: self, pool: $0, headerLimit: worker.headerLimit)
         }
-        attempt = a
+        setAttempt(a)
         snapshot.pool(route: routeIndex)._withUnsafeGuaranteedRef { $0.start(a) }
     }
 
@@ -230,7 +236,7 @@ final class Call: UpstreamAttemptOwner {
     func clientGone() {
         act(machine.clientReset())
         attempt?.cancel()
-        attempt = nil
+        setAttempt(nil)
         if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
         worker.deadlinesRef._withUnsafeGuaranteedRef { $0.remove(self) }
@@ -311,7 +317,7 @@ final class Call: UpstreamAttemptOwner {
             startAttempt()
         case .retry:
             attempt?.cancel()
-            attempt = nil
+            setAttempt(nil)
             // What went upstream is sent again, first; the frontend heard of it already.
             let kept = requestQueue.kept
             resendBytes += kept
@@ -347,7 +353,7 @@ final class Call: UpstreamAttemptOwner {
         }
         // The attempt holds this call until its stream closes; the call lets go of it now
         // (response bytes still queued towards the client are given back when that stream closes).
-        attempt = nil
+        setAttempt(nil)
         if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
         if ending.source != .client {

@@ -75,9 +75,10 @@ final class GRPCFrontend: RelaysRequestFrames {
 
     func finish(_ call: Call, _ ending: CallStateMachine.Ending, fields: Metadata?) {
         let headSent = call.responseStarted
-        if ending.source == .upstream, let fields {
-            // Relayed exactly: a trailers-only response stays one HEADERS frame.
-            withRelayable(fields, filtered: call.filteredFields) { block in
+        if ending.source == .upstream, fields != nil {
+            // Relayed exactly: a trailers-only response stays one HEADERS frame. (Not bound
+            // with `let`: that copy is one more retain and release per call.)
+            withRelayable(fields.unsafelyUnwrapped, filtered: call.filteredFields) { block in
                 if headSent {
                     call.client.sendEnd(trailers: block)  // the stream owns it now
                 } else {

@@ -45,11 +45,17 @@ final class HTTP2ServerStream: ClientStream {
     private var headTaken = false
     /// The request head is complete (later fields are trailers).
     private var headComplete = false
-    private(set) var call: Call? {
-        didSet { callRef = call.map { Unmanaged.passUnretained($0) } }
-    }
+    /// Set with `setCall` (which keeps `callRef` in step).
+    private(set) var call: Call?
     /// `call`, unmanaged (valid while `call` holds it), for the per-event paths.
     private var callRef: Unmanaged<Call>?
+
+    /// (Not a `didSet`: reading the new value there to mirror it was a retain and a release.)
+    @inline(__always)
+    private func setCall(_ c: Call) {
+        callRef = Unmanaged.passUnretained(c)
+        call = c
+    }
     private var requestEnded = false
     /// Client bytes received and not yet given back to the client's window.
     private var unconsumed = 0
@@ -95,15 +101,13 @@ final class HTTP2ServerStream: ClientStream {
     /// hand it over).
     init(connection: Unmanaged<ServerConnection>, streamID: Int32) {
         connRef = connection
-        let conn = connection.takeUnretainedValue()
-        self.conn = conn
-        sessionRef = Unmanaged.passUnretained(conn.session!)
-        self.worker = conn.worker
         self.streamID = streamID
-        requestBlock = conn.worker.headerPoolRef._withUnsafeGuaranteedRef { $0.take() }
-        headerLimit = conn.worker.headerLimit
-        builder = CallHeadBuilder(into: requestBlock, profile: .native)
-        builder.secure = conn.isSecure
+        (conn, sessionRef, worker, headerLimit, requestBlock, builder) = connection._withUnsafeGuaranteedRef { c in
+            let block = c.worker.headerPoolRef._withUnsafeGuaranteedRef { $0.take() }
+            var builder = CallHeadBuilder(into: block, profile: .native)
+            builder.secure = c.isSecure
+            return (c, Unmanaged.passUnretained(c.session.unsafelyUnwrapped), c.worker, c.worker.headerLimit, block, builder)
+        }
     }
 
     deinit {
@@ -150,7 +154,7 @@ final class HTTP2ServerStream: ClientStream {
                 f = JSONFrontend(pool: pool)
             }
             let call = Call(worker: worker, client: self, frontend: f)
-            self.call = call
+            setCall(call)
             (f as? JSONFrontend)?.bind(call)
             (f as? GRPCWebFrontend)?.bind(call)
             call.fail(.resourceExhausted, "request headers too large: \(headerLimit.description)", httpStatus: 431)
@@ -166,7 +170,7 @@ final class HTTP2ServerStream: ClientStream {
             // The call's first reference goes straight to `self.call`; the rest use `callRef`
             // (a local copy would be one more retain and release per call).
             worker.grpcFrontendRef._withUnsafeGuaranteedRef { f in
-                self.call = Call(worker: worker, client: self, frontend: f)
+                setCall(Call(worker: worker, client: self, frontend: f))
                 callRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { f.start($0, &builder.head) }
             }
         } else if let web = webHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }) {
@@ -177,12 +181,12 @@ final class HTTP2ServerStream: ClientStream {
             }
             let f = GRPCWebFrontend(pool: pool, format: builder.head.contentType)
             let call = Call(worker: worker, client: self, frontend: f)
-            self.call = call
+            setCall(call)
             f.start(call, web)
         } else {
             let f = JSONFrontend(pool: pool)
             let call = Call(worker: worker, client: self, frontend: f)
-            self.call = call
+            setCall(call)
             f.start(call, jsonHead(builder.head, peer: connRef._withUnsafeGuaranteedRef { $0.peerHost }))
         }
         callRef?._withUnsafeGuaranteedRef { call in
@@ -240,6 +244,7 @@ final class HTTP2ServerStream: ClientStream {
     func closed(errorCode: UInt32) {
         if let c = callRef {
             c._withUnsafeGuaranteedRef { $0.clientGone() }
+            callRef = nil
             call = nil  // the call holds this stream: letting go ends the cycle
         }
         // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).

@@ -20,11 +20,18 @@ public final class ClusterPool {
     /// The endpoints calls are balanced over: the IP literals of the settings, then the
     /// current addresses of each host name.
     var endpoints: [EndpointPool] = [] {
-        didSet { endpointRefs = ContiguousArray(endpoints.lazy.map { Unmanaged.passUnretained($0) }) }
+        didSet { mirrorEndpoints() }
     }
     /// `endpoints` unmanaged (valid while that array holds them): picking one per call costs no
     /// reference counting.
     private var endpointRefs: ContiguousArray<Unmanaged<EndpointPool>> = []
+    /// The endpoint when there is exactly one (most clusters): picked without touching the array.
+    private var onlyEndpoint: Unmanaged<EndpointPool>?
+
+    private func mirrorEndpoints() {
+        endpointRefs = ContiguousArray(endpoints.lazy.map { Unmanaged.passUnretained($0) })
+        onlyEndpoint = endpointRefs.count == 1 ? endpointRefs[0] : nil
+    }
     private var next = 0
     /// The IP-literal endpoints (fixed).
     var literalEndpoints: [EndpointPool] = []
@@ -59,7 +66,7 @@ public final class ClusterPool {
             }
         }
         endpoints = literalEndpoints
-        endpointRefs = ContiguousArray(endpoints.lazy.map { Unmanaged.passUnretained($0) })  // (no didSet in init)
+        mirrorEndpoints()  // (no didSet in init)
         startResolving()
     }
 
@@ -72,6 +79,10 @@ public final class ClusterPool {
     public func start(_ call: UpstreamAttempt) {
         if endpoints.isEmpty, !names.isEmpty {
             awaitAnswer(call)
+            return
+        }
+        if let e = onlyEndpoint, e._withUnsafeGuaranteedRef({ $0.isAvailable }) {
+            e._withUnsafeGuaranteedRef { $0.start(call) }
             return
         }
         guard let e = pickRef(skip: nil) else {
