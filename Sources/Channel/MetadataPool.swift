@@ -17,8 +17,10 @@ public final class MetadataPool {
         free.popLast() ?? Metadata(reservingBytes: 320, fields: 12)
     }
 
+    /// Consuming: a caller that owns its reference (`take()`'s, one taken out of an optional)
+    /// hands it over without a retain and a release.
     @inlinable @inline(__always)
-    public func give(_ h: Metadata) {
+    public func give(_ h: consuming Metadata) {
         // A session still holds it (its frame is not serialized yet): it gives it back then.
         if h.holds > 0 {
             h.givenBackWhileHeld = true

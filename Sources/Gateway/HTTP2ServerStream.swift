@@ -249,7 +249,7 @@ final class HTTP2ServerStream: ClientStream {
         }
         // Bytes never taken still count against the connection window (docs/ARCHITECTURE.md §9).
         // (`sessionRef` is valid while `conn` is set: the connection closes its streams first.)
-        if conn != nil, !windowless { sessionRef._withUnsafeGuaranteedRef { $0.consumeConnection(unconsumed) } }
+        if !isClosed, !windowless { sessionRef._withUnsafeGuaranteedRef { $0.consumeConnection(unconsumed) } }
         release()
         conn = nil
         isClosed = true

@@ -214,14 +214,12 @@ public final class HTTP2Session {
     private func releaseHeldBlocks() {
         guard let pool = headerPool else { return }
         for u in held {
-            u._withUnsafeGuaranteedRef { h in
-                h.holds -= 1
-                if h.holds == 0 && h.givenBackWhileHeld {
-                    h.givenBackWhileHeld = false
-                    pool.give(h)
-                }
+            let h = u.takeRetainedValue()  // the session's reference, handed on or dropped here
+            h.holds -= 1
+            if h.holds == 0 && h.givenBackWhileHeld {
+                h.givenBackWhileHeld = false
+                pool.give(h)
             }
-            u.release()
         }
         held.removeAll(keepingCapacity: true)
     }

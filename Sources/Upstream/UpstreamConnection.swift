@@ -17,6 +17,9 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
     typealias State = HTTP2ClientConnection.State
 
     unowned(unsafe) let pool: EndpointPool
+    /// `pool`, unmanaged, for the per-stream path (an `unowned(unsafe)` reference is retained
+    /// and released at every use).
+    private let poolRef: Unmanaged<EndpointPool>
     /// The worker's counters (a `let`: reached through the pool, every stream's count would
     /// retain and release them).
     let counters: CallCounters
@@ -44,6 +47,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
 
     init(pool: EndpointPool, address: ResolvedAddress) {
         self.pool = pool
+        poolRef = Unmanaged.passUnretained(pool)
         self.address = address
         counters = pool.cluster.counters
         let settings = pool.cluster.settings
@@ -239,7 +243,7 @@ final class UpstreamConnection: HTTP2ClientConnectionOwner {
         }
         guard wasListed else { return }
         listed.release()  // the list's reference
-        pool.streamClosed(on: self)
+        poolRef._withUnsafeGuaranteedRef { $0.streamClosed(on: self) }
     }
 
     func http2GoAway(_ session: HTTP2Session, lastStreamID: Int32, errorCode: UInt32) {
