@@ -196,6 +196,7 @@ def goals_tls_both_sides(tls2, u):
     out = {}
     for name, value, op, limit in (
             ("TLS both sides trestle/nghttpx CPU", ratio(t["proxy_cpu_us_per_req"], n["proxy_cpu_us_per_req"]), "<=", 0.9),
+            ("TLS both sides CPU, paired runs", paired_ratio(t["runs"], n["runs"]), None, None),
             ("TLS both sides / cleartext CPU", ratio(t["proxy_cpu_us_per_req"], u["trestle"]["proxy_cpu_us_per_req"]), None, None),
             ("TLS both trestle/nghttpx req/s", ratio(t["req_per_s"], n["req_per_s"]), None, None),
             ("handshakes/s trestle/nghttpx", ratio(t["connections_per_s"], n["connections_per_s"]), None, None)):
@@ -526,6 +527,14 @@ def report(res):
     return "\n".join(lines)
 
 
+def paired_ratio(a_runs, b_runs, key="proxy_cpu_us_per_req"):
+    """The median over runs of a's CPU per call over b's in the same round (the runs are
+    interleaved, so each pair saw the same machine): steadier than a ratio of medians when the
+    machine's speed drifts during a bench."""
+    pairs = [x[key] / y[key] for x, y in zip(a_runs, b_runs) if x.get(key) and y.get(key)]
+    return statistics.median(pairs) if pairs else None
+
+
 def goals(u, b, j=None, codec=None, lg=None, tls=None, web=None, gz=None):
     def goal(value, op, limit):
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
@@ -564,6 +573,8 @@ def goals(u, b, j=None, codec=None, lg=None, tls=None, web=None, gz=None):
     if tls:
         g["TLS trestle/nghttpx CPU µs per request"] = goal(ratio(tls["trestle-tls"]["proxy_cpu_us_per_req"],
                                                                  tls["nghttpx-tls"]["proxy_cpu_us_per_req"]), "<=", 0.9)
+        g["TLS trestle/nghttpx CPU, paired runs"] = {
+            "value": paired_ratio(tls["trestle-tls"]["runs"], tls["nghttpx-tls"]["runs"]), "goal": None, "met": None}
         g["trestle TLS / cleartext CPU per request"] = goal(ratio(tls["trestle-tls"]["proxy_cpu_us_per_req"],
                                                                  u["trestle"]["proxy_cpu_us_per_req"]), "<=", 1.25)
     if codec:
