@@ -405,6 +405,7 @@ def test_cors_check_reports_position(tmp_path):
     assert f"{path}:11:7: unknown key \"max_agee\" in \"cors\" in route \"a.B\"; did you mean \"max_age\"?" in out
 
 
+@pytest.mark.rss
 def test_h1_64mib_server_stream_through_slow_reader_memory_bounded(web):
     """64 MiB of server stream through gRPC-Web over HTTP/1.1 to a client that reads slowly at
     first: the gateway holds back the upstream (its window is not given back while the client's
