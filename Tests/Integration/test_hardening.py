@@ -1060,3 +1060,46 @@ def test_h2_response_windows_granted_within_the_worker_budget(upstream, gateway)
         attacker.close()
     wait_until_given_back(admin)
     legit_call(gw.port)
+
+
+def test_h2_stream_granted_nothing_is_granted_once_the_budget_is_given_back(upstream, gateway):
+    """A response window grant the worker could not give is asked for again: with
+    max_buffered_per_worker 1 MiB and stream_window 2 MiB, call A's response grows its upstream
+    window by the whole budget; call B, past its first 32 KiB while A holds it, is granted
+    nothing. When A ends its grant comes back, and B's next 32 KiB of response asks again and
+    gets one (without that rule B kept the initial 64 KiB window for good)."""
+    import queue
+    up = upstream()
+    admin = harness.free_port()
+    gw = gateway(config_for(up, admin, max_buffered_per_worker="1MiB", stream_window="2MiB", min_rate=0))
+    chunk = messages_pb2.StreamingOutputCallRequest(response_parameters=[messages_pb2.ResponseParameters(size=40 * 1024)])
+
+    def granted():
+        return metric(admin, "trestle_response_window_granted_bytes")
+
+    def wait_for(what, ok):
+        deadline = time.monotonic() + WAIT
+        while not ok(granted()):
+            assert time.monotonic() < deadline, f"{what}: {granted()} bytes granted"
+            threading.Event().wait(0.01)
+
+    with harness.channel(gw.port) as ch_a, harness.channel(gw.port) as ch_b:
+        requests_a, requests_b = queue.Queue(), queue.Queue()
+        a = test_pb2_grpc.TestServiceStub(ch_a).FullDuplexCall(iter(requests_a.get, None), timeout=WAIT)
+        b = test_pb2_grpc.TestServiceStub(ch_b).FullDuplexCall(iter(requests_b.get, None), timeout=WAIT)
+        requests_a.put(chunk)
+        assert len(next(a).payload.body) == 40 * 1024
+        wait_for("A's grant", lambda g: g == MiB)
+        requests_b.put(chunk)
+        assert len(next(b).payload.body) == 40 * 1024
+        assert granted() == MiB, "B was granted window out of a budget A holds whole"
+        a.cancel()
+        wait_for("A's grant given back", lambda g: g == 0)
+        requests_b.put(chunk)
+        assert len(next(b).payload.body) == 40 * 1024
+        wait_for("B asking again once the budget is back", lambda g: g > 0)
+        print(f"B granted {granted()} bytes after A's grant came back")
+        requests_b.put(None)
+        assert list(b) == []
+        assert b.code() == grpc.StatusCode.OK
+    wait_until_given_back(admin)
