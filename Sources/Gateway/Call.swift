@@ -115,13 +115,11 @@ final class Call: UpstreamAttemptOwner {
 
     deinit {
         // The deadline heap holds calls unretained.
-        if deadlineIndex >= 0 { worker.deadlinesRef._withUnsafeGuaranteedRef { $0.remove(self) } }
+        if deadlineIndex >= 0 { worker.removeDeadline(self) }
         // The attempt may outlive the call on its connection: it must not call back here.
         attempt?.cancel()
-        worker.headerPoolRef._withUnsafeGuaranteedRef { pool in
-            if let upstreamHead = upstreamHead.take() { pool.give(upstreamHead) }
-            if let retryHead = retryHead.take() { pool.give(retryHead) }
-        }
+        if let upstreamHead = upstreamHead.take() { worker.giveBlock(upstreamHead) }
+        if let retryHead = retryHead.take() { worker.giveBlock(retryHead) }
         if keepingForRetry { stopKeeping() }
     }
 
@@ -146,7 +144,7 @@ final class Call: UpstreamAttemptOwner {
     func start(route: Int, head: CallHead, cardinality: CallStateMachine.ResponseCardinality, openNow: Bool) {
         routeIndex = route
         upstreamHead = head.metadata
-        series = worker.methodsRef._withUnsafeGuaranteedRef { Self.series(of: head, in: $0, snapshot: snapshot) }
+        series = worker.withMethods { Self.series(of: head, in: $0, snapshot: snapshot) }
         if let problem = head.problem {
             fail(.invalidArgument, problem)
             return
@@ -193,9 +191,7 @@ final class Call: UpstreamAttemptOwner {
     }
 
     private func startAttempt() {
-        let a = worker.headerPoolRef._withUnsafeGuaranteedRef {
-            UpstreamAttempt(owner: self, pool: $0, headerLimit: worker.headerLimit)
-        }
+        let a = worker.newAttempt(for: self)
         setAttempt(a)
         snapshot.pool(route: routeIndex)._withUnsafeGuaranteedRef { $0.start(a) }
     }
@@ -206,8 +202,8 @@ final class Call: UpstreamAttemptOwner {
         // grpc-timeout allows up to 99999999 hours, which overflows nanoseconds: clamp (past
         // ~100 years is as good as none).
         let ms = min(timeoutNs / 1_000_000 + (timeoutNs % 1_000_000 == 0 ? 0 : 1), Self.maxDeadlineMs)
-        deadlineMs = worker.loopRef._withUnsafeGuaranteedRef { $0.now } &+ ms
-        worker.deadlinesRef._withUnsafeGuaranteedRef { $0.insert(self) }
+        deadlineMs = worker.now &+ ms
+        worker.insertDeadline(self)
     }
 
     /// The deadline passed: DEADLINE_EXCEEDED, and the upstream stream is reset.
@@ -239,7 +235,7 @@ final class Call: UpstreamAttemptOwner {
         setAttempt(nil)
         if keepingForRetry { stopKeeping() }
         requestQueue.removeAll()
-        worker.deadlinesRef._withUnsafeGuaranteedRef { $0.remove(self) }
+        worker.removeDeadline(self)
     }
 
     /// The client stream wrote `count` response bytes out: window withheld by `responseTaken`
@@ -333,12 +329,12 @@ final class Call: UpstreamAttemptOwner {
             worker.log("call state error: \(why)", level: .error)
             act(machine.fail(.internalError, "gateway error: \(why)"))
         }
-        if let fields { worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(fields) } }
+        if let fields { worker.giveBlock(fields) }
     }
 
     private func finish(_ ending: CallStateMachine.Ending, fields: Metadata?) {
-        worker.deadlinesRef._withUnsafeGuaranteedRef { $0.remove(self) }
-        worker.countersRef._withUnsafeGuaranteedRef { $0.finished(status: ending.code.rawValue) }
+        worker.removeDeadline(self)
+        worker.callFinished(status: ending.code.rawValue)
         let durationNs = monotonicNanoseconds() &- startNs
         series._withUnsafeGuaranteedRef {
             $0.record(protocol: frontend.callProtocol, status: ending.code.rawValue, durationNs: durationNs,
@@ -359,7 +355,7 @@ final class Call: UpstreamAttemptOwner {
         if ending.source != .client {
             frontend.finish(self, ending, fields: fields)
         } else if let fields {
-            worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(fields) }
+            worker.giveBlock(fields)
         }
         // After the frontend wrote the end: the line has the HTTP status the client got.
         log?.append(self, ending, durationNs: durationNs)
@@ -387,7 +383,7 @@ final class Call: UpstreamAttemptOwner {
         }
         // The time remaining, when there is a deadline (PROTOCOL-HTTP2.md "Timeouts").
         if deadlineMs > 0 {
-            let now = worker.loopRef._withUnsafeGuaranteedRef { $0.now }
+            let now = worker.now
             let remainingMs = deadlineMs > now ? deadlineMs - now : 1
             GRPCTimeout.withEncoded(milliseconds: remainingMs) { v in h._withUnsafeGuaranteedRef { $0.append("grpc-timeout", value: v) } }
         }

@@ -27,13 +27,9 @@ final class HTTP2ServerStream: ClientStream {
     private var isClosed = false
     /// Strong, as the connection's (`ServerConnection.worker`).
     let worker: Worker
-    /// The worker's header pool and counters (`Worker.headerPoolRef`, `countersRef`: the worker
-    /// holds them), reached without reference counting (the counters change on every DATA chunk).
-    private var pool: MetadataPool { worker.headerPoolRef.takeUnretainedValue() }
-    @inline(__always)
-    private func countBuffered(_ delta: Int) {
-        worker.countersRef._withUnsafeGuaranteedRef { $0.add($0.bufferedBytes, Int64(delta)) }
-    }
+    /// The worker's header pool, for the frontends a stream makes (the per-call paths use the
+    /// worker's methods, `Worker.takeBlock` and the like).
+    private var pool: MetadataPool { worker.headerPool }
     let streamID: Int32
     private var builder: CallHeadBuilder
     /// The block the builder fills (also `builder.head.metadata`), held here as a `let` so that
@@ -103,7 +99,7 @@ final class HTTP2ServerStream: ClientStream {
         connRef = connection
         self.streamID = streamID
         (conn, sessionRef, worker, headerLimit, requestBlock, builder) = connection._withUnsafeGuaranteedRef { c in
-            let block = c.worker.headerPoolRef._withUnsafeGuaranteedRef { $0.take() }
+            let block = c.worker.takeBlock()
             var builder = CallHeadBuilder(into: block, profile: .native)
             builder.secure = c.isSecure
             return (c, Unmanaged.passUnretained(c.session.unsafelyUnwrapped), c.worker, c.worker.headerLimit, block, builder)
@@ -112,10 +108,8 @@ final class HTTP2ServerStream: ClientStream {
 
     deinit {
         // The collected head goes back unless the call took it as its upstream head.
-        worker.headerPoolRef._withUnsafeGuaranteedRef { pool in
-            if !headTaken { pool.give(requestBlock) }
-            if let trailers = trailers.take() { pool.give(trailers) }
-        }
+        if !headTaken { worker.giveBlock(requestBlock) }
+        if let trailers = trailers.take() { worker.giveBlock(trailers) }
     }
 
     // MARK: request, from the connection
@@ -169,7 +163,7 @@ final class HTTP2ServerStream: ClientStream {
             }
             // The call's first reference goes straight to `self.call`; the rest use `callRef`
             // (a local copy would be one more retain and release per call).
-            worker.grpcFrontendRef._withUnsafeGuaranteedRef { f in
+            worker.withNativeFrontend { f in
                 setCall(Call(worker: worker, client: self, frontend: f))
                 callRef.unsafelyUnwrapped._withUnsafeGuaranteedRef { f.start($0, &builder.head) }
             }
@@ -226,7 +220,7 @@ final class HTTP2ServerStream: ClientStream {
         unconsumed += bytes.count
         bytesIn &+= bytes.count
         connRef._withUnsafeGuaranteedRef { $0.requestHeld += bytes.count }
-        countBuffered(bytes.count)
+        worker.countBuffered(bytes.count)
         if let call = callRef {
             call._withUnsafeGuaranteedRef { $0.clientData(bytes) }
         } else {
@@ -276,8 +270,7 @@ final class HTTP2ServerStream: ClientStream {
         } else {
             responseStatus = status
             // A translated response: the gateway's own fields, after the :status pseudo-header.
-            let pool = worker.headerPoolRef
-            let h = pool._withUnsafeGuaranteedRef { $0.take() }
+            let h = worker.takeBlock()
             h.append(":status", String(status))
             for i in 0 ..< fields.count {
                 let (name, value) = fields.field(i)
@@ -285,7 +278,7 @@ final class HTTP2ServerStream: ClientStream {
             }
             if let contentLength { h.append("content-length", String(contentLength)) }
             submitHead(h, endStream: endStream)
-            pool._withUnsafeGuaranteedRef { $0.give(h) }
+            worker.giveBlock(h)
         }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
@@ -306,14 +299,14 @@ final class HTTP2ServerStream: ClientStream {
     func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed, !responseEnded else { return }
         responseQueue.append(bytes)
-        countBuffered(bytes.count)
+        worker.countBuffered(bytes.count)
         sessionRef._withUnsafeGuaranteedRef { $0.resumeData(streamID: streamID) }
         connRef._withUnsafeGuaranteedRef { $0.scheduleFlush() }
     }
 
     func sendEnd(trailers: Metadata?) {
         guard !isClosed, !responseEnded else {
-            if let trailers { worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(trailers) } }
+            if let trailers { worker.giveBlock(trailers) }
             return
         }
         responseEnded = true
@@ -324,7 +317,7 @@ final class HTTP2ServerStream: ClientStream {
 
     func requestTaken(_ count: Int) {
         unconsumed -= count
-        countBuffered(-count)
+        worker.countBuffered(-count)
         connRef._withUnsafeGuaranteedRef { $0.requestHeld -= count }
         guard !isClosed, !windowless else { return }
         sessionRef._withUnsafeGuaranteedRef { $0.consume(streamID: streamID, count) }
@@ -353,14 +346,14 @@ final class HTTP2ServerStream: ClientStream {
     private func submitTrailers() -> HTTP2DataEnd {
         guard !isClosed, let t = trailers.take() else { return .endStream }
         _ = sessionRef._withUnsafeGuaranteedRef { $0.submitTrailer(streamID: streamID, t) }
-        worker.headerPoolRef._withUnsafeGuaranteedRef { $0.give(t) }
+        worker.giveBlock(t)
         return .trailers
     }
 
     func writeData(into: UnsafeMutableRawBufferPointer) {
         responseQueue.read(into: into)
         bytesOut &+= into.count
-        countBuffered(-into.count)
+        worker.countBuffered(-into.count)
         callRef?._withUnsafeGuaranteedRef { $0.responseWritten(into.count) }
     }
 }
@@ -371,7 +364,7 @@ extension HTTP2ServerStream {
     /// Gives up what the stream holds in the worker's and the connection's accounts (on close).
     private func release() {
         let held = unconsumed + responseQueue.count
-        if held != 0 { countBuffered(-held) }
+        if held != 0 { worker.countBuffered(-held) }
         connRef._withUnsafeGuaranteedRef {
             $0.requestHeld -= unconsumed
             $0.responseGranted -= responseGrant
@@ -451,7 +444,7 @@ extension HTTP2ServerStream {
         call?.fail(.deadlineExceeded, message)
         let queued = responseQueue.count
         if queued > 0 {
-            countBuffered(-queued)
+            worker.countBuffered(-queued)
             // The upstream's window for these bytes is given back as if they had been written.
             responseQueue.removeAll()
         }

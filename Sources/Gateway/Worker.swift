@@ -35,15 +35,6 @@ final class Worker {
     let grpcFrontend: GRPCFrontend
     /// Written by this worker only; read by the admin endpoint.
     let counters = CallCounters()
-    /// `loop`, `deadlines`, `headerPool`, `counters`, `methods` and `grpcFrontend` unmanaged (the worker holds them), for
-    /// the per-call paths: a call reaching `worker.deadlines` retains and releases it (two
-    /// `let`s deep is past what the optimizer proves alive), through these it does not.
-    let loopRef: Unmanaged<Loop>
-    let deadlinesRef: Unmanaged<DeadlineQueue>
-    let headerPoolRef: Unmanaged<MetadataPool>
-    let countersRef: Unmanaged<CallCounters>
-    let methodsRef: Unmanaged<MethodTable>
-    let grpcFrontendRef: Unmanaged<GRPCFrontend>
     /// Calls by service and method (written by this worker only; read by the admin endpoint).
     let methods = MethodTable()
     /// This worker's access-log lines (nil: no access log).
@@ -98,12 +89,6 @@ final class Worker {
         let flushQueue = self.flushQueue
         accessLog = writer.map { AccessLog(writer: $0, flushQueue: flushQueue) }
         deadlines = DeadlineQueue(loop: loop)
-        loopRef = Unmanaged.passUnretained(loop)
-        deadlinesRef = Unmanaged.passUnretained(deadlines)
-        headerPoolRef = Unmanaged.passUnretained(headerPool)
-        countersRef = Unmanaged.passUnretained(counters)
-        methodsRef = Unmanaged.passUnretained(methods)
-        grpcFrontendRef = Unmanaged.passUnretained(grpcFrontend)
         snapshot = ConfigSnapshot(config: config, generation: 1, router: router,
                                   pools: config.clusters.enumerated().map { makePool($1, config: config, tls: tls.initialClusters[$0]) })
         for (i, l) in config.listeners.enumerated() {
@@ -145,6 +130,36 @@ final class Worker {
     /// so the response bytes its upstream connections can send it are bounded whatever the number
     /// of client connections. The caller gives the grant back (`returnResponseWindow`) when its
     /// stream closes.
+    // MARK: the per-call path
+    // What calls and streams reach in the worker, as methods: here its members are one `let`
+    // deep, where `worker.deadlines.insert(call)` from a call is two, past what the optimizer
+    // proves alive, and retains and releases `deadlines` at every use.
+
+    @inline(__always)
+    func takeBlock() -> Metadata { headerPool.take() }
+    @inline(__always)
+    func giveBlock(_ block: consuming Metadata) { headerPool.give(block) }
+    @inline(__always)
+    func insertDeadline(_ call: Call) { deadlines.insert(call) }
+    @inline(__always)
+    func removeDeadline(_ call: Call) { deadlines.remove(call) }
+    /// The loop's time, in milliseconds.
+    @inline(__always)
+    var now: UInt64 { loop.now }
+    /// Bytes held for clients (`trestle_buffered_bytes`): `delta` more, or fewer.
+    @inline(__always)
+    func countBuffered(_ delta: Int) { counters.add(counters.bufferedBytes, Int64(delta)) }
+    @inline(__always)
+    func callFinished(status: UInt8) { counters.finished(status: status) }
+    @inline(__always)
+    func newAttempt(for call: Call) -> UpstreamAttempt {
+        UpstreamAttempt(owner: call, pool: headerPool, headerLimit: headerLimit)
+    }
+    @inline(__always)
+    func withMethods<R>(_ body: (MethodTable) -> R) -> R { body(methods) }
+    @inline(__always)
+    func withNativeFrontend<R>(_ body: (GRPCFrontend) -> R) -> R { body(grpcFrontend) }
+
     func grantResponseWindow(_ wanted: Int) -> Int {
         let grant = min(wanted, max(0, limits.maxBufferedPerWorker - responseGranted))
         guard grant > 0 else { return 0 }
