@@ -107,8 +107,6 @@ public final class HTTP2Session {
     /// NO_COPY_VALUE) and held here, unchanged, until nghttp2 has serialized or dropped its frame
     /// (`releaseHeldBlocks`); a block its owner gave back meanwhile goes back to this pool then.
     private let headerPool: MetadataPool?
-    /// `headerPool != nil` (tested per submitted block without loading the reference).
-    private let holdsBlocks: Bool
     /// Blocks nghttp2 has without a copy, each retained once by hand (no reference counting
     /// when the list grows or is walked).
     private var held: ContiguousArray<Unmanaged<Metadata>> = []
@@ -122,7 +120,6 @@ public final class HTTP2Session {
         self.role = role
         self.delegate = delegate
         self.headerPool = headerPool
-        holdsBlocks = headerPool != nil
         held.reserveCapacity(headerPool == nil ? 0 : 64)
         var option: OpaquePointer?
         nghttp2_option_new(&option)
@@ -227,7 +224,7 @@ public final class HTTP2Session {
     /// Whether `headers` goes to nghttp2 without a copy: it is then held until its frame is serialized.
     @inline(__always)
     private func hold(_ headers: Metadata) -> Bool {
-        guard holdsBlocks, held.count < HTTP2Session.maxHeldBlocks else { return false }
+        guard headerPool != nil, held.count < HTTP2Session.maxHeldBlocks else { return false }
         headers.holds += 1
         held.append(Unmanaged.passRetained(headers))
         return true

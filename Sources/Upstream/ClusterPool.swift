@@ -25,12 +25,9 @@ public final class ClusterPool {
     /// `endpoints` unmanaged (valid while that array holds them): picking one per call costs no
     /// reference counting.
     private var endpointRefs: ContiguousArray<Unmanaged<EndpointPool>> = []
-    /// The endpoint when there is exactly one (most clusters): picked without touching the array.
-    private var onlyEndpoint: Unmanaged<EndpointPool>?
 
     private func mirrorEndpoints() {
         endpointRefs = ContiguousArray(endpoints.lazy.map { Unmanaged.passUnretained($0) })
-        onlyEndpoint = endpointRefs.count == 1 ? endpointRefs[0] : nil
     }
     private var next = 0
     /// The IP-literal endpoints (fixed).
@@ -81,10 +78,6 @@ public final class ClusterPool {
             awaitAnswer(call)
             return
         }
-        if let e = onlyEndpoint, e._withUnsafeGuaranteedRef({ $0.isAvailable }) {
-            e._withUnsafeGuaranteedRef { $0.start(call) }
-            return
-        }
         guard let e = pickRef(skip: nil) else {
             fail(call, reason: nil)
             return
@@ -100,11 +93,10 @@ public final class ClusterPool {
     /// The next endpoint in turn, unmanaged (valid while `endpoints` holds it).
     @inline(__always)
     private func pickRef(skip: Int?) -> Unmanaged<EndpointPool>? {
-        let refs = endpointRefs
-        guard let p = PoolPlan.pick(count: refs.count, next: next, skip: skip,
-                                    available: { refs[$0]._withUnsafeGuaranteedRef { $0.isAvailable } }) else { return nil }
+        guard let p = PoolPlan.pick(count: endpointRefs.count, next: next, skip: skip,
+                                    available: { endpointRefs[$0]._withUnsafeGuaranteedRef { $0.isAvailable } }) else { return nil }
         next = p.next
-        return refs[p.index]
+        return endpointRefs[p.index]
     }
 
     /// A call whose endpoint could not be reached tries another endpoint once, else fails.
